@@ -1,0 +1,192 @@
+"""User controls, applied on top of any motion (generated, imported or loaded) in the same way for every engine."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Union
+
+import numpy as np
+
+from flap.errors import ControlRangeError
+from flap.motion.blinks import blink_curve
+from flap.motion.emotions import EMOTIONS, EMOTION_NAMES
+from flap.motion.representation import CONTROL_INDEX, MotionSequence
+from flap.motion.rotations import (
+    axis_angle_to_matrix,
+    euler_to_matrix,
+    gaze_to_matrix,
+    matrix_to_axis_angle,
+    matrix_to_rotation_6d,
+)
+
+#: (min, max) of each numeric control; the app's sliders and the CLI use these.
+CONTROL_RANGES: dict[str, tuple[float, float]] = {
+    "yaw": (-35.0, 35.0),
+    "pitch": (-25.0, 25.0),
+    "roll": (-25.0, 25.0),
+    "motion_scale": (0.0, 2.0),
+    "expression": (0.0, 2.0),
+    "emotion_strength": (0.0, 1.0),
+    "blink_rate": (0.0, 60.0),
+    "gaze_yaw": (-30.0, 30.0),
+    "gaze_pitch": (-20.0, 20.0),
+}
+
+GAZE_PRESETS: dict[str, tuple[float, float]] = {
+    "forward": (0.0, 0.0),
+    "left": (-20.0, 0.0),
+    "right": (20.0, 0.0),
+    "up": (0.0, 12.0),
+    "down": (0.0, -12.0),
+}
+
+#: Named controls that the lips use to speak; 'expression' scales them with the jaw.
+_JAW_LIMIT_RAD = (-0.05, 0.55)
+
+Gaze = Union[None, str, tuple[float, float]]
+
+
+@dataclass
+class MotionControls:
+    """What the user asks for.  Angles in degrees (yaw > 0 turns toward the image's right, pitch > 0 lifts the
+    chin, roll > 0 tilts the head clockwise on screen); the defaults leave a motion unchanged.
+
+    gaze: None keeps the motion's own eye movement; "camera" keeps the eyes on the camera whatever the head does;
+    a preset name from GAZE_PRESETS or (yaw, pitch) degrees fixes the gaze relative to the head.
+    blink_rate: None keeps the motion's own blinks; a number (per minute) replaces them.
+    """
+
+    yaw: float = 0.0
+    pitch: float = 0.0
+    roll: float = 0.0
+    motion_scale: float = 1.0
+    expression: float = 1.0
+    emotion: str = "neutral"
+    emotion_strength: float = 0.7
+    blink_rate: float | None = None
+    gaze: Gaze = None
+
+    def validated(self) -> "MotionControls":
+        """Check every value; raise ControlRangeError with the allowed range.  Returns self for chaining."""
+        for name, (lo, hi) in CONTROL_RANGES.items():
+            if name.startswith("gaze_"):
+                continue
+            value = getattr(self, name)
+            if value is None and name == "blink_rate":
+                continue
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ControlRangeError(f"{name} must be a number between {lo:g} and {hi:g}; got {value!r}") from None
+            if not np.isfinite(value) or not lo <= value <= hi:
+                raise ControlRangeError(f"{name} must be between {lo:g} and {hi:g}; got {value:g}")
+            setattr(self, name, value)
+        emotion = str(self.emotion).strip().lower()
+        if emotion not in EMOTIONS:
+            raise ControlRangeError(f"unknown emotion '{self.emotion}'; choose one of: {', '.join(EMOTION_NAMES)}")
+        self.emotion = emotion
+        self.gaze = parse_gaze(self.gaze)
+        return self
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_gaze(gaze: Gaze) -> Gaze:
+    """Accept None, 'camera', a preset name, 'x,y' text or a pair of degrees; reject anything else clearly."""
+    if gaze is None or (isinstance(gaze, str) and gaze.strip().lower() in ("", "none", "natural", "auto")):
+        return None
+    if isinstance(gaze, str):
+        text = gaze.strip().lower()
+        if text == "camera":
+            return "camera"
+        if text in GAZE_PRESETS:
+            return GAZE_PRESETS[text]
+        parts = text.replace(";", ",").split(",")
+        if len(parts) != 2:
+            raise ControlRangeError(f"gaze must be 'camera', one of {', '.join(GAZE_PRESETS)}, or 'yaw,pitch' in degrees; got '{gaze}'")
+        gaze = parts
+    try:
+        gy, gp = (float(v) for v in gaze)
+    except (TypeError, ValueError):
+        raise ControlRangeError(f"gaze must be two numbers (yaw, pitch) in degrees; got {gaze!r}") from None
+    for name, value in (("gaze_yaw", gy), ("gaze_pitch", gp)):
+        lo, hi = CONTROL_RANGES[name]
+        if not np.isfinite(value) or not lo <= value <= hi:
+            raise ControlRangeError(f"{name} must be between {lo:g} and {hi:g} degrees; got {value:g}")
+    return (gy, gp)
+
+
+def _mean_rotation(matrices: np.ndarray) -> np.ndarray:
+    """Chordal L2 mean of rotation matrices (projected back onto SO(3))."""
+    u, _, vt = np.linalg.svd(matrices.mean(axis=0))
+    r = u @ vt
+    if np.linalg.det(r) < 0:
+        u[:, -1] *= -1
+        r = u @ vt
+    return r
+
+
+def apply_controls(motion: MotionSequence, controls: MotionControls, seed: int = 0,
+                   pause_starts_s: np.ndarray | None = None) -> MotionSequence:
+    """Return a new motion with the controls applied; ``motion`` is left untouched.
+
+    Order: head-motion amount around the clip's mean pose, then the pose offset; expression intensity on jaw,
+    FLAME expression and named controls; emotion preset on top; blinks regenerated if a rate is given; gaze.
+    """
+    controls = MotionControls(**controls.as_dict()).validated()
+    emotion = EMOTIONS[controls.emotion]
+    strength = controls.emotion_strength if controls.emotion != "neutral" else 0.0
+
+    # Head pose: scale deviations from the mean pose, then rotate by the requested offset (camera axes).
+    rotations = axis_angle_to_matrix(motion.global_rotation)
+    mean = _mean_rotation(rotations)
+    gain = controls.motion_scale * (1.0 + strength * (emotion.head_motion_gain - 1.0))
+    deviation = matrix_to_axis_angle(mean.T @ rotations) * gain
+    offset = euler_to_matrix(controls.yaw, controls.pitch + strength * emotion.pitch_deg, controls.roll)
+    new_rotations = offset @ mean @ axis_angle_to_matrix(deviation)
+    mean_translation = motion.translation.mean(axis=0)
+    translation = mean_translation + gain * (motion.translation - mean_translation)
+    mean_scale = motion.scale.mean()
+    scale = mean_scale + gain * (motion.scale - mean_scale)
+
+    # Expression intensity scales everything the face does except blinks.
+    intensity = controls.expression
+    jaw = motion.jaw * intensity
+    jaw[:, 0] = np.clip(jaw[:, 0] + strength * emotion.jaw_rad, *_JAW_LIMIT_RAD)
+    expression = motion.expression * intensity
+    named = motion.controls * intensity + strength * emotion.control_vector()[None, :]
+    # Smiles and pouts oppose each other: a strong smile flattens speech puckers a little.
+    smile = named[:, [CONTROL_INDEX["smile_left"], CONTROL_INDEX["smile_right"]]].mean(axis=1)
+    named[:, CONTROL_INDEX["lip_pucker"]] *= 1.0 - 0.5 * np.clip(smile, 0, 1)
+    named = np.clip(named, 0.0, 2.0)
+
+    eyelids = motion.eyelids
+    if controls.blink_rate is not None:
+        blinks = blink_curve(motion.num_frames, motion.fps, controls.blink_rate, seed, pause_starts_s=pause_starts_s)
+        eyelids = np.repeat(blinks[:, None], 2, axis=1)
+    eyelids = np.clip(eyelids + strength * emotion.eyelid_baseline * (1.0 - eyelids), 0.0, 1.0)
+
+    eyes = motion.eyes
+    if controls.gaze == "camera":
+        # Counter-rotate the eyes so they keep looking down the camera axis, within the eyes' natural range.
+        head_inverse = np.swapaxes(new_rotations, -1, -2)
+        eye_rot = matrix_to_rotation_6d(head_inverse)
+        eyes = np.concatenate([eye_rot, eye_rot], axis=1)
+    elif controls.gaze is not None:
+        gaze = matrix_to_rotation_6d(gaze_to_matrix(*controls.gaze))
+        eyes = np.tile(np.concatenate([gaze, gaze]), (motion.num_frames, 1))
+
+    meta = dict(motion.meta)
+    meta["controls"] = controls.as_dict()
+    return motion.replace(
+        global_rotation=matrix_to_axis_angle(new_rotations),
+        translation=translation,
+        scale=scale,
+        jaw=jaw,
+        expression=expression,
+        controls=named,
+        eyelids=eyelids,
+        eyes=eyes,
+        meta=meta,
+    )
