@@ -1,0 +1,115 @@
+"""The render mesh of one portrait: the face landmarks plus rings of vertices that carry hair, ears and neck
+with the head and fade into the static background.
+
+Topology: MediaPipe's canonical triangles for the face (eye openings re-triangulated with the irises so gaze can
+move them) and quad strips between rings grown radially out of the face oval.  Each vertex has a rigidity in
+[0, 1]: how much of the head's motion it follows (1 on the head, 0 far away and down the neck).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from flap.face import landmark_groups as G
+from flap.face.geometry import HeadPose, image_to_camera
+
+
+@dataclass(frozen=True)
+class MeshConfig:
+    ring_factors: tuple[float, ...] = (1.12, 1.3, 1.55, 1.85, 2.25, 2.8, 3.6, 5.0)
+    rigid_until: float = 1.75  # rings inside this factor move fully with the head
+    free_from: float = 3.0  # rings beyond this factor do not move
+    neck_length_cm: float = 3.5  # below the chin, rigidity fades over this length
+    silhouette_depth_cm: float = -2.5  # head-frame depth of hair and ears seen at the silhouette
+    # Share of true 3D rotation per ring; the rest follows the head's outline in the image (a round head's
+    # silhouette stays put when it turns instead of rotating away and uncovering the background).
+    ring_3d_share: tuple[float, ...] = (0.6, 0.25, 0.0)
+
+
+@dataclass
+class RenderMesh:
+    head_points: np.ndarray  # (V, 3) head frame (cm); first 478 are the landmarks
+    src_xy: np.ndarray  # (V, 2) source crop pixels
+    triangles: np.ndarray  # (F, 3)
+    rigidity: np.ndarray  # (V,)
+    share_3d: np.ndarray  # (V,) 1 = rotate in 3D, 0 = follow the outline in the image plane
+    outline_centre: np.ndarray  # (3,) head-frame point the outline moves with
+    num_landmarks: int = G.NUM_LANDMARKS
+
+
+def _eye_triangles(src_xy: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...], iris: tuple[int, ...]) -> np.ndarray:
+    contour = list(upper) + list(lower[1:-1][::-1])
+    polygon = src_xy[contour].astype(np.float32).reshape(-1, 1, 2)
+    inner = [i for i in iris if cv2.pointPolygonTest(polygon, tuple(map(float, src_xy[i])), True) > 0.5]
+    ids = np.array(contour + inner)
+    tri = Delaunay(src_xy[ids]).simplices
+    centroids = src_xy[ids][tri].mean(axis=1)
+    keep = [cv2.pointPolygonTest(polygon, (float(x), float(y)), False) >= 0 for x, y in centroids]
+    return ids[tri[np.array(keep, dtype=bool)]]
+
+
+def build_mesh(landmarks_px: np.ndarray, pose: HeadPose, config: MeshConfig = MeshConfig()) -> RenderMesh:
+    """landmarks_px: (478, 3) crop pixels (MediaPipe layout); pose: the fitted head pose in the same pixels."""
+    head = pose.to_head(image_to_camera(landmarks_px))
+    src_xy = landmarks_px[:, :2].astype(np.float64)
+    unit = np.linalg.norm(head[G.RIGHT_EYE_UPPER[0]] - head[G.LEFT_EYE_UPPER[0]]) / 8.9
+
+    # Face triangles without the eye openings, which are re-triangulated with the irises.
+    eye_sets = [set(G.LEFT_EYE_UPPER + G.LEFT_EYE_LOWER), set(G.RIGHT_EYE_UPPER + G.RIGHT_EYE_LOWER)]
+    faces = [t for t in G.mesh_triangles() if not any(set(t.tolist()) <= s for s in eye_sets)]
+    eye_tris = [
+        _eye_triangles(src_xy, G.LEFT_EYE_UPPER, G.LEFT_EYE_LOWER, G.LEFT_IRIS),
+        _eye_triangles(src_xy, G.RIGHT_EYE_UPPER, G.RIGHT_EYE_LOWER, G.RIGHT_IRIS),
+    ]
+    triangles = [np.array(faces)] + eye_tris
+
+    # Rings grown out of the face oval in the image, placed in depth at the head's silhouette.
+    oval = np.array(G.face_oval_loop())
+    centre = src_xy[oval].mean(axis=0)
+    r3 = pose.rotation[:, 2]
+    ring_xy, ring_head, factors = [], [], []
+    for k, f in enumerate(config.ring_factors):
+        xy = centre + (src_xy[oval] - centre) * f
+        depth_share = min(1.0, (f - 1.0) / 0.35)
+        target_z = (1 - depth_share) * head[oval, 2] + depth_share * config.silhouette_depth_cm * unit
+        cam_x, cam_y = xy[:, 0], -xy[:, 1]
+        t = pose.translation
+        cam_z = t[2] + (target_z * pose.scale - r3[0] * (cam_x - t[0]) - r3[1] * (cam_y - t[1])) / max(r3[2], 0.3)
+        cam = np.stack([cam_x, cam_y, cam_z], axis=1)
+        ring_xy.append(xy)
+        ring_head.append(pose.to_head(cam))
+        factors.append(np.full(len(oval), f))
+    n_land = len(landmarks_px)
+    n_oval = len(oval)
+    ring_index = [oval] + [n_land + k * n_oval + np.arange(n_oval) for k in range(len(config.ring_factors))]
+    strips = []
+    for inner, outer in zip(ring_index[:-1], ring_index[1:]):
+        a, b = inner, np.roll(inner, -1)
+        c, d = outer, np.roll(outer, -1)
+        strips.append(np.stack([a, b, d], axis=1))
+        strips.append(np.stack([a, d, c], axis=1))
+    triangles = np.concatenate(triangles + strips).astype(np.int64)
+
+    head_points = np.concatenate([head] + ring_head)
+    all_xy = np.concatenate([src_xy] + ring_xy)
+    factor = np.concatenate([np.zeros(n_land)] + factors)
+    radial = 1.0 - _smoothstep((factor - config.rigid_until) / (config.free_from - config.rigid_until))
+    chin_y = head[G.CHIN, 1]
+    below = (chin_y + 0.5 * unit - head_points[:, 1]) / (config.neck_length_cm * unit)
+    neck = 1.0 - _smoothstep(below)
+    rigidity = np.where(np.arange(len(head_points)) < n_land, 1.0, radial * neck)
+    shares = [1.0] * n_land
+    for k in range(len(config.ring_factors)):
+        shares += [config.ring_3d_share[k] if k < len(config.ring_3d_share) else 0.0] * n_oval
+    outline_centre = np.array([head[oval, 0].mean(), head[oval, 1].mean(), config.silhouette_depth_cm * unit])
+    return RenderMesh(head_points=head_points, src_xy=all_xy, triangles=triangles, rigidity=rigidity,
+                      share_3d=np.array(shares), outline_centre=outline_centre, num_landmarks=n_land)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)

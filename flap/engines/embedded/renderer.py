@@ -1,0 +1,214 @@
+"""The embedded engine: renders a motion on a portrait by a 3D-guided warp of the photo itself (CPU, no weights).
+
+Per frame: the rig deforms the face landmarks in the head frame (jaw, lids, gaze, named controls, FLAME
+offsets), the head pose places them and the hair/neck rings in the image, a z-buffered rasteriser turns the
+mesh into a backward map, and the warped head is layered over a background plate; the mouth interior and the
+lash line are painted where the geometry opened or closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from flap.engines.embedded.compositing import background_plate, composite_roi
+from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
+from flap.engines.embedded.mouth import MouthStyle, mouth_style, paint_mouth
+from flap.engines.embedded.rasterizer import rasterize_backward_map
+from flap.engines.embedded.rig import FaceRig, RigConfig
+from flap.face import landmark_groups as G
+from flap.face.geometry import image_to_camera
+from flap.face.portrait import PortraitAnalysis
+from flap.motion.representation import CONTROL_INDEX, MotionSequence
+from flap.motion.rotations import axis_angle_to_matrix, rotation_6d_to_matrix
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class EmbeddedRendererConfig:
+    grid_cell: int = 4  # output pixels per rasteriser cell
+    pose_mode: str = "relative"  # "relative": motion rotates the photo's own pose; "absolute": motion is the pose
+    head_pivot_cm: tuple[float, float, float] = (0.0, -3.0, -3.0)
+    chunk_frames: int = 50
+    mouth_interior: bool = True
+    lash_line: bool = True
+    mesh: MeshConfig = field(default_factory=MeshConfig)
+    rig: RigConfig = field(default_factory=RigConfig)
+
+
+@dataclass
+class PreparedPortrait:
+    portrait: PortraitAnalysis
+    mesh: RenderMesh
+    rig: FaceRig
+    plate: np.ndarray
+    alpha: np.ndarray  # person mask as float32
+    mouth: MouthStyle
+    source_jaw: float  # radians: how open the photo's mouth is, in jaw-rotation terms
+    source_camera: np.ndarray  # (V, 3) vertex positions in camera pixels (the photo itself)
+    paint_interior: bool
+
+
+class EmbeddedRenderer:
+    """Stateless apart from its config; ``prepare`` once per portrait, then ``render_frames`` any motion."""
+
+    name = "embedded"
+
+    def __init__(self, config: EmbeddedRendererConfig = EmbeddedRendererConfig()):
+        self.config = config
+
+    # ------------------------------------------------------------------ per portrait
+    def prepare(self, portrait: PortraitAnalysis) -> PreparedPortrait:
+        mesh = build_mesh(portrait.landmarks, portrait.pose, self.config.mesh)
+        rig = FaceRig(mesh.head_points[: mesh.num_landmarks], self.config.rig)
+        size = portrait.size
+        moving, head_y = self._vertex_value_images(mesh, size, mesh.rigidity, mesh.head_points[:, 1])
+        # Only the head above the chin is cut out of the plate; the neck stays, so no fill shows beside it.
+        above_chin = head_y > mesh.head_points[G.CHIN, 1] - 0.5 * rig.unit
+        plate = background_plate(portrait.crop, portrait.person_mask, moving * above_chin)
+        head = mesh.head_points[: mesh.num_landmarks]
+        gap = np.mean(head[list(G.UPPER_INNER_LIP[3:-3]), 1] - head[list(G.LOWER_INNER_LIP[3:-3]), 1])
+        source_jaw = float(max(0.0, gap) / max(rig.lip_gap_per_radian, 1e-6))
+        pose = portrait.pose
+        source_camera = pose.to_camera(mesh.head_points)
+        return PreparedPortrait(
+            portrait=portrait, mesh=mesh, rig=rig, plate=plate, alpha=portrait.person_mask.astype(np.float32),
+            mouth=mouth_style(portrait.crop, portrait.landmarks), source_jaw=source_jaw, source_camera=source_camera,
+            paint_interior=portrait.mouth_opening < 0.08,
+        )
+
+    def _vertex_value_images(self, mesh: RenderMesh, size: int, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel interpolation of two per-vertex values over the undeformed mesh (0 outside it)."""
+        cell = self.config.grid_cell
+        grid = (int(np.ceil(size / cell)),) * 2
+        values = np.stack([first, second], axis=1)
+        a, b, covered = rasterize_backward_map(mesh.src_xy, np.zeros(len(mesh.src_xy)), values, mesh.triangles, grid, cell)
+        out = []
+        for m in (a, b):
+            m = np.where(covered, m, 0.0).astype(np.float32)
+            out.append(cv2.resize(m, (grid[1] * cell, grid[0] * cell), interpolation=cv2.INTER_LINEAR)[:size, :size])
+        return out[0], out[1]
+
+    # ------------------------------------------------------------------ geometry
+    def vertex_positions(self, state: PreparedPortrait, motion: MotionSequence, expression_offsets: np.ndarray | None = None) -> np.ndarray:
+        """(T, V, 3) camera-pixel positions of every mesh vertex (x right, y up, z toward the camera)."""
+        rig, mesh = state.rig, state.mesh
+        t = motion.num_frames
+        head0 = mesh.head_points[: mesh.num_landmarks]
+        pts = head0[None] + np.einsum("tk,kvd->tvd", motion.controls.astype(np.float64), rig.control_basis)
+        c = motion.controls
+        closure = motion.eyelids.astype(np.float64)
+        share = rig.config.upper_lid_share
+        squint = c[:, CONTROL_INDEX["eye_squint"]][:, None]
+        wide = c[:, CONTROL_INDEX["eye_wide"]][:, None]
+        cheek = c[:, CONTROL_INDEX["cheek_raise"]][:, None]
+        brow = c[:, CONTROL_INDEX["brow_raise"]][:, None]
+        upper = share * closure + 0.18 * squint - 0.3 * wide - 0.06 * brow
+        lower = (1 - share) * closure + 0.25 * squint + 0.22 * cheek
+        over = np.maximum(upper + lower - 1.0, 0.0)
+        upper = np.maximum(upper - over * share, -0.45)
+        lower = lower - over * (1 - share)
+        pts = pts + rig.lid_displacements(upper, lower)
+        pts = pts + rig.iris_displacements(rotation_6d_to_matrix(motion.eyes.reshape(t, 2, 6)))
+        if expression_offsets is not None:
+            pts = pts + expression_offsets[:, : mesh.num_landmarks] * rig.unit
+        pts = rig.jaw_rotate(pts, motion.jaw[:, 0].astype(np.float64) - state.source_jaw)
+        rings = mesh.head_points[mesh.num_landmarks:]
+        allp = np.concatenate([pts, np.broadcast_to(rings, (t,) + rings.shape)], axis=1)
+
+        pose = state.portrait.pose
+        motion_rot = axis_angle_to_matrix(motion.global_rotation.astype(np.float64))
+        if self.config.pose_mode == "absolute":
+            r_dst = motion_rot
+        else:
+            r_dst = motion_rot @ pose.rotation
+        pivot = np.array(self.config.head_pivot_cm) * rig.unit
+        scale = pose.scale * motion.scale.astype(np.float64)
+        shift = motion.translation.astype(np.float64) * 100.0 * pose.scale  # metres -> cm -> pixels
+        offset = pose.scale * (pose.rotation @ pivot) + pose.translation + shift[:, None, :]
+        cam = scale[:, None, None] * np.einsum("tij,tvj->tvi", r_dst, allp - pivot) + offset
+        # Hair and ears follow the head's outline: the outline centre's motion plus in-plane roll and zoom.
+        centre_src = pose.to_camera(mesh.outline_centre[None])[0]
+        centre_dst = scale[:, None] * np.einsum("tij,j->ti", r_dst, mesh.outline_centre - pivot) + offset[:, 0]
+        relative = r_dst @ pose.rotation.T
+        roll = np.arctan2(relative[:, 1, 0], relative[:, 0, 0])
+        cos, sin = np.cos(roll)[:, None], np.sin(roll)[:, None]
+        rel = state.source_camera[None, :, :2] - centre_src[:2]
+        outline = np.empty_like(cam)
+        zoom = motion.scale.astype(np.float64)[:, None]
+        outline[..., 0] = centre_dst[:, None, 0] + zoom * (cos * rel[..., 0] - sin * rel[..., 1])
+        outline[..., 1] = centre_dst[:, None, 1] + zoom * (sin * rel[..., 0] + cos * rel[..., 1])
+        outline[..., 2] = cam[..., 2]
+        share = mesh.share_3d[None, :, None]
+        cam = share * cam + (1 - share) * outline
+        w = mesh.rigidity[None, :, None]
+        return w * cam + (1 - w) * state.source_camera[None]
+
+    # ------------------------------------------------------------------ frames
+    def render_frames(self, state: PreparedPortrait, motion: MotionSequence, progress: Progress | None = None,
+                      expression_offsets: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """Yield (S, S, 3) uint8 frames.  Works in chunks so memory does not grow with the clip length."""
+        total = motion.num_frames
+        step = self.config.chunk_frames
+        for start in range(0, total, step):
+            idx = np.arange(start, min(total, start + step))
+            chunk = motion.take(idx)
+            offsets = None if expression_offsets is None else expression_offsets[idx]
+            cams = self.vertex_positions(state, chunk, offsets)
+            for k in range(len(idx)):
+                yield self.render_frame(state, cams[k], float(chunk.eyelids[k].mean()), chunk)
+                if progress is not None:
+                    progress(start + k + 1, total)
+
+    def render_frame(self, state: PreparedPortrait, camera: np.ndarray, blink: float = 0.0, _motion=None) -> np.ndarray:
+        portrait = state.portrait
+        size = portrait.size
+        cell = self.config.grid_cell
+        grid = (int(np.ceil(size / cell)),) * 2
+        dst = image_to_camera(camera)  # back to image axes (y down, z away) -> depth = -z
+        map_x, map_y, covered = rasterize_backward_map(dst[:, :2], camera[:, 2], state.mesh.src_xy, state.mesh.triangles, grid, cell)
+        ys, xs = np.mgrid[0 : grid[0], 0 : grid[1]]
+        moved = (np.abs(map_x - ((xs + 0.5) * cell - 0.5)) > 0.2) | (np.abs(map_y - ((ys + 0.5) * cell - 0.5)) > 0.2)
+        out = portrait.crop.copy()
+        if moved.any():
+            rows = np.nonzero(moved.any(axis=1))[0]
+            cols = np.nonzero(moved.any(axis=0))[0]
+            gy0, gy1 = max(rows[0] - 2, 0), min(rows[-1] + 3, grid[0])
+            gx0, gx1 = max(cols[0] - 2, 0), min(cols[-1] + 3, grid[1])
+            x0, y0 = gx0 * cell, gy0 * cell
+            x1, y1 = min(gx1 * cell, size), min(gy1 * cell, size)
+            # Upsample the map of the region; cell-aligned, so pixel centres line up with the grid.
+            sub_x = cv2.resize(map_x[gy0:gy1, gx0:gx1], ((gx1 - gx0) * cell, (gy1 - gy0) * cell), interpolation=cv2.INTER_LINEAR)
+            sub_y = cv2.resize(map_y[gy0:gy1, gx0:gx1], ((gx1 - gx0) * cell, (gy1 - gy0) * cell), interpolation=cv2.INTER_LINEAR)
+            sub_x, sub_y = sub_x[: y1 - y0, : x1 - x0], sub_y[: y1 - y0, : x1 - x0]
+            warped = cv2.remap(portrait.crop, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            alpha = cv2.remap(state.alpha, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            composite_roi(out, warped, alpha, state.plate, (x0, y0, x1, y1))
+        pts = dst[: G.NUM_LANDMARKS, :2]
+        if self.config.mouth_interior and state.paint_interior:
+            paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth)
+        if self.config.lash_line and blink > 0.35:
+            self._paint_lash_line(out, pts, min(1.0, (blink - 0.35) / 0.5))
+        return out
+
+    def _paint_lash_line(self, frame: np.ndarray, pts: np.ndarray, strength: float) -> None:
+        thickness = max(1, round(frame.shape[0] / 400))
+        for upper in (G.LEFT_EYE_UPPER, G.RIGHT_EYE_UPPER):
+            line = pts[list(upper)]
+            x0, y0 = np.floor(line.min(axis=0)).astype(int) - 3
+            x1, y1 = np.ceil(line.max(axis=0)).astype(int) + 4
+            x0, y0 = max(x0, 0), max(y0, 0)
+            x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
+            if x1 <= x0 or y1 <= y0:
+                continue
+            roi = frame[y0:y1, x0:x1]
+            mask = np.zeros(roi.shape[:2], dtype=np.uint8)
+            poly = np.round((line - [x0, y0]) * 16).astype(np.int32)
+            cv2.polylines(mask, [poly], False, 255, thickness, cv2.LINE_AA, shift=4)
+            a = (mask.astype(np.float32) / 255.0 * 0.55 * strength)[:, :, None]
+            dark = roi.astype(np.float32) * 0.35
+            frame[y0:y1, x0:x1] = (roi * (1 - a) + dark * a).astype(np.uint8)

@@ -1,0 +1,256 @@
+"""The face rig: how motion parameters move the 478 landmarks of one person's face, in the head frame (cm).
+
+It is built per portrait from the landmarks themselves (expressed in the head frame through the fitted pose),
+so every face deforms with its own proportions.  Each named control is a displacement field (a blendshape)
+shaped from anatomy: anchors on the mouth corners, lips, cheeks and brows with smooth falloff.  The jaw is a
+rotation about the jaw joints with per-vertex weights; eyelids close along each lid's own gap; gaze moves the
+irises within the eye opening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from flap.face import landmark_groups as G
+from flap.motion.representation import CONTROL_INDEX, NUM_CONTROLS
+
+
+@dataclass(frozen=True)
+class RigConfig:
+    jaw_pivot: tuple[float, float, float] = (0.0, -0.3, -2.0)  # jaw joints, head frame (cm)
+    eyeball_radius: float = 1.25  # cm
+    upper_lid_share: float = 0.8  # a blink moves the upper lid this share of the gap, the lower lid the rest
+    max_iris_shift: float = 0.32  # share of the eye width the iris may move sideways
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _inside_polygon(points_xy: np.ndarray, polygon_xy: np.ndarray) -> np.ndarray:
+    contour = polygon_xy.astype(np.float32).reshape(-1, 1, 2)
+    return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in points_xy])
+
+
+class FaceRig:
+    """Displacement bases for one face.  ``points``: (478, 3) landmarks in the head frame (cm)."""
+
+    def __init__(self, points: np.ndarray, config: RigConfig = RigConfig()):
+        self.config = config
+        self.points = np.asarray(points, dtype=np.float64)
+        p = self.points
+        self.unit = np.linalg.norm(p[G.RIGHT_EYE_UPPER[0]] - p[G.LEFT_EYE_UPPER[0]]) / 8.9  # canonical outer-eye distance
+        self._build_regions()
+        self.jaw_weights = self._jaw_weights()
+        self.control_basis = self._control_basis()  # (K, 478, 3)
+        self._build_lids()
+        self._build_irises()
+        self.lip_gap_per_radian = self._lip_gap_per_radian()
+
+    # ------------------------------------------------------------------ regions
+    def _build_regions(self) -> None:
+        p = self.points
+        xy = p[:, :2]
+        outer = np.array([p[i, :2] for i in G.UPPER_OUTER_LIP] + [p[i, :2] for i in G.LOWER_OUTER_LIP[::-1][1:-1]])
+        self.in_lips = _inside_polygon(xy, outer)
+        # The mouth line: inner lip midline as a function of x.
+        upper_in = p[list(G.UPPER_INNER_LIP)]
+        lower_in = p[list(G.LOWER_INNER_LIP)]
+        mid = (upper_in + lower_in) / 2
+        order = np.argsort(mid[:, 0])
+        self._mouth_line_x, self._mouth_line_y = mid[order, 0], mid[order, 1]
+        line_y = np.interp(xy[:, 0], self._mouth_line_x, self._mouth_line_y)
+        self.below_mouth_line = xy[:, 1] < line_y
+        self.mouth_center = mid.mean(axis=0)
+        self.mouth_width = np.linalg.norm(p[G.MOUTH_CORNERS[0]] - p[G.MOUTH_CORNERS[1]])
+        lips = np.zeros(len(p), dtype=bool)
+        lips[list(set(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP + G.UPPER_INNER_LIP + G.LOWER_INNER_LIP))] = True
+        self.lip_vertices = lips | self.in_lips
+        self.upper_lip = self.lip_vertices & ~self.below_mouth_line
+        self.lower_lip = self.lip_vertices & self.below_mouth_line
+        for corner in G.MOUTH_CORNERS:
+            self.upper_lip[corner] = self.lower_lip[corner] = False
+        self.is_mesh = np.arange(len(p)) < G.NUM_MESH
+
+    def _gauss(self, anchor: np.ndarray, sigma: float) -> np.ndarray:
+        d2 = np.sum((self.points - anchor) ** 2, axis=1)
+        return np.exp(-d2 / (2 * (sigma * self.unit) ** 2)) * self.is_mesh
+
+    def _lip_falloff(self, mask: np.ndarray, sigma: float = 0.45) -> np.ndarray:
+        """1 on the masked lip vertices, fading with distance around them (for skin just outside the lips)."""
+        src = self.points[mask]
+        d = np.min(np.linalg.norm(self.points[:, None, :] - src[None], axis=2), axis=1)
+        return np.exp(-(d**2) / (2 * (sigma * self.unit) ** 2)) * self.is_mesh
+
+    # ------------------------------------------------------------------ jaw
+    def _jaw_weights(self) -> np.ndarray:
+        p = self.points
+        line_y = np.interp(p[:, 0], self._mouth_line_x, self._mouth_line_y)
+        # Below the mouth line the mandible carries the skin; the band above it (cheeks) follows partly.
+        w = _smoothstep((line_y + 0.5 * self.unit - p[:, 1]) / (2.0 * self.unit))
+        # Far to the sides the skin over the jaw joint moves little.
+        side = np.abs(p[:, 0] - self.mouth_center[0]) / self.unit
+        w *= 1.0 - 0.6 * _smoothstep((side - 4.0) / 3.0)
+        w[self.upper_lip] = 0.0
+        w[self.lower_lip] = 1.0
+        for corner in G.MOUTH_CORNERS:
+            w[corner] = 0.45
+        # Upper lip neighbours that sit above the line stay with the skull.
+        above = (~self.below_mouth_line) & (p[:, 1] > self.mouth_center[1] + 0.2 * self.unit) & ~self.lower_lip
+        w[above & (np.abs(p[:, 0] - self.mouth_center[0]) < 0.6 * self.mouth_width)] *= 0.2
+        w[~self.is_mesh] = 0.0
+        return w
+
+    def _lip_gap_per_radian(self) -> float:
+        opened = self.jaw_rotate(self.points, np.array([0.1]))[0]
+        lo = list(G.LOWER_INNER_LIP[3:-3])
+        return float(np.mean(self.points[lo, 1] - opened[lo, 1]) / 0.1)
+
+    def jaw_rotate(self, points: np.ndarray, angles: np.ndarray) -> np.ndarray:
+        """Rotate jaw-weighted vertices about the jaw axis by ``angles`` (T,) radians (+ opens). points: (T?, V, 3)."""
+        pivot = np.array(self.config.jaw_pivot) * np.array([1, 1, 1])
+        pivot = self.points[G.NOSE_TIP] * 0 + pivot * self.unit
+        pts = np.broadcast_to(points, (len(angles),) + points.shape[-2:])
+        rel = pts - pivot
+        c, s = np.cos(angles)[:, None], np.sin(angles)[:, None]
+        y = rel[..., 1] * c - rel[..., 2] * s
+        z = rel[..., 1] * s + rel[..., 2] * c
+        rotated = np.stack([rel[..., 0], y, z], axis=-1) + pivot
+        return pts + self.jaw_weights[None, :, None] * (rotated - pts)
+
+    # ------------------------------------------------------------------ named controls
+    def _control_basis(self) -> np.ndarray:
+        p, u = self.points, self.unit
+        basis = np.zeros((NUM_CONTROLS, len(p), 3))
+        right_corner, left_corner = p[G.MOUTH_CORNERS[0]], p[G.MOUTH_CORNERS[1]]
+        mc = self.mouth_center
+        lips = self._lip_falloff(self.lip_vertices, 0.5)
+        upper = self._lip_falloff(self.upper_lip, 0.4)
+        lower = self._lip_falloff(self.lower_lip, 0.4)
+        rel_x = (p[:, 0] - mc[0]) / max(self.mouth_width / 2, 1e-6)
+
+        def put(name: str, field: np.ndarray) -> None:
+            basis[CONTROL_INDEX[name]] += field * u
+
+        for name, corner, side in (("smile_left", left_corner, 1.0), ("smile_right", right_corner, -1.0)):
+            g = self._gauss(corner, 1.3)
+            cheek = self._gauss(corner + np.array([side * 1.2, 1.8, -0.3]) * u, 1.5)
+            put(name, g[:, None] * np.array([side * 0.42, 0.36, -0.18]) + cheek[:, None] * np.array([side * 0.08, 0.22, 0.05]))
+        for corner, side in ((left_corner, 1.0), (right_corner, -1.0)):
+            g = self._gauss(corner, 1.2)
+            put("frown", g[:, None] * np.array([side * 0.08, -0.32, 0.0]))
+            put("lip_stretch", g[:, None] * np.array([side * 0.38, -0.04, -0.12]))
+        put("frown", (self._gauss(p[G.CHIN], 1.5) * 0.12)[:, None] * np.array([0, 1.0, 0.3]))
+        put("lip_pucker", lips[:, None] * np.stack([-0.32 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.38)], 1))
+        funnel_open = upper[:, None] * np.array([0, 0.16, 0]) + lower[:, None] * np.array([0, -0.16, 0])
+        put("lip_funnel", lips[:, None] * np.stack([-0.2 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.3)], 1) + funnel_open)
+        inner_upper = np.zeros(len(p)); inner_upper[list(G.UPPER_INNER_LIP[1:-1])] = 1
+        inner_lower = np.zeros(len(p)); inner_lower[list(G.LOWER_INNER_LIP[1:-1])] = 1
+        put("lip_press", upper[:, None] * np.array([0, -0.07, -0.03]) + lower[:, None] * np.array([0, 0.07, -0.03])
+            + inner_upper[:, None] * np.array([0, -0.05, 0]) + inner_lower[:, None] * np.array([0, 0.05, 0]))
+        centre_weight = 1.0 - 0.5 * np.clip(np.abs(rel_x), 0, 1)
+        put("upper_lip_raise", (upper * centre_weight)[:, None] * np.array([0, 0.3, 0.04])
+            + self._gauss(p[G.NOSE_TIP] + np.array([0, -0.9, -0.8]) * u, 1.0)[:, None] * np.array([0, 0.08, 0]))
+        put("lower_lip_down", (lower * centre_weight)[:, None] * np.array([0, -0.28, 0.06]))
+        put("lower_lip_tuck", lower[:, None] * np.array([0, 0.16, -0.3]))
+        for side in (1.0, -1.0):
+            cheek = self._gauss(np.array([side * 3.6, -1.6, 4.0]) * u + np.array([mc[0], 0, 0]), 1.5)
+            put("cheek_raise", cheek[:, None] * np.array([0, 0.3, 0.08]))
+        brows = np.zeros(len(p), dtype=bool)
+        brows[list(G.LEFT_BROW + G.RIGHT_BROW)] = True
+        brow_y = p[brows, 1].mean()
+        brow_falloff = self._lip_falloff(brows, 0.9)
+        forehead = _smoothstep((p[:, 1] - brow_y) / (2.5 * u)) * self.is_mesh
+        raise_field = np.maximum(brow_falloff, 0.35 * forehead)
+        put("brow_raise", raise_field[:, None] * np.array([0, 0.45, 0]))
+        inner_anchor = [p[G.LEFT_BROW[-1]], p[G.RIGHT_BROW[-1]]]
+        inner = np.maximum(self._gauss(inner_anchor[0], 1.0), self._gauss(inner_anchor[1], 1.0)) * np.maximum(brow_falloff, 0.3)
+        toward_centre = -np.sign(p[:, 0] - mc[0])
+        put("brow_inner_raise", inner[:, None] * np.array([0, 0.42, 0]) + (inner * 0.05 * toward_centre)[:, None] * np.array([1.0, 0, 0]))
+        put("brow_lower", brow_falloff[:, None] * np.array([0, -0.3, 0.02]) + (inner * 0.2 * toward_centre)[:, None] * np.array([1.0, 0, 0]))
+        for side in (1.0, -1.0):
+            alar = self._gauss(p[G.NOSE_TIP] + np.array([side * 1.2, -0.4, -1.0]) * u, 0.8)
+            put("nose_wrinkle", alar[:, None] * np.array([0, 0.16, 0.0]))
+        bridge = self._gauss(p[6] if len(p) > 6 else p[G.NOSE_TIP], 1.0)
+        put("nose_wrinkle", bridge[:, None] * np.array([0, 0.06, 0]) - (inner * 0.1)[:, None] * np.array([0, 1.0, 0]))
+        return basis
+
+    # ------------------------------------------------------------------ eyelids
+    def _build_lids(self) -> None:
+        """Pairs of upper/lower lid points and the skin above/below that follows them."""
+        p = self.points
+        tris = G.mesh_triangles()
+        adjacency = [set() for _ in range(G.NUM_MESH)]
+        for a, b, c in tris:
+            adjacency[a].update((b, c)); adjacency[b].update((a, c)); adjacency[c].update((a, b))
+        self.lid_pairs = []  # (upper idx array, lower idx array)
+        self.lid_followers = []  # list of (vertex, leader index, share, is_upper)
+        for upper, lower in ((G.LEFT_EYE_UPPER, G.LEFT_EYE_LOWER), (G.RIGHT_EYE_UPPER, G.RIGHT_EYE_LOWER)):
+            up = np.array(upper[1:-1]); lo = np.array(lower[1:-1])
+            self.lid_pairs.append((up, lo))
+            followers = []
+            contour = set(upper) | set(lower)
+            for leaders, share_by_ring, sign in ((up, (0.5, 0.18), 1.0), (lo, (0.35, 0.1), -1.0)):
+                ring = set(leaders.tolist())
+                seen = set(contour)
+                for share in share_by_ring:
+                    nxt = set()
+                    for v in ring:
+                        nxt |= adjacency[v]
+                    nxt -= seen
+                    # keep vertices on the outer side of the lid (above the upper lid, below the lower)
+                    nxt = {v for v in nxt if sign * (p[v, 1] - p[leaders, 1].mean()) > -0.05 * self.unit}
+                    for v in nxt:
+                        leader = int(leaders[np.argmin(np.linalg.norm(p[leaders, :2] - p[v, :2], axis=1))])
+                        followers.append((v, leader, share))
+                    seen |= nxt
+                    ring = nxt
+            self.lid_followers.append(followers)
+        self.lid_gaps = [p[lo] - p[up] for up, lo in self.lid_pairs]  # vectors from upper to lower lid
+
+    def lid_displacements(self, upper_amount: np.ndarray, lower_amount: np.ndarray) -> np.ndarray:
+        """(T, 478, 3) displacement.  upper/lower_amount: (T, 2) shares of each eye's gap (left, right);
+        the upper lid moves down by upper_amount * gap, the lower lid up by lower_amount * gap."""
+        t = upper_amount.shape[0]
+        disp = np.zeros((t, len(self.points), 3))
+        for eye, ((up, lo), gap, followers) in enumerate(zip(self.lid_pairs, self.lid_gaps, self.lid_followers)):
+            du = upper_amount[:, eye, None, None] * gap[None]
+            dl = -lower_amount[:, eye, None, None] * gap[None]
+            disp[:, up] += du
+            disp[:, lo] += dl
+            lookup = {int(v): k for k, v in enumerate(up)}
+            lookup_lo = {int(v): k for k, v in enumerate(lo)}
+            for v, leader, share in followers:
+                if leader in lookup:
+                    disp[:, v] += share * du[:, lookup[leader]]
+                else:
+                    disp[:, v] += share * dl[:, lookup_lo[leader]]
+        return disp
+
+    # ------------------------------------------------------------------ gaze
+    def _build_irises(self) -> None:
+        p = self.points
+        self.irises = []
+        for iris, upper, lower in ((G.LEFT_IRIS, G.LEFT_EYE_UPPER, G.LEFT_EYE_LOWER), (G.RIGHT_IRIS, G.RIGHT_EYE_UPPER, G.RIGHT_EYE_LOWER)):
+            width = np.linalg.norm(p[upper[0]] - p[upper[-1]])
+            centre = p[iris[0]]
+            eyeball = centre - np.array([0, 0, self.config.eyeball_radius * self.unit])
+            self.irises.append((np.array(iris), eyeball, width))
+
+    def iris_displacements(self, eye_rotations: np.ndarray) -> np.ndarray:
+        """(T, 478, 3): irises rotated about their eyeball centres, limited to stay inside the eye opening."""
+        t = eye_rotations.shape[0]
+        disp = np.zeros((t, len(self.points), 3))
+        for eye, (iris, eyeball, width) in enumerate(self.irises):
+            rel = self.points[iris] - eyeball
+            moved = np.einsum("tij,vj->tvi", eye_rotations[:, eye], rel) - rel
+            shift = moved[:, :1, :2]
+            limit = np.array([self.config.max_iris_shift * width, 0.12 * width])
+            clipped = np.clip(shift, -limit, limit)
+            moved[:, :, :2] += clipped - shift
+            disp[:, iris] = moved
+        return disp
