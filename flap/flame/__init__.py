@@ -1,0 +1,11 @@
+"""The FLAME head model: loading the user's model file safely, the numpy FLAME layer, the FLAME <-> MediaPipe
+correspondence that lets FLAME expression coefficients deform the embedded engine's face, and a mesh preview.
+
+FLAME's licence forbids redistribution, so nothing here ships model data: see docs/flame.md.
+"""
+
+from flap.flame.layer import flame_forward
+from flap.flame.loading import flame_model_configured, load_flame_model
+from flap.flame.model import FlameModel
+
+__all__ = ["FlameModel", "flame_forward", "flame_model_configured", "load_flame_model"]
