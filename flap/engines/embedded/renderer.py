@@ -150,8 +150,9 @@ class EmbeddedRenderer:
 
     # ------------------------------------------------------------------ frames
     def render_frames(self, state: PreparedPortrait, motion: MotionSequence, progress: Progress | None = None,
-                      expression_offsets: np.ndarray | None = None) -> Iterator[np.ndarray]:
-        """Yield (S, S, 3) uint8 frames.  Works in chunks so memory does not grow with the clip length."""
+                      expression_offsets: np.ndarray | None = None, config=None) -> Iterator[np.ndarray]:
+        """Yield (S, S, 3) uint8 frames.  Works in chunks so memory does not grow with the clip length.
+        ``config`` (the job's) is accepted for a uniform engine interface; this engine needs nothing from it."""
         total = motion.num_frames
         step = self.config.chunk_frames
         for start in range(0, total, step):

@@ -1,0 +1,5 @@
+import sys
+
+from flap.cli import main
+
+sys.exit(main())

@@ -1,0 +1,129 @@
+"""H.264/AAC MP4 writing through an ffmpeg pipe, and probing/reading videos back (for tests and measurement).
+
+Files are written under a temporary name and renamed only when complete, so a failed job leaves nothing broken.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flap.errors import FlapError
+from flap.io.ffmpeg import ffmpeg_executable
+
+
+class VideoWriter:
+    """Context manager: ``with VideoWriter(path, fps, (w, h), audio) as w: w.write(frame)``."""
+
+    def __init__(self, path, fps: float, size: tuple[int, int], audio_path=None, num_frames: int | None = None,
+                 crf: int = 18, preset: str = "veryfast"):
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.width, self.height = int(size[0]), int(size[1])
+        if self.width % 2 or self.height % 2:
+            raise ValueError(f"H.264 yuv420p needs even sizes; got {self.width}x{self.height}")
+        self.audio_path = None if audio_path is None else Path(audio_path)
+        self.num_frames = num_frames
+        self.crf, self.preset = crf, preset
+        self.tmp_path = self.path.with_name(self.path.stem + ".part" + self.path.suffix)
+        self.frames_written = 0
+        self._proc: subprocess.Popen | None = None
+
+    def _command(self) -> list[str]:
+        cmd = [ffmpeg_executable(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{self.width}x{self.height}", "-r", f"{self.fps}", "-i", "-"]
+        if self.audio_path is not None:
+            cmd += ["-i", str(self.audio_path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k", "-af", "apad"]
+        cmd += ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+                "-movflags", "+faststart"]
+        if self.num_frames is not None:
+            cmd += ["-t", f"{self.num_frames / self.fps:.6f}"]
+        elif self.audio_path is not None:
+            cmd += ["-shortest"]
+        cmd += [str(self.tmp_path)]
+        return cmd
+
+    def __enter__(self) -> "VideoWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._proc = subprocess.Popen(self._command(), stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"frame must be ({self.height}, {self.width}, 3) uint8; got {frame.shape} {frame.dtype}")
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except BrokenPipeError as exc:
+            raise FlapError(f"the video encoder stopped: {self._stderr()}") from exc
+        self.frames_written += 1
+
+    def _stderr(self) -> str:
+        try:
+            return self._proc.stderr.read().decode(errors="replace").strip()[-500:]
+        except Exception:
+            return ""
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        proc = self._proc
+        if exc_type is not None:
+            proc.kill()
+            proc.wait()
+            self.tmp_path.unlink(missing_ok=True)
+            return
+        proc.stdin.close()
+        code = proc.wait()
+        if code != 0:
+            message = self._stderr()
+            self.tmp_path.unlink(missing_ok=True)
+            raise FlapError(f"video encoding failed ({message or f'ffmpeg exit code {code}'})")
+        os.replace(self.tmp_path, self.path)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    duration: float
+    video_codec: str
+    pixel_format: str
+    audio_codec: str | None
+    audio_sample_rate: int | None
+
+
+def probe_video(path) -> VideoInfo:
+    """Stream facts from ffmpeg's own description of the file."""
+    out = subprocess.run([ffmpeg_executable(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    video = re.search(r"Stream #\S+.*?Video: (\w+).*?, (\w+)\(?.*?, (\d+)x(\d+).*?, ([\d.]+) fps", out)
+    if not video:
+        raise FlapError(f"no video stream found in {path}: {out[-300:]}")
+    duration = re.search(r"Duration: (\d+):(\d+):([\d.]+)", out)
+    seconds = int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3)) if duration else float("nan")
+    audio = re.search(r"Stream #\S+.*?Audio: (\w+).*?, (\d+) Hz", out)
+    return VideoInfo(
+        width=int(video.group(3)), height=int(video.group(4)), fps=float(video.group(5)), duration=seconds,
+        video_codec=video.group(1), pixel_format=video.group(2),
+        audio_codec=audio.group(1) if audio else None, audio_sample_rate=int(audio.group(2)) if audio else None,
+    )
+
+
+def read_frames(path) -> np.ndarray:
+    """All frames of a video as (N, H, W, 3) uint8 (for tests and measurement of short clips)."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    meta = next(reader)
+    w, h = meta["size"]
+    frames = [np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3) for buf in reader]
+    return np.stack(frames) if frames else np.zeros((0, h, w, 3), np.uint8)
+
+
+def count_frames(path) -> int:
+    import imageio_ffmpeg
+
+    return int(imageio_ffmpeg.count_frames_and_secs(str(path))[0])

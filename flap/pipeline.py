@@ -1,0 +1,247 @@
+"""The jobs FLAP does, callable from Python, the CLI and the app alike.
+
+- ``make_motion``: speech (and optionally an imported motion) -> controlled motion, no portrait needed;
+- ``generate``: portrait + speech -> video and motion;
+- ``render``: portrait + a given motion (+ speech) -> video.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from flap.errors import ControlRangeError, InputError
+from flap.face.portrait import PortraitAnalysis, analyze_portrait, paste_into
+from flap.io.video import VideoWriter
+from flap.motion.controls import MotionControls, apply_controls
+from flap.motion.representation import MotionSequence
+from flap.progress import ProgressReporter, silent, stage_callback
+
+ENGINES = ("embedded", "full")
+
+
+@dataclass
+class JobConfig:
+    """How a job runs (what the motion looks like is MotionControls' business)."""
+
+    fps: float = 25.0
+    size: int = 512  # side of the face-crop video
+    paste_back: bool = False  # put the animated crop back into the whole photo
+    seed: int = 0
+    engine: str = "embedded"
+    max_audio_seconds: float | None = None  # None: no limit (the shared Space sets one)
+    steps: int = 20  # full model only
+    guidance: float = 3.5  # full model only
+    fit: str = "hold"  # how a given motion is fitted to the audio: hold, loop, trim
+
+    def validated(self) -> "JobConfig":
+        if not 10 <= float(self.fps) <= 60:
+            raise ControlRangeError(f"fps must be between 10 and 60; got {self.fps}")
+        if not 128 <= int(self.size) <= 1024:
+            raise ControlRangeError(f"size must be between 128 and 1024 pixels; got {self.size}")
+        self.size = int(self.size) - int(self.size) % 2
+        if self.engine not in ENGINES:
+            raise ControlRangeError(f"engine must be one of {', '.join(ENGINES)}; got '{self.engine}'")
+        if not 1 <= int(self.steps) <= 100:
+            raise ControlRangeError(f"steps must be between 1 and 100; got {self.steps}")
+        if not 1.0 <= float(self.guidance) <= 15.0:
+            raise ControlRangeError(f"guidance must be between 1 and 15; got {self.guidance}")
+        if self.fit not in ("hold", "loop", "trim"):
+            raise ControlRangeError(f"fit must be hold, loop or trim; got '{self.fit}'")
+        self.seed = int(self.seed)
+        return self
+
+
+@dataclass
+class JobResult:
+    video: Path | None
+    motion: MotionSequence
+    motion_path: Path | None
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    portrait: PortraitAnalysis | None = None
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------------------------- motion
+def make_motion(audio, transcript: str | None = None, controls: MotionControls | None = None, config: JobConfig | None = None,
+                imported: MotionSequence | None = None, take: Iterable[str] = (), progress: ProgressReporter = silent,
+                timer: _Timer | None = None) -> tuple[MotionSequence, list[str]]:
+    """Speech -> motion with the controls applied.  ``imported`` channels named in ``take`` replace the
+    audio-driven ones (see flap.interop.mixing)."""
+    from flap.audio.analysis import analyze_audio
+    from flap.audio.loading import load_audio
+    from flap.audio2motion.embedded import generate_motion
+
+    config = (config or JobConfig()).validated()
+    controls = (controls or MotionControls()).validated()
+    timer = timer or _Timer()
+    warnings: list[str] = []
+    progress("analysing audio", 0, 2)
+    with timer.stage("audio"):
+        clip = load_audio(audio, max_seconds=config.max_audio_seconds)
+        analysis = analyze_audio(clip, fps=config.fps, transcript=transcript)
+    warnings += analysis.warnings
+    progress("analysing audio", 2, 2)
+    with timer.stage("motion"):
+        motion = generate_motion(analysis, seed=config.seed)
+        if imported is not None:
+            take = tuple(take)
+            if take:
+                from flap.interop.mixing import mix_channels
+
+                fitted = imported.resample(config.fps).fit_to_length(motion.num_frames, config.fit)
+                motion = mix_channels(motion, fitted, take)
+        motion = apply_controls(motion, controls, seed=config.seed, pause_starts_s=analysis.pause_starts_s)
+    motion.meta.setdefault("audio", str(getattr(clip, "source", "")))
+    return motion, warnings
+
+
+# ---------------------------------------------------------------------------------------------- jobs
+def generate(portrait, audio, out=None, transcript: str | None = None, controls: MotionControls | None = None,
+             config: JobConfig | None = None, save_motion=None, imported: MotionSequence | None = None,
+             take: Iterable[str] = (), progress: ProgressReporter = silent) -> JobResult:
+    """Portrait + speech -> talking video (and its motion)."""
+    config = (config or JobConfig()).validated()
+    controls = (controls or MotionControls()).validated()
+    timer = _Timer()
+    progress("analysing portrait", 0, 1)
+    with timer.stage("portrait"):
+        analysis = analyze_portrait(portrait, size=config.size, paste_back=config.paste_back)
+    progress("analysing portrait", 1, 1)
+    motion, warnings = make_motion(audio, transcript, controls, config, imported, take, progress, timer)
+    return _finish(analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
+
+
+def render(portrait, motion, audio=None, out=None, controls: MotionControls | None = None, config: JobConfig | None = None,
+           save_motion=None, progress: ProgressReporter = silent) -> JobResult:
+    """Portrait + a given motion (object or file) [+ speech for the sound track] -> video."""
+    config = (config or JobConfig()).validated()
+    timer = _Timer()
+    warnings: list[str] = []
+    if not isinstance(motion, MotionSequence):
+        motion, report = load_motion_file(motion, config.fps)
+        warnings += report
+    progress("analysing portrait", 0, 1)
+    with timer.stage("portrait"):
+        analysis = analyze_portrait(portrait, size=config.size, paste_back=config.paste_back)
+    progress("analysing portrait", 1, 1)
+    motion = motion.resample(config.fps)
+    if audio is not None:
+        from flap.audio.loading import load_audio
+
+        with timer.stage("audio"):
+            clip = load_audio(audio, max_seconds=config.max_audio_seconds)
+        frames = max(1, int(round(clip.duration * config.fps)))
+        if frames != motion.num_frames:
+            warnings.append(f"the motion has {motion.num_frames} frames and the audio needs {frames}; fitted by '{config.fit}'")
+            motion = motion.fit_to_length(frames, config.fit)
+    if controls is not None:
+        motion = apply_controls(motion, controls.validated(), seed=config.seed)
+    return _finish(analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
+
+
+def load_motion_file(path, fps: float) -> tuple[MotionSequence, list[str]]:
+    """A FLAP motion .npz, or any FLAME/ARKit layout the importer knows."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"motion file not found: {path}")
+    try:
+        from flap.interop.importers import import_motion
+    except ImportError:  # importer not available: FLAP's own format only
+        return MotionSequence.load(path), []
+    motion, report = import_motion(path, target_fps=fps)
+    return motion, [report.summary()] + list(report.warnings)
+
+
+def _default_out(out, suffix: str = ".mp4") -> Path:
+    if out is None:
+        out = Path("outputs")
+    out = Path(out)
+    if out.suffix == "":
+        out.mkdir(parents=True, exist_ok=True)
+        out = out / f"flap_{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
+    return out
+
+
+def _motion_path(save_motion, video: Path) -> Path | None:
+    if save_motion in (None, False):
+        return None
+    if save_motion is True:
+        return video.with_name(video.stem + ".motion.npz")
+    return Path(save_motion)
+
+
+def _finish(analysis: PortraitAnalysis, motion: MotionSequence, audio, out, config: JobConfig, save_motion,
+            warnings: list[str], progress: ProgressReporter, timer: _Timer) -> JobResult:
+    from flap.engines.registry import get_engine
+
+    out = _default_out(out)
+    engine = get_engine(config.engine)
+    with timer.stage("prepare"):
+        state = engine.prepare(analysis)
+    extra, notes = engine_extras(engine, motion)
+    warnings = warnings + notes
+    if config.paste_back:
+        image = analysis.image[: analysis.image.shape[0] // 2 * 2, : analysis.image.shape[1] // 2 * 2]
+        size = (image.shape[1], image.shape[0])
+    else:
+        image = None
+        size = (analysis.size, analysis.size)
+    on_frame = stage_callback(progress, "rendering video")
+    with timer.stage("render+encode"):
+        with VideoWriter(out, config.fps, size, audio_path=audio, num_frames=motion.num_frames) as writer:
+            for frame in engine.render_frames(state, motion, progress=on_frame, config=config, **extra):
+                if image is not None:
+                    frame = paste_into(image, frame, analysis.crop_box)
+                writer.write(frame)
+    motion_path = _motion_path(save_motion, out)
+    if motion_path is not None:
+        motion_path = motion.save(motion_path)
+    return JobResult(video=out, motion=motion, motion_path=motion_path, warnings=_unique(warnings), timings=timer.timings, portrait=analysis)
+
+
+def engine_extras(engine, motion: MotionSequence) -> tuple[dict, list[str]]:
+    """Per-engine extras for a motion: FLAME expression offsets for the embedded engine when the model is there."""
+    if engine.name != "embedded" or not motion.has_flame_expression:
+        return {}, []
+    try:
+        from flap.flame.landmark_offsets import expression_offsets, expression_status
+        from flap.flame.loading import load_flame_model
+    except ImportError:
+        return {}, ["the motion has FLAME expression coefficients, which need the FLAME support modules; pose, jaw, eyelids and gaze are applied"]
+    try:
+        model = load_flame_model()
+    except Exception:
+        note = expression_status(motion, False)
+        return {}, [note] if note else []
+    return {"expression_offsets": expression_offsets(motion, model)}, []
+
+
+def _unique(items: list[str]) -> list[str]:
+    seen, out = set(), []
+    for item in items:
+        if item and item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+__all__ = ["JobConfig", "JobResult", "generate", "render", "make_motion", "load_motion_file", "np"]
