@@ -34,5 +34,5 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
 def composite_roi(out: np.ndarray, warped: np.ndarray, alpha: np.ndarray, plate: np.ndarray, roi: tuple[int, int, int, int]) -> None:
     """out[roi] = warped * alpha + plate[roi] * (1 - alpha), in place.  warped/alpha are ROI-sized."""
     x0, y0, x1, y1 = roi
-    a = alpha.astype(np.float32)
-    out[y0:y1, x0:x1] = cv2.blendLinear(warped.astype(np.float32), plate[y0:y1, x0:x1].astype(np.float32), a, 1.0 - a).astype(np.uint8)
+    plate_roi = np.ascontiguousarray(plate[y0:y1, x0:x1])
+    out[y0:y1, x0:x1] = cv2.blendLinear(warped, plate_roi, alpha, 1.0 - alpha)

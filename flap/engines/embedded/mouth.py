@@ -28,10 +28,11 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     lip_colour = _sample(crop, lips)
     cheeks = np.array([pts[i] for i in (50, 280, 101, 330, 205, 425)])
     skin = _sample(crop, cheeks)
-    light = float(np.clip(skin.mean() / 170.0, 0.45, 1.25))
-    cavity = np.clip(lip_colour * 0.22 + np.array([18.0, 4.0, 6.0]), 0, 255) * min(light, 1.0)
-    teeth = np.clip(np.array([222.0, 214.0, 198.0]) * light, 60, 245)
-    tongue = np.clip(lip_colour * 0.75 + np.array([20.0, -5.0, -5.0]), 0, 255) * min(light, 1.0)
+    light = float(np.clip(skin.mean() / 170.0, 0.45, 1.2))
+    cavity = np.clip(lip_colour * 0.2 + np.array([14.0, 3.0, 4.0]), 0, 255) * min(light, 1.0)
+    # Teeth sit in the mouth's shadow: a warm off-white tinted by the skin and dimmer than the face.
+    teeth = np.clip((0.35 * skin + 0.65 * np.array([228.0, 220.0, 200.0])) * 0.8 * light, 50, 225)
+    tongue = np.clip(lip_colour * 0.7 + np.array([15.0, -5.0, -5.0]), 0, 255) * min(light, 1.0)
     return MouthStyle(cavity=cavity, teeth=teeth, tongue=tongue)
 
 
@@ -102,24 +103,29 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
         blob = np.clip(1.0 - (du**2 + dv**2), 0.0, 1.0) ** 0.5 * tongue_vis
         colour = colour * (1 - blob[:, None]) + (style.tongue[None, :] * (0.6 + 0.4 * (1 - t))[:, None]) * blob[:, None]
 
-    # Upper teeth: a band under the upper lip, widest in the middle, with faint gaps between teeth.
-    teeth_height = np.minimum(0.17 * width, 0.55 * gap) * np.clip(1.0 - un**4, 0.0, 1.0)
+    # Upper teeth: a band under the upper lip, widest in the middle and fading toward the corners.
+    across = np.clip(1.0 - (np.abs(un) / 0.72) ** 3, 0.0, 1.0)
+    teeth_height = np.minimum(0.11 * width, 0.42 * gap) * across
     depth_into = v - top
-    upper_teeth = np.clip((teeth_height - depth_into) / 1.2, 0.0, 1.0) * (np.abs(un) < 0.88)
-    separations = 1.0 - 0.14 * np.exp(-(((np.abs(un) % 0.22) - 0.11) ** 2) / (2 * 0.012**2)) * (np.abs(un) > 0.05)
-    tooth_shade = (0.62 + 0.38 * np.cos(np.clip(un, -1, 1) * np.pi / 2.2)) * (1.0 - 0.22 * np.clip(depth_into / np.maximum(teeth_height, 1e-3), 0, 1))
+    soft = max(1.0, 0.012 * width)
+    upper_teeth = np.clip((teeth_height - depth_into) / soft, 0.0, 1.0) * np.clip(across * 3.0, 0.0, 1.0)
+    separations = 1.0 - 0.06 * np.exp(-(((np.abs(un) % 0.2) - 0.1) ** 2) / (2 * 0.015**2)) * (np.abs(un) > 0.05)
+    tooth_shade = (0.55 + 0.45 * across) * (1.0 - 0.25 * np.clip(depth_into / np.maximum(teeth_height, 1e-3), 0, 1))
     teeth_colour = style.teeth[None, :] * (tooth_shade * separations)[:, None]
     colour = colour * (1 - upper_teeth[:, None]) + teeth_colour * upper_teeth[:, None]
 
     # Lower teeth: a thin band above the lower lip in the middle, when the mouth is open enough.
-    lower_vis = np.clip((opening / width - 0.12) / 0.15, 0.0, 1.0)
+    lower_vis = np.clip((opening / width - 0.16) / 0.15, 0.0, 1.0) * 0.8
     if lower_vis > 0:
-        low_height = 0.08 * width * np.clip(1.0 - (un / 0.6) ** 2, 0.0, 1.0)
+        low_across = np.clip(1.0 - (np.abs(un) / 0.5) ** 2, 0.0, 1.0)
+        low_height = 0.05 * width * low_across
         above_lip = bottom - v
-        lower_teeth = np.clip((low_height - above_lip) / 1.2, 0.0, 1.0) * lower_vis * (above_lip >= 0)
-        colour = colour * (1 - lower_teeth[:, None]) + (style.teeth[None, :] * 0.8 * tooth_shade[:, None]) * lower_teeth[:, None]
+        lower_teeth = np.clip((low_height - above_lip) / soft, 0.0, 1.0) * lower_vis * (above_lip >= 0) * low_across
+        colour = colour * (1 - lower_teeth[:, None]) + (style.teeth[None, :] * 0.7) * lower_teeth[:, None]
 
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     painted = colour.reshape(roi.shape).astype(np.float32)
+    blur = max(0.5, 0.006 * width)  # match the photo's softness; no hard synthetic edges
+    painted = cv2.GaussianBlur(painted, (0, 0), blur)
     a = alpha[:, :, None]
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + painted * a, 0, 255).astype(np.uint8)

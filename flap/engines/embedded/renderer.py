@@ -51,6 +51,8 @@ class PreparedPortrait:
     source_jaw: float  # radians: how open the photo's mouth is, in jaw-rotation terms
     source_camera: np.ndarray  # (V, 3) vertex positions in camera pixels (the photo itself)
     paint_interior: bool
+    moving_triangles: np.ndarray  # triangles that can move (any vertex with rigidity > 0)
+    identity_grid: tuple[np.ndarray, np.ndarray]  # rasteriser cell centres in pixels
 
 
 class EmbeddedRenderer:
@@ -79,7 +81,15 @@ class EmbeddedRenderer:
             portrait=portrait, mesh=mesh, rig=rig, plate=plate, alpha=portrait.person_mask.astype(np.float32),
             mouth=mouth_style(portrait.crop, portrait.landmarks), source_jaw=source_jaw, source_camera=source_camera,
             paint_interior=portrait.mouth_opening < 0.08,
+            moving_triangles=mesh.triangles[np.any(mesh.rigidity[mesh.triangles] > 1e-3, axis=1)],
+            identity_grid=self._identity_grid(size),
         )
+
+    def _identity_grid(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        cell = self.config.grid_cell
+        n = int(np.ceil(size / cell))
+        ys, xs = np.mgrid[0:n, 0:n].astype(np.float32)
+        return (xs + 0.5) * cell - 0.5, (ys + 0.5) * cell - 0.5
 
     def _vertex_value_images(self, mesh: RenderMesh, size: int, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-pixel interpolation of two per-vertex values over the undeformed mesh (0 outside it)."""
@@ -171,9 +181,9 @@ class EmbeddedRenderer:
         cell = self.config.grid_cell
         grid = (int(np.ceil(size / cell)),) * 2
         dst = image_to_camera(camera)  # back to image axes (y down, z away) -> depth = -z
-        map_x, map_y, covered = rasterize_backward_map(dst[:, :2], camera[:, 2], state.mesh.src_xy, state.mesh.triangles, grid, cell)
-        ys, xs = np.mgrid[0 : grid[0], 0 : grid[1]]
-        moved = (np.abs(map_x - ((xs + 0.5) * cell - 0.5)) > 0.2) | (np.abs(map_y - ((ys + 0.5) * cell - 0.5)) > 0.2)
+        map_x, map_y, covered = rasterize_backward_map(dst[:, :2], camera[:, 2], state.mesh.src_xy, state.moving_triangles, grid, cell)
+        ident_x, ident_y = state.identity_grid
+        moved = (np.abs(map_x - ident_x) > 0.2) | (np.abs(map_y - ident_y) > 0.2)
         out = portrait.crop.copy()
         if moved.any():
             rows = np.nonzero(moved.any(axis=1))[0]

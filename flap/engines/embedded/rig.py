@@ -67,11 +67,19 @@ class FaceRig:
         self.below_mouth_line = xy[:, 1] < line_y
         self.mouth_center = mid.mean(axis=0)
         self.mouth_width = np.linalg.norm(p[G.MOUTH_CORNERS[0]] - p[G.MOUTH_CORNERS[1]])
-        lips = np.zeros(len(p), dtype=bool)
-        lips[list(set(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP + G.UPPER_INNER_LIP + G.LOWER_INNER_LIP))] = True
-        self.lip_vertices = lips | self.in_lips
-        self.upper_lip = self.lip_vertices & ~self.below_mouth_line
-        self.lower_lip = self.lip_vertices & self.below_mouth_line
+        # Contour landmarks are classified by identity: on a closed mouth the upper and lower inner lips coincide,
+        # so geometry cannot tell them apart.  The lip body between the contours goes by the mouth line.
+        upper_ids = list(G.UPPER_OUTER_LIP[1:-1] + G.UPPER_INNER_LIP[1:-1])
+        lower_ids = list(G.LOWER_OUTER_LIP[1:-1] + G.LOWER_INNER_LIP[1:-1])
+        contour = np.zeros(len(p), dtype=bool)
+        contour[upper_ids + lower_ids + list(G.MOUTH_CORNERS) + [G.UPPER_INNER_LIP[0], G.UPPER_INNER_LIP[-1]]] = True
+        self.lip_vertices = contour | self.in_lips
+        self.upper_lip = self.in_lips & ~contour & ~self.below_mouth_line
+        self.lower_lip = self.in_lips & ~contour & self.below_mouth_line
+        self.upper_lip[upper_ids] = True
+        self.lower_lip[lower_ids] = True
+        self.below_mouth_line[upper_ids] = False
+        self.below_mouth_line[lower_ids] = True
         for corner in G.MOUTH_CORNERS:
             self.upper_lip[corner] = self.lower_lip[corner] = False
         self.is_mesh = np.arange(len(p)) < G.NUM_MESH
