@@ -16,7 +16,7 @@ import numpy as np
 
 from flap.engines.embedded.compositing import background_plate, composite_roi
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
-from flap.engines.embedded.mouth import MouthStyle, mouth_style, paint_mouth
+from flap.engines.embedded.mouth import MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth, source_mouth
 from flap.engines.embedded.rasterizer import rasterize_backward_map
 from flap.engines.embedded.rig import FaceRig, RigConfig
 from flap.face import landmark_groups as G
@@ -51,6 +51,8 @@ class PreparedPortrait:
     source_jaw: float  # radians: how open the photo's mouth is, in jaw-rotation terms
     source_camera: np.ndarray  # (V, 3) vertex positions in camera pixels (the photo itself)
     paint_interior: bool
+    texture: np.ndarray  # what the warp samples: the photo, with an open mouth filled from its lips
+    source_mouth: SourceMouth | None
     moving_triangles: np.ndarray  # triangles that can move (any vertex with rigidity > 0)
     identity_grid: tuple[np.ndarray, np.ndarray]  # rasteriser cell centres in pixels
 
@@ -77,10 +79,13 @@ class EmbeddedRenderer:
         source_jaw = float(max(0.0, gap) / max(rig.lip_gap_per_radian, 1e-6))
         pose = portrait.pose
         source_camera = pose.to_camera(mesh.head_points)
+        own_mouth = source_mouth(portrait.crop, portrait.landmarks)
         return PreparedPortrait(
             portrait=portrait, mesh=mesh, rig=rig, plate=plate, alpha=portrait.person_mask.astype(np.float32),
             mouth=mouth_style(portrait.crop, portrait.landmarks), source_jaw=source_jaw, source_camera=source_camera,
-            paint_interior=portrait.mouth_opening < 0.08,
+            paint_interior=True,
+            texture=close_mouth_texture(portrait.crop, portrait.landmarks) if own_mouth is not None else portrait.crop,
+            source_mouth=own_mouth,
             moving_triangles=mesh.triangles[np.any(mesh.rigidity[mesh.triangles] > 1e-3, axis=1)],
             identity_grid=self._identity_grid(size),
         )
@@ -196,12 +201,12 @@ class EmbeddedRenderer:
             sub_x = cv2.resize(map_x[gy0:gy1, gx0:gx1], ((gx1 - gx0) * cell, (gy1 - gy0) * cell), interpolation=cv2.INTER_LINEAR)
             sub_y = cv2.resize(map_y[gy0:gy1, gx0:gx1], ((gx1 - gx0) * cell, (gy1 - gy0) * cell), interpolation=cv2.INTER_LINEAR)
             sub_x, sub_y = sub_x[: y1 - y0, : x1 - x0], sub_y[: y1 - y0, : x1 - x0]
-            warped = cv2.remap(portrait.crop, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            warped = cv2.remap(state.texture, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             alpha = cv2.remap(state.alpha, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             composite_roi(out, warped, alpha, state.plate, (x0, y0, x1, y1))
         pts = dst[: G.NUM_LANDMARKS, :2]
         if self.config.mouth_interior and state.paint_interior:
-            paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth)
+            paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
         if self.config.lash_line and blink > 0.35:
             self._paint_lash_line(out, pts, min(1.0, (blink - 0.35) / 0.5))
         return out
