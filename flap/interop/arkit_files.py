@@ -80,7 +80,10 @@ def parse_timecodes(codes: np.ndarray, source: str, app_fps: float | None) -> tu
     frames = np.array([p[1] for p in parts], dtype=np.float64)
     if app_fps is None:
         top = float(np.floor(frames.max())) + 1
-        app_fps = min(STANDARD_RATES, key=lambda r: abs(r - top)) if np.ptp(seconds) >= 1 else 60.0
+        if np.ptp(seconds) >= 1:  # a full second seen: the frame counter wraps at the rate
+            app_fps = min(STANDARD_RATES, key=lambda r: abs(r - top))
+        else:  # shorter clips: the smallest standard rate that fits the largest frame number
+            app_fps = next((r for r in STANDARD_RATES if r >= top), top)
     times = seconds + frames / app_fps
     return times - times[0], app_fps
 

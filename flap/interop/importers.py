@@ -90,6 +90,9 @@ def _parse_single(key: str, array: np.ndarray, raw: RawData, arkit_order: str, m
     if a.ndim == 3 and a.shape[1:] == (FLAME_VERTEX_COUNT, 3) or (a.ndim == 2 and a.shape[1] == FLAME_VERTEX_COUNT * 3):
         raise MotionFormatError(f"{source}: this is a FLAME vertex sequence {a.shape} (VOCA/FaceFormer output); FLAP imports "
                                 "FLAME parameters or ARKit curves, not meshes. Export the model's parameters instead")
+    if a.ndim == 3 and a.shape[0] > 1 and a.shape[2] in (CONDITION_DIM, 52, 50, 100):
+        raise MotionFormatError(f"{source}: '{key}' has shape {a.shape}: a batch of {a.shape[0]} sequences; save one "
+                                "sequence (frames, n) per file")
     if a.ndim != 2:
         raise MotionFormatError(f"{source}: an array of shape {array.shape} is not a motion; expected (frames, 120) FLAP condition, "
                                 "(frames, 52) ARKit curves or (frames, 50 | 100) FLAME expression coefficients")
@@ -114,7 +117,8 @@ def _parse_single(key: str, array: np.ndarray, raw: RawData, arkit_order: str, m
         return _Parsed(motion, parse.layout, None, "", EMOTALK_FPS, ["jaw", "eyelids", "expression", "eyes"],
                        parse.mapping + _arkit_lines(mapping), parse.warnings)
     if width in (50, 100):
-        parsed = parse_flame({"expression": a}, source, raw.kind)
+        name = key if key not in ("array", "arr_0") else "expression"
+        parsed = parse_flame({name: a} if looks_like_flame({name: a}) else {"expression": a}, source, raw.kind)
         return _Parsed(parsed.motion, f"FLAME expression coefficients (frames, {width})", None, "", DEFAULT_FPS, ["expression"],
                        parsed.mapping, parsed.warnings + ["the file holds only expression coefficients: no pose, jaw or eyelids"])
     raise MotionFormatError(f"{source}: an array of shape {a.shape} is not a known layout; expected (frames, 120) FLAP condition, "

@@ -193,6 +193,8 @@ def _to_array(value: Any, key: str, source: str) -> Any:
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         return value.detach().cpu().numpy()
     if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, str) for v in value):
+            return np.asarray(value)  # names (facsNames, control_names)
         try:
             array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
