@@ -243,3 +243,12 @@ def test_truncated_and_non_pickle_files(tmp_path):
     text.write_text("this is not a model")
     with pytest.raises(EngineUnavailableError):
         read_model_file(text)
+
+
+def test_load_if_configured(tmp_path, monkeypatch):
+    for name in ("FLAP_FLAME_MODEL", "FLAP_FLAME_REPO"):
+        monkeypatch.delenv(name, raising=False)
+    assert loading.load_flame_model_if_configured() is None
+    monkeypatch.setenv("FLAP_FLAME_MODEL", str(tmp_path / "missing.pkl"))
+    with pytest.raises(EngineUnavailableError, match="not found"):
+        loading.load_flame_model_if_configured()

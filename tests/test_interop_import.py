@@ -206,3 +206,14 @@ def test_degrees_can_be_converted_when_asked(tmp_path):
     motion, report = import_motion(tmp_path / "deg.npz", angle_unit="degrees", center_pose=False)
     np.testing.assert_allclose(motion.global_rotation, GLOBAL * 3, atol=1e-5)
     assert any("degrees" in w for w in report.warnings)
+
+
+def test_single_named_arrays(tmp_path):
+    np.savez(tmp_path / "pose_only.npz", pose=np.concatenate([GLOBAL, JAW], 1))
+    motion, report = import_motion(tmp_path / "pose_only.npz", center_pose=False)
+    np.testing.assert_allclose(motion.jaw, JAW, atol=1e-6)
+    assert report.channels == ["head_pose", "jaw"]
+    np.save(tmp_path / "exp.npy", EXP50)
+    motion, report = import_motion(tmp_path / "exp.npy")
+    np.testing.assert_allclose(motion.expression[:, :50], EXP50, atol=1e-6)
+    assert report.channels == ["expression"] and any("only expression" in w for w in report.warnings)

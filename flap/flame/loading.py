@@ -104,6 +104,14 @@ def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
     raise EngineUnavailableError(f"no FLAME model is configured. {HOW_TO}")
 
 
+def load_flame_model_if_configured() -> FlameModel | None:
+    """The model when one is configured (None when not: callers then show expression_status's note).  A configured
+    but unusable model still raises EngineUnavailableError, so a wrong path is reported rather than ignored."""
+    if not os.environ.get(ENV_MODEL, "").strip() and not os.environ.get(ENV_REPO, "").strip():
+        return None
+    return load_flame_model()
+
+
 def load_flame_model(path: str | os.PathLike | None = None, n_exp: int | None = None) -> FlameModel:
     """Load (once per file version) the FLAME model from ``path`` or the environment; see the module docstring.
 
