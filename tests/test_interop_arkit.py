@@ -195,3 +195,18 @@ def test_malformed_arkit_csv(tmp_path, content, pattern):
     (tmp_path / "bad.csv").write_text(content)
     with pytest.raises(MotionFormatError, match=pattern):
         import_motion(tmp_path / "bad.csv")
+
+
+def test_dropped_rows_are_interpolated_and_degree_head_columns_warned(tmp_path):
+    t = 60
+    curves = realistic_curves(t, 8)
+    head = np.stack([np.linspace(-20, 20, t), np.zeros(t), np.zeros(t)], 1)  # degrees, not normalised
+    path = write_llf_csv(tmp_path / "take.csv", curves, head, timecode_fps=30, rows_per_frame=1)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:21] + lines[24:]) + "\n")  # rows 20-22 dropped (a stall)
+    motion, report = import_motion(path, target_fps=30, center_pose=False)
+    assert report.fps_in == 30 and motion.num_frames == t
+    keep = np.r_[0:20, 23:t]
+    np.testing.assert_allclose(motion.jaw[:, 0], 0.35 * np.interp(np.arange(t), keep, curves[keep, ARKIT_INDEX["jawOpen"]]), atol=1e-4)
+    np.testing.assert_allclose(motion.head_euler_degrees()[:, 0], np.linspace(-20, 20, t), atol=1e-3)
+    assert any("read as degrees" in w for w in report.warnings)

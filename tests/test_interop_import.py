@@ -217,3 +217,17 @@ def test_single_named_arrays(tmp_path):
     motion, report = import_motion(tmp_path / "exp.npy")
     np.testing.assert_allclose(motion.expression[:, :50], EXP50, atol=1e-6)
     assert report.channels == ["expression"] and any("only expression" in w for w in report.warnings)
+
+
+def test_vhap_tracking_and_emote_quaternion_jaw(tmp_path):
+    np.savez(tmp_path / "tracked_flame_params.npz", expr=np.pad(EXP50, ((0, 0), (0, 50))), rotation=GLOBAL, neck_pose=np.zeros((T, 3)),
+             jaw_pose=JAW, eyes_pose=EYES, translation=np.tile([0.0, 0.0, 1.2], (T, 1)), shape=np.zeros(300),
+             static_offset=np.zeros((1, 5143, 3)), timestep_id=np.arange(T))
+    motion, report = import_motion(tmp_path / "tracked_flame_params.npz", source_fps=25, center_pose=False)
+    check_core(motion)
+    assert "VHAP" in report.layout and np.abs(motion.translation).max() < 1e-6  # constant: relative to its mean
+    quat = np.stack([np.cos(JAW[:, 0] / 2), np.sin(JAW[:, 0] / 2), np.zeros(T), np.zeros(T)], 1)
+    np.savez(tmp_path / "emote.npz", predicted_exp=EXP50, predicted_jaw=quat)
+    motion, report = import_motion(tmp_path / "emote.npz", source_fps=25)
+    np.testing.assert_allclose(motion.jaw, JAW, atol=1e-6)
+    assert "EMOTE" in report.layout and any("quaternion" in line for line in report.mapping)
