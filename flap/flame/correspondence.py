@@ -2,8 +2,9 @@
 
 Automatic: both heads are neutral and frontal with the same axes, so a similarity transform (scale, rotation,
 translation) seeded by metres->centimetres and the nose tips, refined by trimmed ICP (MediaPipe points to the
-FLAME surface, eyeballs excluded), aligns them; each landmark is then embedded at its closest point on a FLAME
-triangle (barycentric coordinates).  If ``FLAP_FLAME_MP_EMBEDDING`` points at FLAME's official
+FLAME surface, eyeballs excluded), aligns them; a regularised affine ICP then absorbs differences in proportions
+(the two mean faces are not equally wide or long); each landmark is finally embedded at its closest point on a
+FLAME triangle (barycentric coordinates).  If ``FLAP_FLAME_MP_EMBEDDING`` points at FLAME's official
 ``mediapipe_landmark_embedding.npz`` (105 landmarks, from the FLAME website), its correspondences fix the
 alignment and replace the automatic embedding for those landmarks.  Results are cached per model in memory and,
 best effort, on disk (``FLAP_CACHE_DIR``, default ``~/.cache/flap``).
@@ -25,7 +26,7 @@ from flap.flame.canonical import NUM_MESH_LANDMARKS, load_canonical_face
 from flap.flame.model import FlameModel
 
 ENV_EMBEDDING = "FLAP_FLAME_MP_EMBEDDING"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,16 @@ class IcpConfig:
     initial_scale: float = 100.0  # FLAME metres -> canonical centimetres
     candidates: int = 24  # triangles checked exactly per landmark in the final embedding
     tolerance: float = 1e-7
+    affine_iterations: int = 80  # 0 keeps the similarity transform
+    affine_prior: float = 0.003  # pull of the affine map toward the similarity (relative to the data term)
 
 
 @dataclass
 class MediapipeEmbedding:
     """Landmark i of the canonical mesh = sum_j bary[i, j] * FLAME vertex faces[face_idx[i], j].
 
-    scale, rotation, translation: canonical = scale * rotation @ flame + translation (FLAME metres -> cm).
+    linear, translation: canonical = linear @ flame + translation (FLAME metres -> cm); scale and rotation are its
+    similarity part (linear equals scale * rotation unless the affine refinement changed proportions).
     residual_cm: mean distance between the canonical landmarks and their embedded points after alignment.
     """
 
@@ -50,16 +54,17 @@ class MediapipeEmbedding:
     vertex_ids: np.ndarray  # (468, 3) FLAME vertex ids of each landmark's triangle
     scale: float
     rotation: np.ndarray  # (3, 3)
+    linear: np.ndarray  # (3, 3)
     translation: np.ndarray  # (3,)
     residual_cm: float
     method: str
 
     def to_canonical(self, points_flame: np.ndarray) -> np.ndarray:
-        return self.scale * points_flame @ self.rotation.T + self.translation
+        return points_flame @ self.linear.T + self.translation
 
     def vectors_to_canonical(self, vectors_flame: np.ndarray) -> np.ndarray:
         """Displacements (no translation): metres in FLAME's frame -> centimetres in the canonical frame."""
-        return self.scale * vectors_flame @ self.rotation.T
+        return vectors_flame @ self.linear.T
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray]:
@@ -174,6 +179,34 @@ def align_automatically(model: FlameModel, target: np.ndarray, config: IcpConfig
     return scale, rotation, translation
 
 
+def affine_transform(src: np.ndarray, dst: np.ndarray, prior: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares affine map dst ~ A @ src + t, pulled toward ``prior`` (3x3) with ``weight`` (relative)."""
+    design = np.hstack([src, np.ones((len(src), 1))])
+    lam = weight * len(src) * float(np.mean(np.sum((src - src.mean(0)) ** 2, axis=1)))
+    reg = np.diag([lam, lam, lam, 0.0])
+    rhs = design.T @ dst + np.vstack([lam * prior.T, np.zeros((1, 3))])
+    solution = np.linalg.solve(design.T @ design + reg, rhs)
+    return solution[:3].T, solution[3]
+
+
+def refine_affine(model: FlameModel, target: np.ndarray, linear: np.ndarray, translation: np.ndarray,
+                  config: IcpConfig = IcpConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """Trimmed ICP with a regularised affine map, starting from (and pulled toward) the similarity."""
+    prior = linear.copy()
+    samples, _ = _surface_samples(model.v_template, model.faces, _surface_faces(model))
+    tree = cKDTree(samples)
+    for _ in range(config.affine_iterations):
+        query = np.linalg.solve(linear, (target - translation).T).T
+        dist, idx = tree.query(query)
+        keep = dist <= np.quantile(dist, config.trim)
+        new_linear, new_translation = affine_transform(samples[idx[keep]], target[keep], prior, config.affine_prior)
+        change = np.abs(new_linear - linear).max() + np.abs(new_translation - translation).max()
+        linear, translation = new_linear, new_translation
+        if change < config.tolerance:
+            break
+    return linear, translation
+
+
 def _official_embedding(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -201,20 +234,24 @@ def compute_embedding(model: FlameModel, embedding_file: str | os.PathLike | Non
             raise EngineUnavailableError("the MediaPipe embedding refers to FLAME triangles this model does not have")
         points = np.einsum("nk,nkc->nc", bary, v[model.faces[face_idx]])
         scale, rotation, translation = similarity_transform(points, target[landmarks])
+        linear, translation = affine_transform(points, target[landmarks], scale * rotation, config.affine_prior)
         method = f"official embedding ({len(landmarks)} landmarks) + closest points"
     else:
         scale, rotation, translation = align_automatically(model, target, config)
+        linear = scale * rotation
+        if config.affine_iterations:
+            linear, translation = refine_affine(model, target, linear, translation, config)
         method = "automatic (ICP alignment + closest points)"
-    query = ((target - translation) @ rotation) / scale
+    query = np.linalg.solve(linear, (target - translation).T).T
     face_ids = _surface_faces(model)
     face_idx_all, bary_all, dist = embed_points(query, v, model.faces, face_ids, config.candidates)
     if official is not None:
         face_idx_all[official[2]] = official[0]
         bary_all[official[2]] = official[1]
     points = np.einsum("nk,nkc->nc", bary_all, v[model.faces[face_idx_all]])
-    residual = float(np.mean(np.linalg.norm(scale * points @ rotation.T + translation - target, axis=1)))
+    residual = float(np.mean(np.linalg.norm(points @ linear.T + translation - target, axis=1)))
     return MediapipeEmbedding(face_idx=face_idx_all, bary=bary_all, vertex_ids=model.faces[face_idx_all], scale=float(scale),
-                              rotation=rotation, translation=translation, residual_cm=residual, method=method)
+                              rotation=rotation, linear=linear, translation=translation, residual_cm=residual, method=method)
 
 
 # ---------------------------------------------------------------------------------------------- caching
@@ -238,7 +275,7 @@ def _read_disk(path: Path) -> MediapipeEmbedding | None:
     try:
         with np.load(path, allow_pickle=False) as d:
             return MediapipeEmbedding(face_idx=d["face_idx"], bary=d["bary"], vertex_ids=d["vertex_ids"], scale=float(d["scale"]),
-                                      rotation=d["rotation"], translation=d["translation"], residual_cm=float(d["residual_cm"]),
+                                      rotation=d["rotation"], linear=d["linear"], translation=d["translation"], residual_cm=float(d["residual_cm"]),
                                       method=str(d["method"]))
     except Exception:  # a stale or broken cache is simply recomputed
         return None
@@ -248,7 +285,7 @@ def _write_disk(path: Path, emb: MediapipeEmbedding) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part.npz")
-        np.savez(tmp, face_idx=emb.face_idx, bary=emb.bary, vertex_ids=emb.vertex_ids, scale=emb.scale, rotation=emb.rotation,
+        np.savez(tmp, face_idx=emb.face_idx, bary=emb.bary, vertex_ids=emb.vertex_ids, scale=emb.scale, rotation=emb.rotation, linear=emb.linear,
                  translation=emb.translation, residual_cm=emb.residual_cm, method=np.array(emb.method))
         os.replace(tmp, path)
     except OSError:
