@@ -21,7 +21,7 @@ from flap.motion.rotations import (
 
 #: (min, max) of each numeric control; the app's sliders and the CLI use these.
 CONTROL_RANGES: dict[str, tuple[float, float]] = {
-    "yaw": (-35.0, 35.0),
+    "yaw": (-30.0, 30.0),
     "pitch": (-25.0, 25.0),
     "roll": (-25.0, 25.0),
     "motion_scale": (0.0, 2.0),

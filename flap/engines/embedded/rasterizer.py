@@ -20,20 +20,23 @@ def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, 
 
 
 def rasterize_backward_map(dst_xy: np.ndarray, depth: np.ndarray, src_xy: np.ndarray, triangles: np.ndarray,
-                           grid_shape: tuple[int, int], cell: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                           grid_shape: tuple[int, int], cell: float, origin: tuple[float, float] = (0.0, 0.0)
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward map sampled at the centres of a ``grid_shape`` grid whose cells are ``cell`` output pixels wide.
 
     dst_xy: (V, 2) vertex positions in the output frame (pixels); depth: (V,) larger = closer to the camera;
     src_xy: (V, 2) vertex positions in the source image (pixels); triangles: (F, 3) vertex indices.
+    ``origin`` (x, y) is the output pixel where the grid starts, for rasterising a detail window.
     Returns (map_x, map_y, covered).  Uncovered cells hold the identity, so what lies outside the mesh stays put.
     """
     gh, gw = grid_shape
+    ox, oy = origin
     ys, xs = np.mgrid[0:gh, 0:gw].astype(np.float32)
-    map_x = (xs + 0.5) * cell - 0.5
-    map_y = (ys + 0.5) * cell - 0.5
+    map_x = ox + (xs + 0.5) * cell - 0.5
+    map_y = oy + (ys + 0.5) * cell - 0.5
     covered = np.zeros((gh, gw), dtype=bool)
 
-    g = (dst_xy + 0.5) / cell - 0.5  # grid units: cell centres at integers
+    g = (dst_xy - np.array([ox, oy]) + 0.5) / cell - 0.5  # grid units: cell centres at integers
     tri = g[triangles]  # (F, 3, 2)
     x0, y0 = tri[:, 0, 0], tri[:, 0, 1]
     x1, y1 = tri[:, 1, 0], tri[:, 1, 1]

@@ -23,7 +23,7 @@ from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
 from flap.face.portrait import PortraitAnalysis
 from flap.motion.representation import CONTROL_INDEX, MotionSequence
-from flap.motion.rotations import axis_angle_to_matrix, rotation_6d_to_matrix
+from flap.motion.rotations import axis_angle_to_matrix, euler_to_matrix, matrix_to_euler, rotation_6d_to_matrix
 
 Progress = Callable[[int, int], None]
 
@@ -34,6 +34,13 @@ class EmbeddedRendererConfig:
     pose_mode: str = "relative"  # "relative": motion rotates the photo's own pose; "absolute": motion is the pose
     head_pivot_cm: tuple[float, float, float] = (0.0, -3.0, -3.0)
     chunk_frames: int = 50
+    # A warp lacks the shading and occlusion cues of a real turn, so it is seen (by people and face trackers)
+    # as less turned than its geometry.  Per portrait, the renderer measures that with the face tracker on a
+    # few test frames and scales yaw and pitch so the perceived pose matches the requested one.
+    calibrate_pose: bool = True
+    calibration_angles: tuple[tuple[float, float], tuple[float, float]] = ((12.0, 27.0), (10.0, 20.0))  # yaw, pitch
+    gain_range: tuple[float, float] = (0.75, 1.6)
+    max_geometric_angle: float = 42.0  # degrees of actual warp, whatever the gain
     mouth_interior: bool = True
     lash_line: bool = True
     mesh: MeshConfig = field(default_factory=MeshConfig)
@@ -53,7 +60,9 @@ class PreparedPortrait:
     paint_interior: bool
     texture: np.ndarray  # what the warp samples: the photo, with an open mouth filled from its lips
     source_mouth: SourceMouth | None
+    pose_gains: np.ndarray  # (2, 2, 2): [yaw, pitch] x [positive, negative] x [small, large test angle]
     moving_triangles: np.ndarray  # triangles that can move (any vertex with rigidity > 0)
+    detail_regions: list[tuple[np.ndarray, np.ndarray]]  # (vertex ids, triangles) of eyes and mouth
     identity_grid: tuple[np.ndarray, np.ndarray]  # rasteriser cell centres in pixels
 
 
@@ -80,7 +89,7 @@ class EmbeddedRenderer:
         pose = portrait.pose
         source_camera = pose.to_camera(mesh.head_points)
         own_mouth = source_mouth(portrait.crop, portrait.landmarks)
-        return PreparedPortrait(
+        state = PreparedPortrait(
             portrait=portrait, mesh=mesh, rig=rig, plate=plate, alpha=portrait.person_mask.astype(np.float32),
             mouth=mouth_style(portrait.crop, portrait.landmarks), source_jaw=source_jaw, source_camera=source_camera,
             paint_interior=True,
@@ -88,7 +97,58 @@ class EmbeddedRenderer:
             source_mouth=own_mouth,
             moving_triangles=mesh.triangles[np.any(mesh.rigidity[mesh.triangles] > 1e-3, axis=1)],
             identity_grid=self._identity_grid(size),
+            detail_regions=self._detail_regions(mesh),
+            pose_gains=np.ones((2, 2, 2)),
         )
+        if self.config.calibrate_pose:
+            state.pose_gains = self._calibrate(state)
+        return state
+
+    def _calibrate(self, state: PreparedPortrait) -> np.ndarray:
+        """Render yaw and pitch test frames at two magnitudes each way, measure them with the tracker, and return
+        gains[axis, direction, magnitude] that make the measured offsets equal the requested ones."""
+        from flap.face.tracker import track_frames
+        from flap.motion.rotations import euler_to_axis_angle
+
+        levels = self.config.calibration_angles
+        tests = [(0.0, 0.0)]
+        for axis in (0, 1):
+            for sign in (1.0, -1.0):
+                for level in levels[axis]:
+                    tests.append((sign * level, 0.0) if axis == 0 else (0.0, sign * level))
+        motion = MotionSequence.neutral(len(tests)).replace(
+            global_rotation=np.stack([euler_to_axis_angle(y, p, 0.0) for y, p in tests]))
+        cams = self.vertex_positions(state, motion)
+        track = track_frames([self.render_frame(state, cams[i]) for i in range(len(tests))], video_mode=False)
+        gains = np.ones((2, 2, 2))
+        if not track.found[0]:
+            return gains
+        k = 1
+        lo, hi = self.config.gain_range
+        for axis in (0, 1):
+            for direction in (0, 1):
+                for level_index in (0, 1):
+                    requested = tests[k][axis]
+                    if track.found[k]:
+                        measured = track.euler[k, axis] - track.euler[0, axis]
+                        if measured * requested > 0:
+                            gains[axis, direction, level_index] = float(np.clip(requested / measured, lo, hi))
+                    k += 1
+        return gains
+
+    @staticmethod
+    def _detail_regions(mesh: RenderMesh) -> list[tuple[np.ndarray, np.ndarray]]:
+        regions = []
+        for group in (G.LEFT_EYE_UPPER + G.LEFT_EYE_LOWER + G.LEFT_BROW, G.RIGHT_EYE_UPPER + G.RIGHT_EYE_LOWER + G.RIGHT_BROW,
+                      G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP):
+            ids = np.array(sorted(set(group)))
+            centre = mesh.src_xy[ids].mean(axis=0)
+            radius = np.linalg.norm(mesh.src_xy[ids] - centre, axis=1).max() * 1.6
+            near = np.linalg.norm(mesh.src_xy[: mesh.num_landmarks] - centre, axis=1) < radius
+            tri = mesh.triangles[np.all(mesh.triangles < mesh.num_landmarks, axis=1)]
+            tri = tri[near[tri].any(axis=1)]
+            regions.append((ids, tri))
+        return regions
 
     def _identity_grid(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         cell = self.config.grid_cell
@@ -138,9 +198,10 @@ class EmbeddedRenderer:
         pose = state.portrait.pose
         motion_rot = axis_angle_to_matrix(motion.global_rotation.astype(np.float64))
         if self.config.pose_mode == "absolute":
-            r_dst = motion_rot
+            relative = motion_rot @ pose.rotation.T
         else:
-            r_dst = motion_rot @ pose.rotation
+            relative = motion_rot
+        r_dst = self._perceptual(relative, state.pose_gains) @ pose.rotation
         pivot = np.array(self.config.head_pivot_cm) * rig.unit
         scale = pose.scale * motion.scale.astype(np.float64)
         shift = motion.translation.astype(np.float64) * 100.0 * pose.scale  # metres -> cm -> pixels
@@ -162,6 +223,22 @@ class EmbeddedRenderer:
         cam = share * cam + (1 - share) * outline
         w = mesh.rigidity[None, :, None]
         return w * cam + (1 - w) * state.source_camera[None]
+
+    def _perceptual(self, relative: np.ndarray, gains: np.ndarray) -> np.ndarray:
+        """Scale the yaw and pitch of relative rotations by the portrait's perceptual gains, interpolated between
+        the two calibration magnitudes, and cap the geometric angle."""
+        if np.allclose(gains, 1.0):
+            return relative
+        euler = matrix_to_euler(relative)
+        limit = self.config.max_geometric_angle
+        for axis in (0, 1):
+            value = euler[:, axis]
+            small, large = self.config.calibration_angles[axis]
+            share = np.clip((np.abs(value) - small) / (large - small), 0.0, 1.0)
+            direction = np.where(value >= 0, 0, 1)
+            gain = gains[axis, direction, 0] * (1 - share) + gains[axis, direction, 1] * share
+            euler[:, axis] = np.clip(value * gain, -limit, limit)
+        return euler_to_matrix(euler[:, 0], euler[:, 1], euler[:, 2])
 
     # ------------------------------------------------------------------ frames
     def render_frames(self, state: PreparedPortrait, motion: MotionSequence, progress: Progress | None = None,
@@ -201,6 +278,7 @@ class EmbeddedRenderer:
             sub_x = cv2.resize(map_x[gy0:gy1, gx0:gx1], ((gx1 - gx0) * cell, (gy1 - gy0) * cell), interpolation=cv2.INTER_LINEAR)
             sub_y = cv2.resize(map_y[gy0:gy1, gx0:gx1], ((gx1 - gx0) * cell, (gy1 - gy0) * cell), interpolation=cv2.INTER_LINEAR)
             sub_x, sub_y = sub_x[: y1 - y0, : x1 - x0], sub_y[: y1 - y0, : x1 - x0]
+            self._refine_details(state, dst[:, :2], camera[:, 2], sub_x, sub_y, (x0, y0, x1, y1))
             warped = cv2.remap(state.texture, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             alpha = cv2.remap(state.alpha, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             composite_roi(out, warped, alpha, state.plate, (x0, y0, x1, y1))
@@ -210,6 +288,25 @@ class EmbeddedRenderer:
         if self.config.lash_line and blink > 0.35:
             self._paint_lash_line(out, pts, min(1.0, (blink - 0.35) / 0.5))
         return out
+
+    def _refine_details(self, state: PreparedPortrait, dst_xy: np.ndarray, depth: np.ndarray, map_x: np.ndarray,
+                        map_y: np.ndarray, roi: tuple[int, int, int, int]) -> None:
+        """Re-rasterise eyes and mouth at full resolution: lids meeting and lips parting are finer than the
+        coarse grid, which would leave a slit of eye on closed lids or blur the lip edges."""
+        x0, y0, x1, y1 = roi
+        for ids, triangles in state.detail_regions:
+            pts = dst_xy[ids]
+            lo = np.floor(pts.min(axis=0)).astype(int) - 3
+            hi = np.ceil(pts.max(axis=0)).astype(int) + 4
+            bx0, by0 = max(lo[0], x0), max(lo[1], y0)
+            bx1, by1 = min(hi[0], x1), min(hi[1], y1)
+            if bx1 <= bx0 or by1 <= by0:
+                continue
+            fx, fy, covered = rasterize_backward_map(dst_xy, depth, state.mesh.src_xy, triangles, (by1 - by0, bx1 - bx0), 1.0, (bx0, by0))
+            region_x = map_x[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
+            region_y = map_y[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
+            region_x[covered] = fx[covered]
+            region_y[covered] = fy[covered]
 
     def _paint_lash_line(self, frame: np.ndarray, pts: np.ndarray, strength: float) -> None:
         thickness = max(1, round(frame.shape[0] / 400))

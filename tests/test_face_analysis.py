@@ -1,0 +1,112 @@
+"""Portrait analysis on real photos (public-domain NASA and US Navy portraits shipped in scikit-image/matplotlib)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from flap.errors import FaceNotFoundError, InputError
+from flap.face.portrait import PortraitConfig, analyze_portrait, paste_into
+
+
+def grace_hopper() -> np.ndarray:
+    import matplotlib
+
+    path = matplotlib.get_data_path() + "/sample_data/grace_hopper.jpg"
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_astronaut_is_found_with_plausible_pose_and_masks(astronaut_rgb):
+    a = analyze_portrait(astronaut_rgb, size=384)
+    assert a.crop.shape == (384, 384, 3)
+    assert a.faces_found == 1
+    yaw, pitch, roll = a.euler_degrees
+    assert abs(yaw) < 12 and abs(pitch) < 15 and abs(roll) < 10
+    # landmarks lie inside the crop and the face occupies a sensible share of it
+    xy = a.landmarks[:, :2]
+    assert xy.min() > 0 and xy.max() < 384
+    face_width = np.ptp(xy[:, 0])
+    assert 0.25 * 384 < face_width < 0.6 * 384
+    # person in the middle of the face, background in the top corners
+    cx, cy = xy.mean(axis=0).astype(int)
+    assert a.person_mask[cy, cx] > 0.9
+    assert a.person_mask[5, 5] < 0.2 and a.person_mask[5, -5] < 0.2
+    assert (a.eye_openness > 0.15).all()
+
+
+def test_two_faces_animates_the_larger_and_says_so(astronaut_rgb):
+    small = np.asarray(Image.fromarray(grace_hopper()).resize((150, 175)))
+    canvas = np.full((600, 900, 3), 200, np.uint8)
+    canvas[40:552, 0:512] = astronaut_rgb
+    canvas[100:275, 600:750] = small
+    a = analyze_portrait(canvas)
+    assert a.faces_found == 2
+    assert any("2 faces" in w for w in a.warnings)
+    x0, y0, side = a.crop_box
+    assert x0 < 400  # the astronaut (the larger face) is in the crop
+
+
+@pytest.mark.parametrize("maker", [lambda: np.full((400, 400, 3), 128, np.uint8),
+                                   lambda: np.random.default_rng(0).integers(0, 255, (400, 400, 3), dtype=np.uint8)])
+def test_no_face_is_a_clear_error(maker):
+    with pytest.raises(FaceNotFoundError, match="No face"):
+        analyze_portrait(maker())
+
+
+def test_tiny_image_and_tiny_face_are_refused(astronaut_rgb):
+    with pytest.raises(InputError, match="at least"):
+        analyze_portrait(np.zeros((40, 40, 3), np.uint8))
+    canvas = np.full((1600, 1600, 3), 180, np.uint8)
+    canvas[800:864, 800:864] = np.asarray(Image.fromarray(astronaut_rgb).resize((64, 64)))
+    with pytest.raises(FaceNotFoundError):
+        analyze_portrait(canvas)
+
+
+def test_huge_image_is_reduced_not_exhausting_memory(astronaut_rgb, tmp_path):
+    big = Image.fromarray(astronaut_rgb).resize((5000, 5000))
+    path = tmp_path / "big.jpg"
+    big.save(path, quality=85)
+    a = analyze_portrait(path, size=256)
+    assert max(a.image.shape[:2]) <= 2048
+    assert any("reduced" in w for w in a.warnings)
+    assert a.crop.shape == (256, 256, 3)
+
+
+def test_wrong_file_types_get_clear_messages(tmp_path):
+    fake = tmp_path / "photo.jpg"
+    fake.write_text("this is not an image")
+    with pytest.raises(InputError, match="could not be read as an image"):
+        analyze_portrait(fake)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        analyze_portrait(empty)
+    with pytest.raises(InputError, match="not found"):
+        analyze_portrait(tmp_path / "missing.png")
+
+
+def test_profile_view_is_refused_by_the_yaw_limit(astronaut_rgb):
+    with pytest.raises(FaceNotFoundError, match="profile"):
+        analyze_portrait(astronaut_rgb, config=PortraitConfig(max_abs_yaw=0.5))
+
+
+def test_transparent_png_and_grayscale_load(astronaut_rgb, tmp_path):
+    rgba = np.dstack([astronaut_rgb, np.full(astronaut_rgb.shape[:2], 255, np.uint8)])
+    path = tmp_path / "rgba.png"
+    Image.fromarray(rgba).save(path)
+    assert analyze_portrait(path).crop.shape[2] == 3
+    gray = Image.fromarray(astronaut_rgb).convert("L")
+    gpath = tmp_path / "gray.webp"
+    gray.save(gpath)
+    assert analyze_portrait(gpath).faces_found == 1
+
+
+def test_paste_back_is_seamless_at_the_crop_border(astronaut_rgb):
+    a = analyze_portrait(astronaut_rgb, size=256)
+    frame = np.zeros_like(a.crop)
+    out = paste_into(a.image, frame, a.crop_box)
+    x0, y0, side = (int(round(v)) for v in a.crop_box)
+    # the outermost ring of the crop keeps the photo; the centre takes the frame
+    assert np.abs(out[y0 + 1, x0 + side // 2].astype(int) - a.image[y0 + 1, x0 + side // 2].astype(int)).max() < 30
+    assert out[y0 + side // 2, x0 + side // 2].max() < 10
