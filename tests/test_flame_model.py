@@ -252,3 +252,24 @@ def test_load_if_configured(tmp_path, monkeypatch):
     monkeypatch.setenv("FLAP_FLAME_MODEL", str(tmp_path / "missing.pkl"))
     with pytest.raises(EngineUnavailableError, match="not found"):
         loading.load_flame_model_if_configured()
+
+
+def test_computed_chumpy_objects_fail_only_where_used(tmp_path, monkeypatch):
+    """A chumpy expression (no stored 'x') in an unused key is harmless; in a needed key it is named."""
+    from flap.flame import synthetic
+
+    data = tiny_flame()
+    path = tmp_path / "expr.pkl"
+    with synthetic._fake_chumpy() as ch:
+        class Select(ch):  # stands for chumpy.reordering.Select: state without 'x'
+            def __init__(self):
+                self.a = None
+
+        Select.__module__, Select.__qualname__ = "chumpy.ch", "Ch"
+        ch_module = sys.modules["chumpy.ch"]
+        monkeypatch.setattr(ch_module, "Ch", Select, raising=False)
+        path.write_bytes(pickle.dumps({**data, "J": Select()}, protocol=2))
+        read_model_file(path)  # 'J' is not needed: loads
+        path.write_bytes(pickle.dumps({**data, "weights": Select()}, protocol=2))
+    with pytest.raises(EngineUnavailableError, match="'weights' is a computed chumpy expression"):
+        read_model_file(path)

@@ -181,3 +181,13 @@ def test_canonical_face_is_in_the_documented_frame():
     assert v[263, 0] > 0 > v[33, 0]  # subject's left eye on +x (image right)
     assert v[10, 1] > v[152, 1]  # forehead above chin: y up
     assert np.argmax(v[:, 2]) in (1, 4)  # the nose tip is nearest the camera: z toward the camera
+
+
+def test_preview_beside_the_video(synthetic):
+    from flap.flame.preview import beside
+
+    _, model = synthetic
+    preview = next(render_mesh_preview(MotionSequence.neutral(1), model, 64))
+    video = np.zeros((101, 120, 3), dtype=np.uint8)
+    out = beside(video, preview)
+    assert out.shape == (101, 220, 3) and out.dtype == np.uint8 and out[:, 120:].any()

@@ -84,6 +84,8 @@ def build_model(data: dict, source: str = "", n_exp: int | None = None) -> Flame
     def get(*names: str, required: bool = True):
         for name in names:
             if name in data and data[name] is not None:
+                if hasattr(data[name], "chumpy_class"):
+                    raise fail(f"'{name}' is a computed chumpy expression ({data[name].chumpy_class}), not stored numbers")
                 return data[name]
         if required:
             raise fail(f"it has no '{names[0]}' entry")

@@ -90,3 +90,12 @@ def render_mesh_preview(motion: MotionSequence, model: FlameModel, size: int = 2
                                  eyelids=part["eyelids"])
         for frame in vertices:
             yield render_vertices(frame, model, size, style, camera, orientation)
+
+
+def beside(video_frame: np.ndarray, preview_frame: np.ndarray) -> np.ndarray:
+    """The video frame with the preview scaled to its height on the right (both RGB uint8); widths kept even for H.264."""
+    h = video_frame.shape[0]
+    if preview_frame.shape[0] != h:
+        preview_frame = cv2.resize(preview_frame, (h, h), interpolation=cv2.INTER_AREA)
+    out = np.concatenate([video_frame, preview_frame], axis=1)
+    return out[:, : out.shape[1] // 2 * 2]

@@ -144,7 +144,10 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def resolve(obj: Any) -> Any:
     """Replace shims and tensors by numpy arrays, recursively through dicts, lists and tuples."""
-    if isinstance(obj, (ChumpyShim, SparseShim)):
+    if isinstance(obj, ChumpyShim):
+        # Plain chumpy arrays become numpy; computed expressions stay shims, so only a key that is used fails.
+        return obj.to_array() if isinstance(getattr(obj, "state", None), dict) and "x" in obj.state else obj
+    if isinstance(obj, SparseShim):
         return obj.to_array()
     if isinstance(obj, np.ndarray) and obj.dtype == object:
         return resolve(obj.item()) if obj.ndim == 0 else [resolve(v) for v in obj.tolist()]
