@@ -157,7 +157,9 @@ def parse_flame(values: dict, source: str, kind: str, angle_unit: str = "auto") 
 
     if not by_role or set(by_role) <= {"scale", "translation", "camera"}:
         known = ", ".join(sorted(values)) or "nothing"
-        raise MotionFormatError(f"{source}: no FLAME motion keys found (the file has: {known}). Expected FLAME parameters such as "
+        meshes = any(leaf(k) in ("verts", "vertices", "vertice", "trans_verts") for k in values)
+        hint = " Mesh vertex sequences are not imported: export the model's FLAME parameters." if meshes else ""
+        raise MotionFormatError(f"{source}: no FLAME motion keys found (the file has: {known}).{hint} Expected FLAME parameters such as "
                                 "'exp'/'expression', 'pose' (global + jaw), 'jaw_pose', 'global_pose', 'eye_pose', 'eyelids'; "
                                 "ARKit blendshape curves; or a FLAP motion file. See docs/flame.md for every supported layout")
 

@@ -77,8 +77,8 @@ def _single_array(values: dict) -> tuple[str, np.ndarray] | None:
     others = {k for k in values if k not in arrays and k.lower() not in FPS_KEYS}
     if len(arrays) == 1 and not others:
         key = next(iter(arrays))
-        if key in ("array", "arr_0") or key.lower() not in FPS_KEYS:
-            return key, arrays[key]
+        if not looks_like_flame({key: arrays[key]}) and not looks_like_arkit({key: arrays[key]}):
+            return key, arrays[key]  # an unnamed array ('array', 'arr_0', ...): its shape tells the layout
     return None
 
 
@@ -117,8 +117,7 @@ def _parse_single(key: str, array: np.ndarray, raw: RawData, arkit_order: str, m
         return _Parsed(motion, parse.layout, None, "", EMOTALK_FPS, ["jaw", "eyelids", "expression", "eyes"],
                        parse.mapping + _arkit_lines(mapping), parse.warnings)
     if width in (50, 100):
-        name = key if key not in ("array", "arr_0") else "expression"
-        parsed = parse_flame({name: a} if looks_like_flame({name: a}) else {"expression": a}, source, raw.kind)
+        parsed = parse_flame({"expression": a}, source, raw.kind)
         return _Parsed(parsed.motion, f"FLAME expression coefficients (frames, {width})", None, "", DEFAULT_FPS, ["expression"],
                        parsed.mapping, parsed.warnings + ["the file holds only expression coefficients: no pose, jaw or eyelids"])
     raise MotionFormatError(f"{source}: an array of shape {a.shape} is not a known layout; expected (frames, 120) FLAP condition, "
