@@ -164,8 +164,8 @@ def analyze_audio(clip: AudioClip, fps: float = 25.0, transcript: str | None = N
         pitch_hz=np.nan_to_num(pool.nanmean(f0_voiced)).astype(np.float32),
         openness=pool.mean(openness),
         spread=np.clip(pool.mean(spread), -1, 1),
-        closure=pool.max(closure),
-        labiodental=pool.max(labiodental),
+        closure=pool.coverage(closure),
+        labiodental=pool.coverage(labiodental),
         stress_times_s=prosody.stress_times_s,
         stress_strength=prosody.stress_strength,
         pause_starts_s=prosody.pause_starts_s,
@@ -203,6 +203,11 @@ class _Pooler:
         sums = np.bincount(self.index, weights=np.where(valid, x, 0.0), minlength=self.num_frames)
         counts = np.bincount(self.index, weights=valid.astype(float), minlength=self.num_frames)
         return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0).astype(np.float32)
+
+    def coverage(self, x: np.ndarray) -> np.ndarray:
+        """For brief events (closures, tucks): full value once they fill two thirds of a frame, so a 60 ms
+        closure still shows at 25 fps while a sliver at a frame's edge does not shut a whole frame."""
+        return np.clip(1.5 * self.mean(x), 0.0, 1.0).astype(np.float32)
 
     def max(self, x: np.ndarray) -> np.ndarray:
         out = np.full(self.num_frames, -np.inf, np.float32)

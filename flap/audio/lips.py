@@ -24,7 +24,8 @@ from flap.audio.features import FrameFeatures, moving_max, runs, smooth
 class LipConfig:
     closure_min_depth_db: float = 7.0  # level dip (against both neighbours) that counts as a closure
     closure_max_s: float = 0.28
-    closure_min_s: float = 0.025
+    closure_min_s: float = 0.02
+    closure_core_db: float = 4.0  # the closure is where the level is within this of the dip's minimum
     spread_octave_scale: float = 0.30  # F2 change (in octaves) for a full spread or rounding
     balance_reference_db: float = -11.0  # typical vowel balance (see FrameFeatures.balance_db)
     balance_scale_db: float = 6.0
@@ -110,19 +111,22 @@ def _closures(features: FrameFeatures, loudness: np.ndarray, speech: np.ndarray,
     dip = (depth >= config.closure_min_depth_db) & near_speech
     out = np.zeros(n, np.float32)
     for a, b in runs(dip):
+        # The closure is the bottom of the dip (within a few dB of its minimum), not the vowel shoulders.
+        floor = level[a:b].min()
+        core = np.flatnonzero(level[a:b] <= floor + config.closure_core_db) + a
+        a, b = int(core[0]), int(core[-1]) + 1
         dur = (b - a) * hop
         if dur < config.closure_min_s or dur > config.closure_max_s:
             continue
         centre = a + int(np.argmax(depth[a:b]))
-        labial = _labial_evidence(features, voiced, a, b, centre)
+        labial = _labial_evidence(features, voiced, a, b, centre, float(level[centre] + depth[centre]))
         strength = np.clip((depth[centre] - config.closure_min_depth_db) / 10.0 + 0.6, 0.0, 1.0)
         value = strength * float(np.clip(0.1 + 1.2 * labial, 0.0, 1.0))
-        # Full value across the low part of the dip, easing in and out over 20 ms.
         out[a:b] = np.maximum(out[a:b], value)
     return np.clip(smooth(out, 0.01 / hop) * 1.15, 0.0, 1.0)
 
 
-def _labial_evidence(features: FrameFeatures, voiced: np.ndarray, a: int, b: int, centre: int) -> float:
+def _labial_evidence(features: FrameFeatures, voiced: np.ndarray, a: int, b: int, centre: int, around_db: float) -> float:
     """0..1: how much a level dip sounds like a lip closure (p, b, m) rather than another obstruent."""
     hop = features.hop_s
     n = features.num_frames
@@ -130,7 +134,8 @@ def _labial_evidence(features: FrameFeatures, voiced: np.ndarray, a: int, b: int
     # A closure is silent or a low voice bar; frication noise in the dip means a fricative (f, v, s, th),
     # whose lips are apart (f/v have their own lower-lip tuck).
     frication = float(np.median(features.fric_db[inner] - features.mid_db[inner]))
-    not_fricative = 1.0 / (1.0 + np.exp((frication + 10.0) / 3.0))
+    audible = float(np.median(features.fric_db[inner])) > around_db - 30.0  # band ratios in silence mean nothing
+    not_fricative = 1.0 / (1.0 + np.exp((frication + 10.0) / 3.0)) if audible else 1.0
     evidence = []
     # Release burst: the strongest spectral onset within 40 ms after the dip; labial bursts are weak and
     # low-centred, alveolar and velar ones carry more energy above 2.5 kHz.
