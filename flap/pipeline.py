@@ -168,7 +168,7 @@ def load_motion_file(path, fps: float) -> tuple[MotionSequence, list[str]]:
     except ImportError:  # importer not available: FLAP's own format only
         return MotionSequence.load(path), []
     motion, report = import_motion(path, target_fps=fps)
-    return motion, [report.summary()] + list(report.warnings)
+    return motion, [report.summary()]
 
 
 def _default_out(out, suffix: str = ".mp4") -> Path:
@@ -222,14 +222,11 @@ def engine_extras(engine, motion: MotionSequence) -> tuple[dict, list[str]]:
     """Per-engine extras for a motion: FLAME expression offsets for the embedded engine when the model is there."""
     if engine.name != "embedded" or not motion.has_flame_expression:
         return {}, []
-    try:
-        from flap.flame.landmark_offsets import expression_offsets, expression_status
-        from flap.flame.loading import load_flame_model
-    except ImportError:
-        return {}, ["the motion has FLAME expression coefficients, which need the FLAME support modules; pose, jaw, eyelids and gaze are applied"]
-    try:
-        model = load_flame_model()
-    except Exception:
+    from flap.flame.landmark_offsets import expression_offsets, expression_status
+    from flap.flame.loading import load_flame_model_if_configured
+
+    model = load_flame_model_if_configured()  # None when not configured; a wrong path is a clear error
+    if model is None:
         note = expression_status(motion, False)
         return {}, [note] if note else []
     return {"expression_offsets": expression_offsets(motion, model)}, []

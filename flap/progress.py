@@ -30,8 +30,8 @@ class TqdmProgress:
             self._bar = tqdm(total=total, desc=stage, unit="step" if total < 10 else "frame", disable=self.disable, leave=True)
         if self._bar.total != total:
             self._bar.total = total
-        self._bar.n = done
-        self._bar.refresh()
+            self._bar.refresh()
+        self._bar.update(done - self._bar.n)  # tqdm itself limits how often it redraws
 
     def close(self) -> None:
         if self._bar is not None:

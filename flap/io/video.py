@@ -21,7 +21,7 @@ class VideoWriter:
     """Context manager: ``with VideoWriter(path, fps, (w, h), audio) as w: w.write(frame)``."""
 
     def __init__(self, path, fps: float, size: tuple[int, int], audio_path=None, num_frames: int | None = None,
-                 crf: int = 18, preset: str = "veryfast"):
+                 crf: int = 20, preset: str = "superfast"):
         self.path = Path(path)
         self.fps = float(fps)
         self.width, self.height = int(size[0]), int(size[1])

@@ -31,8 +31,16 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     return (crop * (1 - solid) + up * solid).astype(np.uint8)
 
 
-def composite_roi(out: np.ndarray, warped: np.ndarray, alpha: np.ndarray, plate: np.ndarray, roi: tuple[int, int, int, int]) -> None:
-    """out[roi] = warped * alpha + plate[roi] * (1 - alpha), in place.  warped/alpha are ROI-sized."""
+def premultiply(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """RGBA uint8 with colour multiplied by alpha: one 4-channel warp carries both, and blending is an add."""
+    a = np.clip(alpha, 0.0, 1.0)[:, :, None]
+    return np.dstack([np.round(image * a), np.round(a[:, :, 0] * 255.0)]).astype(np.uint8)
+
+
+def composite_roi(out: np.ndarray, warped_rgba: np.ndarray, plate: np.ndarray, roi: tuple[int, int, int, int]) -> None:
+    """out[roi] = warped colour + plate * (1 - warped alpha), in place (``warped_rgba`` is premultiplied)."""
     x0, y0, x1, y1 = roi
-    plate_roi = np.ascontiguousarray(plate[y0:y1, x0:x1])
-    out[y0:y1, x0:x1] = cv2.blendLinear(warped, plate_roi, alpha, 1.0 - alpha)
+    rgb = cv2.cvtColor(warped_rgba, cv2.COLOR_RGBA2RGB)
+    inverse = cv2.bitwise_not(cv2.extractChannel(warped_rgba, 3))
+    background = cv2.multiply(np.ascontiguousarray(plate[y0:y1, x0:x1]), cv2.merge((inverse, inverse, inverse)), scale=1 / 255)
+    out[y0:y1, x0:x1] = cv2.add(rgb, background)

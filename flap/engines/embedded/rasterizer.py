@@ -1,8 +1,9 @@
 """A vectorised scanline rasteriser that turns a deformed mesh into a backward warp map.
 
-For each cell of a coarse grid over the output frame it finds the front-most triangle (z-buffer) and the
-position in the source image that the cell shows.  Work is proportional to the covered area: every
-(triangle, row) pair becomes one exact span of cells, generated with numpy without a Python loop.
+For each cell of a grid over the output frame it finds the front-most triangle (z-buffer) and the position in
+the source image that the cell shows.  Work is proportional to the covered area: every (triangle, row) pair
+becomes one span of cells, generated with numpy without a Python loop.  Depth and source position are affine
+over a triangle, so each span carries a start value and a slope and each cell costs one multiply-add.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import numpy as np
 
 def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate arange(starts[i], starts[i] + counts[i]); also return which i each element came from."""
-    total = int(counts.sum())
     owner = np.repeat(np.arange(len(counts)), counts)
     first = np.cumsum(counts) - counts
-    offsets = np.arange(total) - np.repeat(first, counts)
-    return np.repeat(starts, counts) + offsets, owner
+    offsets = np.arange(int(counts.sum())) - first[owner]
+    return starts[owner] + offsets, owner
 
 
 def rasterize_backward_map(dst_xy: np.ndarray, depth: np.ndarray, src_xy: np.ndarray, triangles: np.ndarray,
@@ -31,64 +31,69 @@ def rasterize_backward_map(dst_xy: np.ndarray, depth: np.ndarray, src_xy: np.nda
     """
     gh, gw = grid_shape
     ox, oy = origin
-    ys, xs = np.mgrid[0:gh, 0:gw].astype(np.float32)
-    map_x = ox + (xs + 0.5) * cell - 0.5
-    map_y = oy + (ys + 0.5) * cell - 0.5
+    map_x = np.empty((gh, gw), dtype=np.float32)
+    map_y = np.empty((gh, gw), dtype=np.float32)
+    map_x[:] = ox + (np.arange(gw, dtype=np.float32) + 0.5) * cell - 0.5
+    map_y[:] = (oy + (np.arange(gh, dtype=np.float32) + 0.5) * cell - 0.5)[:, None]
     covered = np.zeros((gh, gw), dtype=bool)
+    if len(triangles) == 0:
+        return map_x, map_y, covered
 
-    g = (dst_xy - np.array([ox, oy]) + 0.5) / cell - 0.5  # grid units: cell centres at integers
+    g = (dst_xy - np.array([ox, oy])) / cell + (0.5 / cell - 0.5)  # grid units: cell centres at integers
     tri = g[triangles]  # (F, 3, 2)
-    x0, y0 = tri[:, 0, 0], tri[:, 0, 1]
-    x1, y1 = tri[:, 1, 0], tri[:, 1, 1]
-    x2, y2 = tri[:, 2, 0], tri[:, 2, 1]
+    tx, ty = tri[..., 0], tri[..., 1]
+    x0, x1, x2 = tx[:, 0], tx[:, 1], tx[:, 2]
+    y0, y1, y2 = ty[:, 0], ty[:, 1], ty[:, 2]
     area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
-    ok = np.abs(area) > 1e-9
-    row_lo = np.maximum(np.ceil(tri[:, :, 1].min(axis=1)), 0).astype(np.int64)
-    row_hi = np.minimum(np.floor(tri[:, :, 1].max(axis=1)), gh - 1).astype(np.int64)
-    col_lo = tri[:, :, 0].min(axis=1)
-    col_hi = tri[:, :, 0].max(axis=1)
-    ok &= (row_hi >= row_lo) & (col_hi >= 0) & (col_lo <= gw - 1)
+    row_lo = np.maximum(np.ceil(ty.min(axis=1)), 0).astype(np.int64)
+    row_hi = np.minimum(np.floor(ty.max(axis=1)), gh - 1).astype(np.int64)
+    ok = (np.abs(area) > 1e-9) & (row_hi >= row_lo) & (tx.max(axis=1) >= 0) & (tx.min(axis=1) <= gw - 1)
     faces = np.nonzero(ok)[0]
     if faces.size == 0:
         return map_x, map_y, covered
-
-    # Affine coefficients of barycentric weights: w_i = a_i * x + b_i * y + c_i.
+    x0, x1, x2, y0, y1, y2 = x0[faces], x1[faces], x2[faces], y0[faces], y1[faces], y2[faces]
     inv = 1.0 / area[faces]
-    xa, ya, xb, yb, xc, yc = x0[faces], y0[faces], x1[faces], y1[faces], x2[faces], y2[faces]
-    a = np.stack([(yb - yc), (yc - ya), (ya - yb)], axis=1) * inv[:, None]
-    b = np.stack([(xc - xb), (xa - xc), (xb - xa)], axis=1) * inv[:, None]
-    c = np.stack([xb * yc - xc * yb, xc * ya - xa * yc, xa * yb - xb * ya], axis=1) * inv[:, None]
+    # Barycentric weights w_i = a_i x + b_i y + c_i.
+    a = np.stack([(y1 - y2), (y2 - y0), (y0 - y1)], axis=1) * inv[:, None]
+    b = np.stack([(x2 - x1), (x0 - x2), (x1 - x0)], axis=1) * inv[:, None]
+    c = np.stack([x1 * y2 - x2 * y1, x2 * y0 - x0 * y2, x0 * y1 - x1 * y0], axis=1) * inv[:, None]
+    # Affine coefficients of depth and source position over each triangle: q = qa x + qb y + qc.
+    vid = triangles[faces]
+    values = np.stack([depth[vid], src_xy[vid, 0], src_xy[vid, 1]], axis=2)  # (F, 3 vertices, 3 quantities)
+    qa = np.einsum("fk,fkq->fq", a, values)
+    qb = np.einsum("fk,fkq->fq", b, values)
+    qc = np.einsum("fk,fkq->fq", c, values)
 
-    # One span per (triangle, row): x where all three weights are >= 0.
+    # Spans: for each (triangle, row), the x where all three weights are >= 0.
     rows, owner = _ragged_arange(row_lo[faces], row_hi[faces] - row_lo[faces] + 1)
-    aa, bb, cc = a[owner], b[owner], c[owner]
-    base = bb * rows[:, None] + cc  # w_i = aa * x + base
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound = -base / aa
+    aa = a[owner]
+    base = b[owner] * rows[:, None] + c[owner]  # w_i = aa_i * x + base_i on this row
     eps = 1e-7
-    lower = np.where(aa > eps, bound, -np.inf).max(axis=1)
-    upper = np.where(aa < -eps, bound, np.inf).min(axis=1)
-    flat = np.abs(aa) <= eps
-    blocked = np.any(flat & (base < -1e-7), axis=1)
-    left = np.maximum(np.ceil(lower - 1e-7), 0)
-    right = np.minimum(np.floor(upper + 1e-7), gw - 1)
+    pos = aa > eps
+    neg = aa < -eps
+    safe = np.where(pos | neg, aa, 1.0)
+    bound = -base / safe
+    lower = np.where(pos, bound, -np.inf).max(axis=1)
+    upper = np.where(neg, bound, np.inf).min(axis=1)
+    blocked = np.any(~pos & ~neg & (base < -eps), axis=1)
+    left = np.maximum(np.ceil(lower - 1e-6), 0)
+    right = np.minimum(np.floor(upper + 1e-6), gw - 1)
     count = np.where(blocked, 0, np.maximum(right - left + 1, 0)).astype(np.int64)
-    if count.sum() == 0:
+    live = count > 0
+    if not live.any():
         return map_x, map_y, covered
-    cols, span = _ragged_arange(left.astype(np.int64), count)
-    prow = rows[span]
-    f_local = owner[span]
-    w = a[f_local] * cols[:, None] + b[f_local] * prow[:, None] + c[f_local]  # (N, 3)
-    vid = triangles[faces[f_local]]
-    z = np.einsum("nk,nk->n", w, depth[vid])
-    pix = prow * gw + cols
-    zbuf = np.full(gh * gw, -np.inf)
-    np.maximum.at(zbuf, pix, z)
-    win = z >= zbuf[pix]
-    pix, w, vid = pix[win], w[win], vid[win]
-    sx = np.einsum("nk,nk->n", w, src_xy[vid, 0])
-    sy = np.einsum("nk,nk->n", w, src_xy[vid, 1])
-    map_x.reshape(-1)[pix] = sx
-    map_y.reshape(-1)[pix] = sy
+    rows, owner, left, count = rows[live], owner[live], left[live].astype(np.int64), count[live]
+    span_start = qb[owner] * rows[:, None] + qc[owner]  # (S, 3) value at x = 0 on the row
+    span_slope = qa[owner]
+    cols, span = _ragged_arange(left, count)
+    z = span_slope[span, 0] * cols + span_start[span, 0]
+    pix = rows[span] * gw + cols
+    if len(pix) > len(np.unique(pix)) if len(pix) < 64 else True:
+        zbuf = np.full(gh * gw, -np.inf)
+        np.maximum.at(zbuf, pix, z)
+        win = z >= zbuf[pix]
+        pix, cols, span = pix[win], cols[win], span[win]
+    map_x.reshape(-1)[pix] = span_slope[span, 1] * cols + span_start[span, 1]
+    map_y.reshape(-1)[pix] = span_slope[span, 2] * cols + span_start[span, 2]
     covered.reshape(-1)[pix] = True
     return map_x, map_y, covered

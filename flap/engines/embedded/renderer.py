@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from flap.engines.embedded.compositing import background_plate, composite_roi
+from flap.engines.embedded.compositing import background_plate, composite_roi, premultiply
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
 from flap.engines.embedded.mouth import MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth, source_mouth
 from flap.engines.embedded.rasterizer import rasterize_backward_map
@@ -53,16 +53,16 @@ class PreparedPortrait:
     mesh: RenderMesh
     rig: FaceRig
     plate: np.ndarray
-    alpha: np.ndarray  # person mask as float32
     mouth: MouthStyle
     source_jaw: float  # radians: how open the photo's mouth is, in jaw-rotation terms
     source_camera: np.ndarray  # (V, 3) vertex positions in camera pixels (the photo itself)
     paint_interior: bool
-    texture: np.ndarray  # what the warp samples: the photo, with an open mouth filled from its lips
+    premultiplied: np.ndarray  # what the warp samples: RGBA, colour x person mask (an open mouth filled from its lips)
     source_mouth: SourceMouth | None
     pose_gains: np.ndarray  # (2, 2, 2): [yaw, pitch] x [positive, negative] x [small, large test angle]
     moving_triangles: np.ndarray  # triangles that can move (any vertex with rigidity > 0)
     detail_regions: list[tuple[np.ndarray, np.ndarray]]  # (vertex ids, triangles) of eyes and mouth
+    detail_cell: int  # rasteriser cell for the detail regions (pixels)
     identity_grid: tuple[np.ndarray, np.ndarray]  # rasteriser cell centres in pixels
 
 
@@ -90,14 +90,16 @@ class EmbeddedRenderer:
         source_camera = pose.to_camera(mesh.head_points)
         own_mouth = source_mouth(portrait.crop, portrait.landmarks)
         state = PreparedPortrait(
-            portrait=portrait, mesh=mesh, rig=rig, plate=plate, alpha=portrait.person_mask.astype(np.float32),
+            portrait=portrait, mesh=mesh, rig=rig, plate=plate,
             mouth=mouth_style(portrait.crop, portrait.landmarks), source_jaw=source_jaw, source_camera=source_camera,
             paint_interior=True,
-            texture=close_mouth_texture(portrait.crop, portrait.landmarks) if own_mouth is not None else portrait.crop,
+            premultiplied=premultiply(close_mouth_texture(portrait.crop, portrait.landmarks) if own_mouth is not None else portrait.crop,
+                                      portrait.person_mask),
             source_mouth=own_mouth,
             moving_triangles=mesh.triangles[np.any(mesh.rigidity[mesh.triangles] > 1e-3, axis=1)],
             identity_grid=self._identity_grid(size),
             detail_regions=self._detail_regions(mesh),
+            detail_cell=max(1, int(round(size / 320))),
             pose_gains=np.ones((2, 2, 2)),
         )
         if self.config.calibrate_pose:
@@ -279,9 +281,8 @@ class EmbeddedRenderer:
             sub_y = cv2.resize(map_y[gy0:gy1, gx0:gx1], ((gx1 - gx0) * cell, (gy1 - gy0) * cell), interpolation=cv2.INTER_LINEAR)
             sub_x, sub_y = sub_x[: y1 - y0, : x1 - x0], sub_y[: y1 - y0, : x1 - x0]
             self._refine_details(state, dst[:, :2], camera[:, 2], sub_x, sub_y, (x0, y0, x1, y1))
-            warped = cv2.remap(state.texture, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            alpha = cv2.remap(state.alpha, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            composite_roi(out, warped, alpha, state.plate, (x0, y0, x1, y1))
+            warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
         pts = dst[: G.NUM_LANDMARKS, :2]
         if self.config.mouth_interior and state.paint_interior:
             paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
@@ -302,7 +303,14 @@ class EmbeddedRenderer:
             bx1, by1 = min(hi[0], x1), min(hi[1], y1)
             if bx1 <= bx0 or by1 <= by0:
                 continue
-            fx, fy, covered = rasterize_backward_map(dst_xy, depth, state.mesh.src_xy, triangles, (by1 - by0, bx1 - bx0), 1.0, (bx0, by0))
+            cell = state.detail_cell
+            shape = (-(-(by1 - by0) // cell), -(-(bx1 - bx0) // cell))
+            fx, fy, covered = rasterize_backward_map(dst_xy, depth, state.mesh.src_xy, triangles, shape, float(cell), (bx0, by0))
+            if cell > 1:
+                size = (shape[1] * cell, shape[0] * cell)
+                fx = cv2.resize(fx, size, interpolation=cv2.INTER_LINEAR)[: by1 - by0, : bx1 - bx0]
+                fy = cv2.resize(fy, size, interpolation=cv2.INTER_LINEAR)[: by1 - by0, : bx1 - bx0]
+                covered = cv2.resize(covered.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)[: by1 - by0, : bx1 - bx0] > 0
             region_x = map_x[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
             region_y = map_y[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
             region_x[covered] = fx[covered]
