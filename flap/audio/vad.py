@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,11 +38,13 @@ class _SileroRunner:
         import torch
 
         threads = torch.get_num_threads()
-        import silero_vad  # importing it calls torch.set_num_threads(1) for the whole process
+        with warnings.catch_warnings():  # silero-vad 6 uses APIs that torch and importlib now deprecate
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import silero_vad  # importing it calls torch.set_num_threads(1) for the whole process
 
-        torch.set_num_threads(threads)
+            torch.set_num_threads(threads)
+            self.model = silero_vad.load_silero_vad()
         self.torch = torch
-        self.model = silero_vad.load_silero_vad()
         self.lstm = None
         try:
             inner = self.model._model
