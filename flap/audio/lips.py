@@ -163,4 +163,13 @@ def _labiodental(features: FrameFeatures, loudness: np.ndarray, speech: np.ndarr
     near_speech = moving_max(speech, int(round(0.06 / hop))).astype(bool)
     score = fric * flat * (1.0 - sibilant) * weak * near_speech
     score = np.where(voiced & (hf_dominance < -8.0), 0.0, score)  # plain vowels
+    # A fricative is sustained; the aspiration after a stop release (t, k, p) is as flat and weak but follows
+    # a silent closure and lasts only a few tens of ms.
+    level = np.maximum(features.level_db, features.total_db)
+    before = np.concatenate([np.full(3, level[0]), level[:-3]])  # 30 ms earlier
+    for a, b in runs(score > 0.3):
+        if (b - a) * hop < 0.035:
+            score[a:b] *= 0.3
+        elif before[a] < level[a:b].max() - 18.0:
+            score[a:b] *= 0.4  # starts out of a silent closure: a stop's aspiration
     return np.clip(smooth(score, 0.015 / hop) * 1.6, 0.0, 1.0)
