@@ -22,6 +22,9 @@ class PitchTrack:
     voiced: np.ndarray  # (N,) bool
 
 
+_BLOCK = 2048  # frames per FFT block: bounds memory on long recordings (~20 s of audio per block)
+
+
 def track_pitch(samples: np.ndarray, sample_rate: int = 16000, fmin: float = 60.0, fmax: float = 500.0,
                 threshold: float = 0.15, voicing_threshold: float = 0.35, num_frames: int | None = None) -> PitchTrack:
     """Per-10-ms f0 for a 16 kHz signal; frames with a YIN trough above ``voicing_threshold`` are unvoiced."""
@@ -29,7 +32,23 @@ def track_pitch(samples: np.ndarray, sample_rate: int = 16000, fmin: float = 60.
     max_lag = int(np.ceil(sample_rate / fmin))
     win = int(0.025 * sample_rate)
     length = win + max_lag + 1
-    frames = framed(samples, length, HOP, num_frames)
+    all_frames = framed(samples, length, HOP, num_frames)
+    parts = [_yin_block(all_frames[i: i + _BLOCK], sample_rate, min_lag, max_lag, win, threshold)
+             for i in range(0, len(all_frames), _BLOCK)]
+    f0 = np.concatenate([p[0] for p in parts])
+    trough = np.concatenate([p[1] for p in parts])
+    silent = np.concatenate([p[2] for p in parts])
+    voiced = (trough < voicing_threshold) & ~silent & (f0 >= fmin) & (f0 <= fmax)
+    f0 = np.where(voiced, f0, 0.0)
+    f0 = _repair_octaves(f0, voiced)
+    voiced = _drop_short_runs(voiced, 3)
+    f0 = np.where(voiced, f0, 0.0)
+    return PitchTrack(f0.astype(np.float32), np.clip(trough, 0, 1).astype(np.float32), voiced)
+
+
+def _yin_block(frames: np.ndarray, sample_rate: int, min_lag: int, max_lag: int, win: int, threshold: float):
+    """YIN on a block of frames: (f0 candidates, trough values, near-silent flags)."""
+    length = frames.shape[1]
     n_fft = int(2 ** np.ceil(np.log2(length + win)))
     spec = sfft.rfft(frames, n_fft, axis=1, workers=2)
     head = sfft.rfft(frames[:, :win], n_fft, axis=1, workers=2)
@@ -61,12 +80,7 @@ def track_pitch(samples: np.ndarray, sample_rate: int = 16000, fmin: float = 60.
     tau_f = tau + np.clip(shift, -1, 1)
     f0 = sample_rate / tau_f
     silent = energy[:, 0] < 1e-7 * win  # below about -70 dBFS: no pitch worth tracking
-    voiced = (trough < voicing_threshold) & ~silent & (f0 >= fmin) & (f0 <= fmax)
-    f0 = np.where(voiced, f0, 0.0)
-    f0 = _repair_octaves(f0, voiced)
-    voiced = _drop_short_runs(voiced, 3)
-    f0 = np.where(voiced, f0, 0.0)
-    return PitchTrack(f0.astype(np.float32), np.clip(trough, 0, 1).astype(np.float32), voiced)
+    return f0, trough, silent
 
 
 def _repair_octaves(f0: np.ndarray, voiced: np.ndarray, radius: int = 12) -> np.ndarray:

@@ -113,23 +113,29 @@ def _lean_shape(tau: np.ndarray) -> np.ndarray:
 
 
 def _postures(analysis: AudioAnalysis, cfg: HeadConfig, rng: np.random.Generator):
-    """Piecewise postures: a new one around each phrase boundary (calm while a pause follows), and a fresh
-    speaking posture just before speech resumes after a pause."""
+    """Piecewise postures.  A new speaking posture as each phrase starts (the move happens mostly while the
+    phrase is spoken), a calmer one as a phrase ends into a real pause, and a shift at the breath-group
+    boundaries found inside long uninterrupted stretches."""
+    from flap.audio.features import runs
+
     fps, t_count = analysis.fps, analysis.num_frames
     t = np.arange(t_count) / fps
     out = np.zeros((3, t_count), np.float32)
-    pause_starts = np.asarray(analysis.pause_starts_s, float)
-    pause_ends = np.asarray(analysis.pause_ends_s, float)
-    events: list[tuple[float, bool]] = []  # (time, calm)
-    if analysis.speech.any():
-        events.append((float(t[analysis.speech][0]) - 0.3, False))
-    for b in np.asarray(analysis.phrase_boundaries_s, float):
-        if b < analysis.duration - 0.3:
-            calm = bool(np.any(np.abs(pause_starts - b) < 0.05))
-            events.append((float(b) - 0.1, calm))
-    for e in pause_ends:
-        if e < analysis.duration - 0.2:
-            events.append((float(e) - 0.3, False))
+    events: list[tuple[float, bool]] = []  # (start of the move, calm)
+    speech_runs = runs(analysis.speech)
+    onsets = [a / fps for a, _ in speech_runs]
+    offsets = [b / fps for _, b in speech_runs]
+    for k, onset in enumerate(onsets):
+        gap = onset - offsets[k - 1] if k else np.inf
+        if gap >= 0.12:
+            events.append((onset - 0.1, False))
+    for k, offset in enumerate(offsets):
+        gap = (onsets[k + 1] - offset) if k + 1 < len(onsets) else analysis.duration - offset
+        if gap >= 0.6 and offset < analysis.duration - 0.3:
+            events.append((offset - 0.35, True))
+    inside = [b for b in np.asarray(analysis.phrase_boundaries_s, float)
+              if analysis.speech[min(int(b * fps), t_count - 1)] and b < analysis.duration - 0.5]
+    events += [(b - 0.2, False) for b in inside]
     current = np.zeros(3)
     last_sign = rng.choice([-1.0, 1.0])
     for when, calm in sorted(events):
