@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from flap.engines.diffusion.denoising_unet import PARAMETER_GROUPS, DeepCache
-from flap.engines.diffusion.testing import device_under_test, tiny_pipeline
+from flap.engines.diffusion.testing import device_under_test, one_torch_thread, tiny_pipeline  # noqa: F401
 
 DEVICE = device_under_test()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pytest
 import torch
 
 from flap.engines.diffusion.config import FLAPModelConfig
@@ -57,3 +58,13 @@ def talking_motion(num_frames: int, fps: float = 25.0, seed: int = 0, amplitude:
     expression = amplitude * np.sin(t[:, None] * rng.uniform(0.5, 3, 100) + rng.uniform(0, 6, 100))
     eyelids = np.repeat((0.5 + 0.5 * np.sin(2 * t + phase[3]))[:, None], 2, axis=1) * amplitude
     return motion.replace(global_rotation=rotation, jaw=jaw, expression=expression, eyelids=eyelids.clip(0, 1))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run ~10x faster on one thread than on two busy cores (OpenMP threads wait on each other);
+    import this fixture into a test module to apply it there."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
