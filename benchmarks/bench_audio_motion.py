@@ -28,6 +28,7 @@ TEXT_EN = ("Hello there. This is a short test of the talking portrait system. It
 TEXTS = {
     "en-us": TEXT_EN,
     "en-gb": TEXT_EN,
+    "en-us+f3": TEXT_EN,  # a female variant: higher pitch and formants
     "de": "Guten Tag. Das ist ein kurzer Test des sprechenden Portraits. Die Lippen sollen sich im Takt der Worte bewegen, und in den Pausen ruhen.",
     "fr": "Bonjour à tous. Ceci est un court essai du portrait parlant. Les lèvres doivent bouger avec les mots, et se reposer pendant les pauses.",
     "es": "Hola a todos. Esta es una prueba corta del retrato que habla. Los labios deben moverse con las palabras, y descansar en las pausas.",

@@ -22,8 +22,8 @@ class ProsodyConfig:
     min_phrase_break_s: float = 0.12  # a shorter break still ends a phrase
     long_phrase_s: float = 2.8  # split longer uninterrupted runs at their deepest level dip
     min_syllable_gap_s: float = 0.10
-    min_stress_gap_s: float = 0.32
-    stress_threshold: float = 0.45  # strength in [0, 1] above which a syllable counts as stressed
+    min_stress_gap_s: float = 0.45
+    stress_threshold: float = 0.55  # strength in [0, 1] above which a syllable counts as stressed
 
 
 @dataclass
@@ -135,7 +135,9 @@ def _stress_strength(idx, prom, width, loudness, f0_hz, voiced, speech, hop) -> 
     z_loud = (loud - local) / 0.12 + (prom - prom.mean()) / (prom.std() + 1e-3) * 0.5
     z_len = (width - width.mean()) / (width.std() + 1e-3)
     score = 0.9 * z_loud + 0.8 * np.clip(pitch_height, -2, 3) + 0.6 * np.clip(pitch_move, 0, 3) + 0.4 * z_len
-    return 1.0 / (1.0 + np.exp(-(score - 0.3)))
+    # Relative to this speaker's typical syllable: a monotone reader still has accents, and an animated
+    # speaker does not get one on every syllable.
+    return 1.0 / (1.0 + np.exp(-1.2 * (score - np.median(score)) + 0.2))
 
 
 def _pick_stresses(idx, strength, config: ProsodyConfig, hop):
