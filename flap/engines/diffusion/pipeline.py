@@ -91,7 +91,8 @@ class FLAPPipeline(DiffusionPipeline):
                                     norm_num_groups=config.vae_norm_num_groups, sample_size=config.resolution)
         pipe = cls(reference_net=reference_net, denoising_unet=denoising_unet, scheduler=default_scheduler(), vae=vae,
                    audio_to_flame=audio_to_flame)
-        pipe.to(dtype=dtype)
+        if dtype != torch.float32:
+            pipe.to(dtype=dtype)
         for model in pipe._models():
             model.eval()
         return pipe
