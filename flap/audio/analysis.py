@@ -112,7 +112,7 @@ def analyze_audio(clip: AudioClip, fps: float = 25.0, transcript: str | None = N
                 if config.vad == "silero":
                     warnings.append(f"Silero voice detection failed ({type(exc).__name__}); used the energy detector")
     if vad is None:
-        vad = energy_vad(feats, pitch.voiced, pitch.aperiodicity)
+        vad = energy_vad(feats, pitch.voiced)
     timings["vad"] = time.perf_counter() - tick
     speech = vad.speech
 
@@ -208,8 +208,3 @@ class _Pooler:
         """For brief events (closures, tucks): full value once they fill two thirds of a frame, so a 60 ms
         closure still shows at 25 fps while a sliver at a frame's edge does not shut a whole frame."""
         return np.clip(1.5 * self.mean(x), 0.0, 1.0).astype(np.float32)
-
-    def max(self, x: np.ndarray) -> np.ndarray:
-        out = np.full(self.num_frames, -np.inf, np.float32)
-        np.maximum.at(out, self.index, x.astype(np.float32))
-        return np.where(np.isfinite(out), out, x[self.nearest]).astype(np.float32)

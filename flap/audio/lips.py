@@ -4,9 +4,10 @@ the lower lip tucks under the teeth.
 - openness: the jaw follows the vowel-band loudness (open vowels are loud) and F1 (F1 rises as the jaw opens).
 - spread: F2 against the speaker's own range: high F2 is spread /i e/, low F2 with low F1 is rounded /u o w/;
   the post-alveolar hush /sh/ (a protruded-lip sound) pulls toward rounding.
-- closure: a stop or nasal is a sharp level dip inside speech; it is a lip closure when the evidence says
-  labial: a weak, low-frequency (diffuse-falling) release burst, a nasal murmur, or F2 dipping at the edges.
-  Stops at other places still close the jaw most of the way, so an uncertain dip gets a partial value.
+- closure: a stop or nasal is a sharp level dip inside speech (only its bottom counts, not the vowel
+  shoulders); it is a lip closure when nothing hisses inside it (fricatives keep the lips apart) and the
+  evidence says labial: a weak, low-frequency release burst or a nasal murmur.  Stops at other places close
+  the jaw most of the way too, so an uncertain dip gets a partial value.
 - labiodental: weak, flat-spectrum frication (f, v, and th, which looks alike) as opposed to the strong,
   high-peaked hiss of /s/.
 """
@@ -119,15 +120,16 @@ def _closures(features: FrameFeatures, loudness: np.ndarray, speech: np.ndarray,
         if dur < config.closure_min_s or dur > config.closure_max_s:
             continue
         centre = a + int(np.argmax(depth[a:b]))
-        labial = _labial_evidence(features, voiced, a, b, centre, float(level[centre] + depth[centre]))
+        labial = _labial_evidence(features, voiced, a, b, float(level[centre] + depth[centre]))
         strength = np.clip((depth[centre] - config.closure_min_depth_db) / 10.0 + 0.6, 0.0, 1.0)
         value = strength * float(np.clip(0.1 + 1.2 * labial, 0.0, 1.0))
         out[a:b] = np.maximum(out[a:b], value)
     return np.clip(smooth(out, 0.01 / hop) * 1.15, 0.0, 1.0)
 
 
-def _labial_evidence(features: FrameFeatures, voiced: np.ndarray, a: int, b: int, centre: int, around_db: float) -> float:
-    """0..1: how much a level dip sounds like a lip closure (p, b, m) rather than another obstruent."""
+def _labial_evidence(features: FrameFeatures, voiced: np.ndarray, a: int, b: int, around_db: float) -> float:
+    """0..1: how much the level dip [a, b) sounds like a lip closure (p, b, m) rather than another obstruent;
+    ``around_db`` is the level of the speech around it."""
     hop = features.hop_s
     n = features.num_frames
     inner = slice(a + (b - a) // 4, max(a + (b - a) // 4 + 1, b - (b - a) // 4))

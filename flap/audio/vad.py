@@ -122,7 +122,10 @@ def silero_vad(samples: np.ndarray, num_frames: int, hop_s: float, features: Fra
                threshold: float = 0.5) -> VadResult:
     """Silero's decision with hysteresis, trimmed where the signal is near digital silence (Silero keeps
     'speech' on for ~100 ms after the voice stops; a mouth must close there)."""
-    probs = silero_probabilities(samples)
+    # Silero's decisions depend on the absolute level; bring quiet recordings up (at most +40 dB) first.
+    peak = float(np.percentile(np.abs(samples), 99.9)) if samples.size else 0.0
+    gain = min(0.5 / peak, 100.0) if peak > 0 else 1.0
+    probs = silero_probabilities(np.clip(samples * gain, -1.0, 1.0) if gain > 1.0 else samples)
     chunk_t = (np.arange(len(probs)) + 0.5) * SILERO_CHUNK / 16000.0
     frame_t = np.arange(num_frames) * hop_s
     prob = np.interp(frame_t, chunk_t, probs).astype(np.float32)
@@ -134,7 +137,7 @@ def silero_vad(samples: np.ndarray, num_frames: int, hop_s: float, features: Fra
     return VadResult(speech, prob, "silero", floor)
 
 
-def energy_vad(features: FrameFeatures, voiced: np.ndarray, aperiodicity: np.ndarray) -> VadResult:
+def energy_vad(features: FrameFeatures, voiced: np.ndarray) -> VadResult:
     """Level above an adaptive noise floor, confirmed by periodicity nearby: noise bursts without a voice are
     rejected, unvoiced consonants next to vowels are kept."""
     level = features.level_db
