@@ -1,0 +1,72 @@
+"""The full model's GPU work: the only function decorated with ``@spaces.GPU``.
+
+On a ZeroGPU Space the decorator borrows a GPU for the call, for a duration estimated from the clip (shorter
+requests get queue priority, and a too-short estimate cuts the job off); on a dedicated GPU or a CPU machine the
+``spaces`` package makes it a no-op, and without the package a local stand-in does the same, so this code runs
+unchanged everywhere.  Arguments and results cross a process boundary on ZeroGPU, so they stay picklable
+(paths, dataclasses, arrays) and the result drops the portrait analysis.
+
+Estimate: FLAP_GPU_BASE_SECONDS (default 30: loading, compiling, encoding) + frames x steps x
+FLAP_GPU_SECONDS_PER_FRAME_STEP (default 0.012 at 512 px, scaled by area), capped by FLAP_GPU_MAX_SECONDS
+(default 300).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+try:  # the Hugging Face Spaces helper; absent on most machines, and harmless off ZeroGPU
+    import spaces
+except ImportError:  # pragma: no cover - depends on the environment
+    spaces = None
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+@dataclass
+class GpuJob:
+    """One full-model job: ``kind`` is 'generate' or 'render', ``kwargs`` go to flap.pipeline's function of that name."""
+
+    kind: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    audio_seconds: float = 10.0
+
+
+def gpu_seconds(job: GpuJob, progress: Any = None) -> int:
+    """How long to ask ZeroGPU for: grows with frames, sampling steps and output area."""
+    config = job.kwargs.get("config")
+    fps = float(getattr(config, "fps", 25.0))
+    steps = int(getattr(config, "steps", 20))
+    size = int(getattr(config, "size", 512))
+    frames = max(1.0, job.audio_seconds * fps)
+    per_step = _env_float("FLAP_GPU_SECONDS_PER_FRAME_STEP", 0.012) * (size / 512.0) ** 2
+    estimate = _env_float("FLAP_GPU_BASE_SECONDS", 30.0) + frames * steps * per_step
+    return int(min(max(estimate, 20.0), _env_float("FLAP_GPU_MAX_SECONDS", 300.0)))
+
+
+def gpu(duration: Callable[..., int] | int) -> Callable[[Callable], Callable]:
+    """``spaces.GPU(duration=...)`` when the package is there, else a decorator that changes nothing."""
+    if spaces is not None:
+        return spaces.GPU(duration=duration)
+    return lambda fn: fn
+
+
+@gpu(duration=gpu_seconds)
+def run_full_model(job: GpuJob, progress: Any = None):
+    """Run flap.pipeline.generate/render with the full engine (on the borrowed GPU under ZeroGPU)."""
+    from flap import pipeline
+    from flap.progress import silent
+
+    if job.kind not in ("generate", "render"):
+        raise ValueError(f"unknown GPU job kind '{job.kind}'")
+    function = pipeline.generate if job.kind == "generate" else pipeline.render
+    result = function(**job.kwargs, progress=progress or silent)
+    result.portrait = None  # large, and not needed by the app
+    return result
