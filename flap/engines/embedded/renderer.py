@@ -62,7 +62,7 @@ class PreparedPortrait:
     pose_gains: np.ndarray  # (2, 2, 2): [yaw, pitch] x [positive, negative] x [small, large test angle]
     moving_triangles: np.ndarray  # triangles that can move (any vertex with rigidity > 0)
     detail_regions: list[tuple[np.ndarray, np.ndarray]]  # (vertex ids, triangles) of eyes and mouth
-    detail_cell: int  # rasteriser cell for the detail regions (pixels)
+    detail_cells: tuple[int, ...]  # rasteriser cell per detail region: 1 for eyes (lids must meet), coarser for the mouth
     identity_grid: tuple[np.ndarray, np.ndarray]  # rasteriser cell centres in pixels
 
 
@@ -99,7 +99,7 @@ class EmbeddedRenderer:
             moving_triangles=mesh.triangles[np.any(mesh.rigidity[mesh.triangles] > 1e-3, axis=1)],
             identity_grid=self._identity_grid(size),
             detail_regions=self._detail_regions(mesh),
-            detail_cell=max(1, int(round(size / 320))),
+            detail_cells=(1, 1, max(1, int(round(size / 320)))),
             pose_gains=np.ones((2, 2, 2)),
         )
         if self.config.calibrate_pose:
@@ -295,7 +295,7 @@ class EmbeddedRenderer:
         """Re-rasterise eyes and mouth at full resolution: lids meeting and lips parting are finer than the
         coarse grid, which would leave a slit of eye on closed lids or blur the lip edges."""
         x0, y0, x1, y1 = roi
-        for ids, triangles in state.detail_regions:
+        for (ids, triangles), cell in zip(state.detail_regions, state.detail_cells):
             pts = dst_xy[ids]
             lo = np.floor(pts.min(axis=0)).astype(int) - 3
             hi = np.ceil(pts.max(axis=0)).astype(int) + 4
@@ -303,7 +303,6 @@ class EmbeddedRenderer:
             bx1, by1 = min(hi[0], x1), min(hi[1], y1)
             if bx1 <= bx0 or by1 <= by0:
                 continue
-            cell = state.detail_cell
             shape = (-(-(by1 - by0) // cell), -(-(bx1 - bx0) // cell))
             fx, fy, covered = rasterize_backward_map(dst_xy, depth, state.mesh.src_xy, triangles, shape, float(cell), (bx0, by0))
             if cell > 1:

@@ -1,0 +1,1 @@
+"""Measuring outputs: pose, blinks, lip sync, identity and background, on the frames of a produced video."""
