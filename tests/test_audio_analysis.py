@@ -100,6 +100,15 @@ def test_loudness_does_not_depend_on_recording_level(clip):
     assert np.mean(a.speech == b.speech) > 0.97  # Silero may move an edge by a frame
 
 
+def test_any_sample_rate_in_memory(clip):
+    import soxr
+
+    hi = AudioClip.from_array(soxr.resample(clip.samples, 16000, 44100), 44100, "44k")
+    a, b = analyze_audio(clip), analyze_audio(hi)
+    assert a.num_frames == b.num_frames
+    assert np.corrcoef(a.openness, b.openness)[0, 1] > 0.97
+
+
 def test_pitch_of_a_harmonic_tone():
     sr = 16000
     t = np.arange(sr) / sr

@@ -100,6 +100,8 @@ def test_mouth_anticipates_onsets():
     onset = int(1.0 * a.fps)
     assert early[onset - 1] > late[onset - 1] + 0.03
     assert early[onset - 2:onset + 3].sum() > late[onset - 2:onset + 3].sum()
+    offset = int(8.0 * a.fps)  # the mouth stays with the voice to its end, then shuts
+    assert early[offset - 3:offset].sum() > 0 and np.all(early[offset + 2:offset + 20] == 0)
 
 
 def test_nods_on_accents():

@@ -15,6 +15,7 @@ from flap.audio2motion.signals import pulse_train, shift_earlier, smooth_s
 from flap.motion.representation import CONTROL_INDEX, NUM_CONTROLS
 
 
+MIN_VISIBLE_JAW_RAD = 0.004
 CLOSURE_LEAD_S = 0.02  # a closure is the acoustic silence itself: the lips meet only just before it
 
 
@@ -26,11 +27,11 @@ def anticipate(x: np.ndarray, lead_s: float, fps: float) -> np.ndarray:
 
 
 def speech_gate(analysis: AudioAnalysis, lead_s: float) -> np.ndarray:
-    """(T,) in [0, 1]: 1 while speaking (moved earlier by the lead), a one-frame ease at the edges, exactly 0
-    elsewhere."""
+    """(T,) in [0, 1]: 1 while speaking and up to ``lead_s`` before each onset (the mouth gets ready), a short
+    ease at the edges, exactly 0 elsewhere.  Offsets are not moved: the mouth stays with the voice to its end."""
     fps = analysis.fps
-    mask = shift_earlier(analysis.speech.astype(np.float32), lead_s, fps)
-    mask = (mask >= 0.5).astype(np.float32)
+    speech = analysis.speech.astype(np.float32)
+    mask = (np.maximum(speech, shift_earlier(speech, lead_s, fps)) >= 0.5).astype(np.float32)
     eased = smooth_s(mask, 0.02, fps)
     eased = np.maximum(eased, mask * 0.999)
     return np.where(eased < 0.1, 0.0, np.clip(eased, 0.0, 1.0)).astype(np.float32)
@@ -44,8 +45,9 @@ def jaw_opening(analysis: AudioAnalysis, gate: np.ndarray, lead_s: float, max_ra
     opening = smooth_s(opening, smoothing_s, fps)
     closure = shift_earlier(analysis.closure, min(lead_s, CLOSURE_LEAD_S), fps)
     opening = opening * np.clip(1.0 - 1.25 * closure, 0.0, 1.0)
-    jaw = max_rad * np.clip(opening, 0.0, 1.0) ** curve
-    return (jaw * gate).astype(np.float32)
+    jaw = max_rad * np.clip(opening, 0.0, 1.0) ** curve * gate
+    # Smoothing leaks hair-thin openings (< 0.25 degrees) into silent frames next to speech: a closed mouth is 0.
+    return np.where(jaw < MIN_VISIBLE_JAW_RAD, 0.0, jaw).astype(np.float32)
 
 
 def lip_controls(analysis: AudioAnalysis, gate: np.ndarray, jaw_norm: np.ndarray, lead_s: float, gain: float,
