@@ -37,18 +37,33 @@ class AudioAnalysisConfig:
 
 @dataclass
 class AudioAnalysis:
-    """Per-video-frame description of a speech clip (see the module docstring for the frame windows)."""
+    """Per-video-frame description of a speech clip; frame i summarises the sound of [i / fps, (i + 1) / fps).
+
+    loudness: 100-4000 Hz level mapped to [0, 1] between (speaker's 95th percentile - 36 dB, or the noise floor)
+        and that percentile: independent of recording level and robust to rumble and hiss.
+    speech: voice activity (Silero, or the energy + periodicity detector).
+    pitch_hz: YIN f0, 0 where unvoiced.
+    openness: target mouth opening in [0, 1], aligned with the sound (the generator adds anticipation).
+    spread: -1 rounded (u, o, w, sh) .. +1 spread (i, e), from spectral balance and F2 against the speaker.
+    closure / labiodental: lips pressed (p, b, m) / lower lip under the teeth (f, v), in [0, 1].
+    stress_times_s, stress_strength: accented syllables (louder, longer, higher or moving pitch than the
+        speaker's typical syllable), strength in [0, 1]; about one per second of speech.
+    pause_starts_s (and pause_ends_s): silences of at least 0.25 s after speech began.
+    phrase_boundaries_s: ends of phrases: breaks of 0.12 s or more, and breath-group splits in long runs.
+    phonemes: (start_s, end_s, ARPAbet phone) when a transcript was aligned (SIL segments included).
+    warnings: plain-language notes for the user.
+    """
 
     fps: float
     num_frames: int
     duration: float
-    loudness: np.ndarray  # (T,) [0, 1] speech-normalised loudness
-    speech: np.ndarray  # (T,) bool voice activity
-    pitch_hz: np.ndarray  # (T,) 0 where unvoiced
-    openness: np.ndarray  # (T,) [0, 1] target mouth opening
-    spread: np.ndarray  # (T,) [-1, 1] rounded .. spread
-    closure: np.ndarray  # (T,) [0, 1] lips closed (p, b, m)
-    labiodental: np.ndarray  # (T,) [0, 1] lower lip tucked (f, v)
+    loudness: np.ndarray
+    speech: np.ndarray
+    pitch_hz: np.ndarray
+    openness: np.ndarray
+    spread: np.ndarray
+    closure: np.ndarray
+    labiodental: np.ndarray
     stress_times_s: np.ndarray
     stress_strength: np.ndarray
     pause_starts_s: np.ndarray
@@ -131,6 +146,8 @@ def analyze_audio(clip: AudioClip, fps: float = 25.0, transcript: str | None = N
 
     phonemes = None
     openness, spread, closure, labiodental = lips.openness, lips.spread, lips.closure, lips.labiodental
+    if transcript is not None and transcript.strip() and not speech.any():
+        warnings.append("the transcript was not used: there is no speech to align it with")
     if transcript is not None and transcript.strip() and speech.any():
         tick = time.perf_counter()
         from flap.audio.alignment import AlignmentError, align_transcript
