@@ -59,15 +59,16 @@ def lip_controls(analysis: AudioAnalysis, gate: np.ndarray, jaw_norm: np.ndarray
     spread = smooth_s(shift_earlier(analysis.spread, lead_s + 0.04, fps), 0.05, fps) * gate
     closure = smooth_s(shift_earlier(analysis.closure, lead_s, fps), 0.012, fps)
     tuck = smooth_s(shift_earlier(analysis.labiodental, lead_s, fps), 0.012, fps) * gate
-    spreading, rounding = np.clip(spread, 0, 1), np.clip(-spread, 0, 1)
+    # A mild expansion: the acoustic estimate is conservative (fronted /u/ still sounds half spread).
+    spreading, rounding = np.clip(spread, 0, 1) ** 0.8, np.clip(-spread, 0, 1) ** 0.8
     active = np.clip(gate, 0, 1)
 
     def put(name: str, value: np.ndarray) -> None:
         controls[:, CONTROL_INDEX[name]] = np.clip(value * gain, 0.0, 1.2)
 
-    put("lip_stretch", 0.8 * spreading * (0.4 + 0.6 * active))
-    put("lip_pucker", 0.9 * rounding * (1.0 - 0.6 * jaw_norm))
-    put("lip_funnel", 0.8 * rounding * np.clip(0.3 + jaw_norm, 0, 1))
+    put("lip_stretch", 0.9 * spreading * (0.4 + 0.6 * active))
+    put("lip_pucker", 1.0 * rounding * (1.0 - 0.6 * jaw_norm))
+    put("lip_funnel", 0.9 * rounding * np.clip(0.3 + jaw_norm, 0, 1))
     near_speech = (smooth_s(active, 0.05, fps) > 0.01).astype(np.float32)  # closures just before a word count too
     put("lip_press", 0.9 * np.clip(closure * 1.1, 0, 1) * near_speech)
     put("lower_lip_tuck", 0.9 * np.clip(tuck * 1.1, 0, 1))
