@@ -22,17 +22,31 @@ class PitchTrack:
     voiced: np.ndarray  # (N,) bool
 
 
+_PITCH_RATE = 8000
 _BLOCK = 2048  # frames per FFT block: bounds memory on long recordings (~20 s of audio per block)
 
 
 def track_pitch(samples: np.ndarray, sample_rate: int = 16000, fmin: float = 60.0, fmax: float = 500.0,
                 threshold: float = 0.15, voicing_threshold: float = 0.35, num_frames: int | None = None) -> PitchTrack:
-    """Per-10-ms f0 for a 16 kHz signal; frames with a YIN trough above ``voicing_threshold`` are unvoiced."""
+    """Per-10-ms f0; frames with a YIN trough above ``voicing_threshold`` are unvoiced.  Runs at 8 kHz (f0 and
+    its first harmonics are far below 4 kHz), which halves the FFT work."""
+    hop = int(round(HOP * sample_rate / 16000))
+    if num_frames is None:
+        num_frames = max(1, int(np.ceil(len(samples) / hop)))
+    if sample_rate > _PITCH_RATE:
+        import soxr
+
+        samples = soxr.resample(samples, sample_rate, _PITCH_RATE, quality="LQ").astype(np.float32)
+        sample_rate = _PITCH_RATE
+        hop = int(round(HOP * _PITCH_RATE / 16000))
     min_lag = max(2, int(sample_rate / fmax))
     max_lag = int(np.ceil(sample_rate / fmin))
     win = int(0.025 * sample_rate)
     length = win + max_lag + 1
-    all_frames = framed(samples, length, HOP, num_frames)
+    # Frames are centred on k * hop; YIN's window is their first ``win`` samples, so drop the difference to
+    # centre the window itself on k * hop.
+    shift = length // 2 - win // 2
+    all_frames = framed(np.pad(samples, (0, shift))[shift:], length, hop, num_frames)
     parts = [_yin_block(all_frames[i: i + _BLOCK], sample_rate, min_lag, max_lag, win, threshold)
              for i in range(0, len(all_frames), _BLOCK)]
     f0 = np.concatenate([p[0] for p in parts])
