@@ -43,8 +43,7 @@ THEME = gr.themes.Soft(font=[gr.themes.Font("system-ui"), gr.themes.Font("sans-s
 def control_inputs():
     """The motion controls, with the CLI's defaults and ranges, in compact rows."""
     with gr.Row():
-        yaw = gr.Slider(*R["yaw"], value=0, step=1, label="Yaw (°)", info="+ turns toward the image's right",
-                        elem_id="yaw")
+        yaw = gr.Slider(*R["yaw"], value=0, step=1, label="Yaw (°)", info="+ turns to the image's right", elem_id="yaw")
         pitch = gr.Slider(*R["pitch"], value=0, step=1, label="Pitch (°)", info="+ lifts the chin", elem_id="pitch")
         roll = gr.Slider(*R["roll"], value=0, step=1, label="Roll (°)", info="+ tilts clockwise", elem_id="roll")
     with gr.Row():
@@ -204,6 +203,8 @@ demo = build()
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    flap.webapp.gpu.preload_for_zero_gpu()
     demo.launch(max_file_size=LIMITS.max_file_size, allowed_paths=[str(EXAMPLES_DIR), str(output_root())],
                 theme=THEME, ssr_mode=False, prevent_thread_lock=True)
     if os.environ.get("FLAP_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off"):

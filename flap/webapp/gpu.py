@@ -13,6 +13,7 @@ FLAP_GPU_SECONDS_PER_FRAME_STEP (default 0.012 at 512 px, scaled by area), cappe
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -21,6 +22,31 @@ try:  # the Hugging Face Spaces helper; absent on most machines, and harmless of
     import spaces
 except ImportError:  # pragma: no cover - depends on the environment
     spaces = None
+
+
+log = logging.getLogger("flap.webapp")
+
+
+def on_zero_gpu() -> bool:
+    return spaces is not None and os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "true", "t")
+
+
+def preload_for_zero_gpu() -> bool:
+    """On ZeroGPU, load the full model in the main process at start-up, as ZeroGPU expects (it moves the weights
+    to the GPU it lends for each call); elsewhere the model loads lazily on first use.  Only when FLAP_MODEL is
+    set; FLAP_PRELOAD=0 turns it off.  A failure is logged and left to the first request to report."""
+    if not on_zero_gpu() or not os.environ.get("FLAP_MODEL", "").strip():
+        return False
+    if os.environ.get("FLAP_PRELOAD", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    try:
+        from flap.engines.diffusion.engine import DiffusionEngine
+
+        DiffusionEngine().pipeline()
+        return True
+    except Exception:
+        log.exception("could not preload the full model; the first full-model request will try again")
+        return False
 
 
 def _env_float(name: str, default: float) -> float:

@@ -1,0 +1,98 @@
+"""The page in a real browser: Debian's headless Chromium driven by Playwright (no browser download).
+
+A visitor's path: a photo without a face gives the clear message; then an example, a slider, Generate, and the
+video, the plot and the motion files appear with no error.  The screenshot is saved in the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CHROMIUM = os.environ.get("FLAP_CHROMIUM", "/usr/bin/chromium")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium) for the browser test",
+                allow_module_level=True)
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (PyPI) is not installed")
+
+from flap.webapp.local_server import LocalApp  # noqa: E402
+
+#: The network is closed in CI: no QUIC, background fetches, component updates or sync.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ERROR_TOAST = "[data-testid='toast-body'].error"
+VIDEO_TIMEOUT_MS = 150_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser-app")
+    env = {"FLAP_SHARED": "1", "FLAP_WARMUP": "0", "FLAP_OUTPUT_DIR": str(tmp / "outputs"), "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+    app = LocalApp(env=env, log_path=tmp / "app.log").start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture()
+def page(server, tmp_path):
+    with playwright_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
+                                                       args=CHROMIUM_ARGS, headless=True,
+                                                       viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(server.url, wait_until="domcontentloaded")
+        page.wait_for_selector("#generate")
+        yield page
+        context.close()
+
+
+def close_toasts(page) -> None:
+    for button in page.locator("[data-testid='toast-close']").all():
+        try:
+            button.click(timeout=2000)
+        except Exception:
+            pass
+    page.wait_for_selector(ERROR_TOAST, state="detached", timeout=15_000)
+
+
+def test_visitor_path(page, server, tmp_path):
+    # 1. A photo with no face, with typed text: the clear message, as a toast, and no stack trace.
+    grey = tmp_path / "grey.png"
+    from PIL import Image
+
+    Image.fromarray(np.full((320, 320, 3), 128, np.uint8)).save(grey)
+    page.locator("#portrait input[type=file]").set_input_files(str(grey))
+    page.get_by_text("No recording? Type text to speak").click()
+    page.locator("#text textarea").fill("Hello.")
+    page.locator("#generate").click()
+    toast = page.locator(ERROR_TOAST)
+    toast.wait_for(timeout=60_000)
+    assert "No face was found in the portrait" in toast.inner_text()
+    assert "Traceback" not in page.content()
+    close_toasts(page)
+
+    # 2. An example, a slider, Generate: the video appears, with no error.
+    page.locator("#examples button.gallery-item", has_text="Photo only").click()
+    page.wait_for_function("document.querySelector('#text textarea').value.includes('learned to talk')")
+    page.locator("#yaw input[type=range]").fill("15")
+    page.wait_for_function("document.querySelector('#yaw input[type=number]').value === '15'")
+    page.locator("#generate").click()
+    page.wait_for_selector("#video video[src]", timeout=VIDEO_TIMEOUT_MS)
+    src = page.locator("#video video").get_attribute("src")
+    assert re.search(r"\.mp4$", src), src
+    page.wait_for_selector("#plot img, #plot canvas, #plot svg", timeout=30_000)
+    page.wait_for_function("document.querySelector('#notes').innerText.includes('Motion:')")
+    notes = page.locator("#notes").inner_text()
+    assert "yaw" in notes and "espeak-ng" in notes
+    page.wait_for_timeout(500)
+    shot = tmp_path / "flap_page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+    assert shot.stat().st_size > 50_000
+    assert page.locator(ERROR_TOAST).count() == 0, page.locator(ERROR_TOAST).all_inner_texts()
+    assert server.alive()
