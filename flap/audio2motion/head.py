@@ -25,7 +25,7 @@ class HeadConfig:
     roll_limit_deg: float = 3.0
     nod_deg: float = 2.6  # chin dip on a full-strength accent
     nod_delay_s: float = 0.06  # apex of the dip after the accent
-    phrase_turn_deg: float = 2.6  # std of the posture yaw chosen at each phrase boundary
+    phrase_turn_deg: float = 2.2  # std of the posture yaw chosen at each phrase boundary
     phrase_tilt_deg: float = 1.3  # std of the posture roll
     phrase_pitch_deg: float = 1.0
     posture_move_s: float = 0.7  # duration of a posture shift
