@@ -131,8 +131,10 @@ def apply_controls(motion: MotionSequence, controls: MotionControls, seed: int =
                    pause_starts_s: np.ndarray | None = None) -> MotionSequence:
     """Return a new motion with the controls applied; ``motion`` is left untouched.
 
-    Order: head-motion amount around the clip's mean pose, then the pose offset; expression intensity on jaw,
-    FLAME expression and named controls; emotion preset on top; blinks regenerated if a rate is given; gaze.
+    Order: the head motion is taken relative to the clip's mean pose and scaled by the head-motion amount; the
+    yaw/pitch/roll controls then set the average pose (relative to the photo); expression intensity scales jaw,
+    FLAME expression and named controls; the emotion preset goes on top; blinks are regenerated if a rate is
+    given; gaze last.
     """
     controls = MotionControls(**controls.as_dict()).validated()
     emotion = EMOTIONS[controls.emotion]
@@ -144,11 +146,9 @@ def apply_controls(motion: MotionSequence, controls: MotionControls, seed: int =
     gain = controls.motion_scale * (1.0 + strength * (emotion.head_motion_gain - 1.0))
     deviation = matrix_to_axis_angle(mean.T @ rotations) * gain
     offset = euler_to_matrix(controls.yaw, controls.pitch + strength * emotion.pitch_deg, controls.roll)
-    new_rotations = offset @ mean @ axis_angle_to_matrix(deviation)
-    mean_translation = motion.translation.mean(axis=0)
-    translation = mean_translation + gain * (motion.translation - mean_translation)
-    mean_scale = motion.scale.mean()
-    scale = mean_scale + gain * (motion.scale - mean_scale)
+    new_rotations = offset @ axis_angle_to_matrix(deviation)
+    translation = gain * (motion.translation - motion.translation.mean(axis=0))
+    scale = 1.0 + gain * (motion.scale - motion.scale.mean())
 
     # Expression intensity scales everything the face does except blinks.
     intensity = controls.expression
