@@ -43,7 +43,7 @@ THEME = gr.themes.Soft(font=[gr.themes.Font("system-ui"), gr.themes.Font("sans-s
 def control_inputs():
     """The motion controls, with the CLI's defaults and ranges, in compact rows."""
     with gr.Row():
-        yaw = gr.Slider(*R["yaw"], value=0, step=1, label="Yaw (°)", info="+ turns to the image's right", elem_id="yaw")
+        yaw = gr.Slider(*R["yaw"], value=0, step=1, label="Yaw (°)", info="+ to image right", elem_id="yaw")
         pitch = gr.Slider(*R["pitch"], value=0, step=1, label="Pitch (°)", info="+ lifts the chin", elem_id="pitch")
         roll = gr.Slider(*R["roll"], value=0, step=1, label="Roll (°)", info="+ tilts clockwise", elem_id="roll")
     with gr.Row():
@@ -177,7 +177,7 @@ def build() -> gr.Blocks:
         motion_file.change(handlers.ui_describe_motion_file, [motion_file, fps], [import_summary, take],
                            api_visibility="private")
         blink_rate.input(lambda: False, None, natural_blinks, api_visibility="private", queue=False)
-        demo.load(handlers.engine_status_markdown, None, engine_status, api_visibility="private")
+        demo.load(handlers.engine_status_markdown, None, engine_status, api_visibility="private", queue=False)
 
         # --- named API endpoints (parameter names as in the CLI)
         a = api

@@ -228,3 +228,44 @@ def test_audio_limit_is_enforced_from_plain_python(tmp_path, monkeypatch):
     config = handlers.make_config(limits=SpaceLimits(max_audio_seconds=3.0))
     with pytest.raises(AudioInputError, match="the limit is 3 s"):
         handlers.run_motion(str(SCIENCE_MP3), config=config)
+
+
+def test_mesh_preview_with_a_flame_model(tmp_path, monkeypatch):
+    """With a FLAME model configured (here the synthetic stand-in), the page also gets a mesh preview video."""
+    from flap.flame.synthetic import make_synthetic_flame, write_flame_pickle
+    from flap.io.video import probe_video
+
+    (tmp_path / "flame").mkdir()
+    model = write_flame_pickle(make_synthetic_flame(), tmp_path / "flame" / "generic_model.pkl")
+    monkeypatch.setenv("FLAP_FLAME_MODEL", str(model))
+    monkeypatch.setenv("FLAP_OUTPUT_DIR", str(tmp_path / "out"))
+    outputs = handlers.ui_motion(None, "", "Mesh preview, please.", "en-us", 0, 0, 0, 1, 1, "happy", 0.7, True, 15, "camera",
+                                 0, 25, None, [], "hold")
+    video, motion_file, arkit, flame, mesh, figure, notes = outputs
+    assert video is None and Path(motion_file).is_file() and Path(arkit).is_file() and Path(flame).is_file()
+    info = probe_video(mesh)
+    assert (info.width, info.height) == (256, 256) and info.audio_codec == "aac"
+    assert len(figure.axes) == 3 and "Motion:" in notes
+
+
+def test_full_engine_goes_through_the_gpu_function(tmp_path, monkeypatch):
+    """engine='full' is routed through flap.webapp.gpu.run_full_model with a duration from the clip.  The full
+    model itself needs CUDA, so the registry hands out the embedded renderer here."""
+    from flap.engines import registry
+    from flap.webapp import gpu
+
+    monkeypatch.setenv("FLAP_OUTPUT_DIR", str(tmp_path))
+    monkeypatch.setattr(handlers, "full_model_status", lambda refresh=False: (True, "test"))
+    monkeypatch.setattr(registry, "get_engine", lambda name: registry._embedded())
+    calls = []
+    original = gpu.run_full_model
+
+    def recording(job, progress=None):
+        calls.append((job.kind, job.audio_seconds, gpu.gpu_seconds(job, progress)))
+        return original(job, progress)
+
+    monkeypatch.setattr(gpu, "run_full_model", recording)
+    video, motion_file, notes = handlers.generate(str(REPO / "examples/portraits/astronaut.jpg"), text="Short one.",
+                                                  engine="full", size=256, steps=10)
+    assert Path(video).is_file() and MotionSequence.load(motion_file).num_frames > 10
+    assert len(calls) == 1 and calls[0][0] == "generate" and 0.5 < calls[0][1] < 3 and calls[0][2] >= 20
