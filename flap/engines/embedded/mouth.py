@@ -29,7 +29,7 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     cheeks = np.array([pts[i] for i in (50, 280, 101, 330, 205, 425)])
     skin = _sample(crop, cheeks)
     light = float(np.clip(skin.mean() / 170.0, 0.45, 1.2))
-    cavity = np.clip(lip_colour * 0.2 + np.array([14.0, 3.0, 4.0]), 0, 255) * min(light, 1.0)
+    cavity = np.clip(lip_colour * 0.3 + np.array([22.0, 5.0, 6.0]), 0, 255) * min(light, 1.0)
     # Teeth sit in the mouth's shadow: a warm off-white tinted by the skin and dimmer than the face.
     teeth = np.clip((0.35 * skin + 0.65 * np.array([228.0, 220.0, 200.0])) * 0.8 * light, 50, 225)
     own = _visible_teeth(crop, pts)
@@ -147,11 +147,11 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     t = np.clip((v - top) / gap, 0.0, 1.0)
     edge = np.clip(1.0 - np.abs(un), 0.0, 1.0)
 
-    shade = (1.0 - 0.55 * np.sin(np.pi * t)) * (0.55 + 0.45 * np.sqrt(edge))
+    shade = (1.0 - 0.45 * np.sin(np.pi * t)) * (0.6 + 0.4 * np.sqrt(edge))
     colour = style.cavity[None, :] * shade[:, None]
 
     # Tongue: a soft ellipse resting on the floor of the mouth, seen when the mouth is well open.
-    tongue_vis = np.clip((opening / width - 0.18) / 0.2, 0.0, 1.0)
+    tongue_vis = np.clip((opening / width - 0.12) / 0.2, 0.0, 1.0)
     if tongue_vis > 0:
         du = un / 0.6
         dv = (v - (bottom - 0.18 * gap)) / (0.32 * gap)
