@@ -281,10 +281,13 @@ def _run_video(kind: str, kwargs: dict, engine: str, audio_seconds_of: str | Non
 
         config = kwargs["config"]
         analyze_portrait(kwargs["portrait"], size=config.size, paste_back=config.paste_back)  # fail before taking a GPU
-        seconds = load_audio(audio_seconds_of, max_seconds=config.max_audio_seconds).duration if audio_seconds_of else 10.0
+        if audio_seconds_of:
+            seconds = load_audio(audio_seconds_of, max_seconds=config.max_audio_seconds).duration
+        else:  # a render without sound lasts as long as its motion
+            seconds = pipeline.load_motion_file(kwargs["motion"], config.fps)[0].duration
         return run_full_model(GpuJob(kind=kind, kwargs=kwargs, audio_seconds=seconds), progress)
     function = pipeline.generate if kind == "generate" else pipeline.render
-    return function(**kwargs, progress=progress)
+    return function(**kwargs, progress=progress or _silent)
 
 
 def run_generate(portrait, audio=None, transcript=None, controls: MotionControls | None = None, config=None,
