@@ -1,8 +1,15 @@
-"""Choosing an engine by name; the full model is offered only when it can run, with the reason when not."""
+"""Choosing an engine by name; the full model is offered only when it can run, with the reason when not.
+
+Both engines present the same interface to the pipeline: ``name``, ``prepare(portrait_analysis)`` and
+``render_frames(state, motion, progress=..., config=...)`` yielding frames at the portrait's crop size.
+"""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+
+import numpy as np
 
 from flap.errors import EngineUnavailableError
 
@@ -23,6 +30,41 @@ def full_model_status() -> tuple[bool, str]:
     return DiffusionEngine().availability()
 
 
+@dataclass
+class _FullState:
+    inner: object
+    size: int
+
+
+class FullModelEngine:
+    """The diffusion engine behind the pipeline's interface: it takes the portrait's aligned crop as the reference
+    and returns frames at the crop size (the model works at its own resolution)."""
+
+    name = "full"
+
+    def __init__(self, engine=None):
+        if engine is None:
+            from flap.engines.diffusion.engine import DiffusionEngine
+
+            engine = DiffusionEngine()
+        self.engine = engine
+
+    def prepare(self, portrait) -> _FullState:
+        return _FullState(inner=self.engine.prepare(portrait.crop), size=portrait.size)
+
+    def render_frames(self, state: _FullState, motion, progress=None, config=None, **_):
+        import cv2
+
+        steps = getattr(config, "steps", 20)
+        guidance = getattr(config, "guidance", 3.5)
+        seed = getattr(config, "seed", 0)
+        for frame in self.engine.render_frames(state.inner, motion, progress=progress, steps=steps, guidance=guidance, seed=seed):
+            frame = np.asarray(frame)
+            if frame.shape[0] != state.size:
+                frame = cv2.resize(frame, (state.size, state.size), interpolation=cv2.INTER_LANCZOS4)
+            yield frame
+
+
 def get_engine(name: str):
     if name == "embedded":
         return _embedded()
@@ -30,12 +72,10 @@ def get_engine(name: str):
         ok, reason = full_model_status()
         if not ok:
             raise EngineUnavailableError(f"The full model cannot run here: {reason}")
-        from flap.engines.diffusion.engine import DiffusionEngine
-
-        return _full_engine(DiffusionEngine)
+        return _full()
     raise EngineUnavailableError(f"unknown engine '{name}': use 'embedded' or 'full'")
 
 
 @functools.lru_cache(maxsize=1)
-def _full_engine(cls):
-    return cls()
+def _full() -> FullModelEngine:
+    return FullModelEngine()
