@@ -36,7 +36,7 @@ class MotionStats:
 
         return (f"{self.frames} frames at {self.fps:g} fps ({self.duration_s:.2f} s); head yaw {span(self.yaw_range)}, "
                 f"pitch {span(self.pitch_range)}, roll {span(self.roll_range)}; jaw opens up to {self.max_jaw_deg:.0f}°; "
-                f"{self.blinks} blinks ({self.blinks_per_minute:.0f} per minute).")
+                f"{self.blinks} blink{'' if self.blinks == 1 else 's'} ({self.blinks_per_minute:.0f} per minute).")
 
 
 def count_blinks(closure: np.ndarray, threshold: float = BLINK_THRESHOLD) -> int:
@@ -86,7 +86,7 @@ def motion_figure(motion: MotionSequence, title: str | None = None):
     lids.set_ylim(-0.02, 1.02)
     lids.set_ylabel("eyelids")
     lids.set_xlabel("time (s)")
-    lids.text(0.995, 0.92, f"{stats.blinks} blinks", transform=lids.transAxes, ha="right", va="top", fontsize=8)
+    lids.text(0.995, 0.92, f"{stats.blinks} blink{'' if stats.blinks == 1 else 's'}", transform=lids.transAxes, ha="right", va="top", fontsize=8)
     for ax in (head, mouth, lids):
         ax.grid(True, alpha=0.25)
         ax.set_xlim(0.0, max(float(t[-1]) if t.size else 0.0, 1.0 / motion.fps))
