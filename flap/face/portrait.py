@@ -23,7 +23,7 @@ class PortraitConfig:
     crop_scale: float = 2.6  # crop side / face size (landmark box): head, hair, neck and shoulders
     crop_shift_up: float = 0.06  # crop centre above the face centre, as a share of the crop side
     min_face_px: float = 40.0  # smaller faces are refused
-    soft_face_px: float = 110.0  # smaller faces work but look soft
+    soft_face_px: float = 96.0  # smaller faces work but look soft
     max_abs_yaw: float = 55.0  # beyond this the photo is a profile: refused
     warn_abs_yaw: float = 30.0
     max_paste_back_side: int = 1280  # paste-back videos are at most this wide/tall
