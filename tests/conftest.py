@@ -33,10 +33,10 @@ def speech_text() -> str:
 
 @pytest.fixture(scope="session")
 def astronaut_rgb() -> np.ndarray:
-    """Eileen Collins, NASA portrait (public domain), 512x512 RGB uint8."""
-    from skimage import data
+    """Eileen Collins, NASA portrait (public domain, examples/portraits), 512x512 RGB uint8."""
+    from PIL import Image
 
-    return data.astronaut()
+    return np.asarray(Image.open(Path(__file__).resolve().parents[1] / "examples/portraits/astronaut.jpg").convert("RGB"))
 
 
 @pytest.fixture(scope="session")
