@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from flap.face.mediapipe_models import face_detector, face_mesh, mediapipe_lock
+from flap.face.mediapipe_models import face_detector, face_mesh, run
 
 DETECTION_SIDE = 1024  # photos are reduced to this for detection; boxes are scaled back
 MESH_INPUT_SIDE = 384
@@ -46,8 +46,7 @@ def detect_faces(image: np.ndarray) -> list[FaceBox]:
     small = np.ascontiguousarray(small)
     boxes: list[FaceBox] = []
     for model in (1, 0):
-        with mediapipe_lock():
-            result = face_detector(model).process(small)
+        result = run(face_detector(model), small)
         for det in result.detections or []:
             rb = det.location_data.relative_bounding_box
             box = FaceBox(rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h, float(det.score[0]))
@@ -95,8 +94,7 @@ def landmarks_in_box(image: np.ndarray, box: FaceBox, expand: float = 2.2) -> np
 def landmarks_full_frame(image: np.ndarray, static: bool = True) -> np.ndarray | None:
     """Landmarks of the most prominent face of a frame (no detector pass), in that frame's pixels."""
     h, w = image.shape[:2]
-    with mediapipe_lock():
-        result = face_mesh(static).process(np.ascontiguousarray(image))
+    result = run(face_mesh(static), np.ascontiguousarray(image))
     if not result.multi_face_landmarks:
         return None
     lm = result.multi_face_landmarks[0].landmark

@@ -5,13 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from flap.face.mediapipe_models import mediapipe_lock, selfie_segmenter
+from flap.face.mediapipe_models import run, selfie_segmenter
 
 
 def person_mask(image: np.ndarray, refine: bool = True) -> np.ndarray:
     """(H, W) float32 in [0, 1]; 1 = person.  The guided filter snaps MediaPipe's 256 px mask to hair edges."""
-    with mediapipe_lock():
-        result = selfie_segmenter().process(np.ascontiguousarray(image))
+    result = run(selfie_segmenter(), np.ascontiguousarray(image))
     mask = np.clip(result.segmentation_mask.astype(np.float32), 0.0, 1.0)
     if mask.shape != image.shape[:2]:
         mask = cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
