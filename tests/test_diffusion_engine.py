@@ -13,7 +13,7 @@ import torch
 from flap.engines.diffusion import loading
 from flap.engines.diffusion.engine import DiffusionEngine
 from flap.engines.diffusion.pipeline import FLAPPipeline
-from flap.engines.diffusion.testing import (device_under_test, one_torch_thread, portrait,  # noqa: F401
+from flap.engines.diffusion.testing import (device_under_test, torch_test_settings, portrait,  # noqa: F401
                                             talking_motion, tiny_pipeline)
 from flap.errors import EngineUnavailableError
 
@@ -57,8 +57,10 @@ def test_missing_folder_and_missing_files_are_named(saved_model, tmp_path):
 
 
 def test_unreachable_hub_repo_says_what_to_do(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # read at import time: the variable alone is too late
     monkeypatch.delenv(loading.ENV_TOKEN, raising=False)
     with pytest.raises(EngineUnavailableError) as info:
         loading.locate_weights("some-org/flap-weights")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from flap.engines.diffusion.denoising_unet import PARAMETER_GROUPS, DeepCache
-from flap.engines.diffusion.testing import device_under_test, one_torch_thread, tiny_pipeline  # noqa: F401
+from flap.engines.diffusion.testing import device_under_test, torch_test_settings, tiny_pipeline  # noqa: F401
 
 DEVICE = device_under_test()
 
@@ -193,4 +193,4 @@ def test_gradient_checkpointing_gives_the_same_gradients(pipe):
     # the ReferenceNet learns through reference attention
     assert any(n.startswith("reference.") and plain[n].abs().sum() > 0 for n in plain)
     for name in plain:
-        torch.testing.assert_close(checkpointed[name], plain[name], rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(checkpointed[name], plain[name], rtol=1e-3, atol=1e-5)

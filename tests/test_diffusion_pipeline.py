@@ -14,7 +14,7 @@ import torch
 from flap.engines.diffusion.compose import paste_back
 from flap.engines.diffusion.pipeline import FLAPPipeline
 from flap.engines.diffusion.sampling import SamplingOptions, SamplingStats
-from flap.engines.diffusion.testing import (device_under_test, one_torch_thread, portrait,  # noqa: F401
+from flap.engines.diffusion.testing import (device_under_test, torch_test_settings, portrait,  # noqa: F401
                                             talking_motion, tiny_pipeline)
 from flap.errors import MotionFormatError
 from flap.motion.representation import MotionSequence

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from flap.engines.diffusion.sampling import frame_noise, plan_windows, ramp
-from flap.engines.diffusion.testing import (device_under_test, one_torch_thread, portrait,  # noqa: F401
+from flap.engines.diffusion.testing import (device_under_test, torch_test_settings, portrait,  # noqa: F401
                                             talking_motion, tiny_pipeline)
 
 DEVICE = device_under_test()

@@ -7,6 +7,7 @@ Pipelines stay loaded across calls in a module-level cache keyed by weights sour
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -33,8 +34,9 @@ class DiffusionEngine:
     """FLAP's diffusion renderer.
 
     source: weights (hub repo id or folder; default $FLAP_MODEL).  preset: "fast" (DeepCache + guidance on the
-    first 70% of steps, regional torch.compile on CUDA) or "quality" (exact guided sampling).  device/dtype exist
-    for tests; the engine is offered only with CUDA.
+    first 70% of steps) or "quality" (exact guided sampling).  compile: regional torch.compile of the denoiser
+    (default: $FLAP_COMPILE=1; off otherwise, because the first video then waits for compilation).  device/dtype
+    exist for tests; the engine is offered only with CUDA.
     """
 
     name = "flap-diffusion"
@@ -47,7 +49,9 @@ class DiffusionEngine:
         self.preset = preset
         self.device = device
         self.dtype = dtype
-        self.compile = (device == "cuda" and preset == "fast") if compile is None else compile
+        if compile is None:
+            compile = device == "cuda" and os.environ.get("FLAP_COMPILE", "") in ("1", "true", "yes")
+        self.compile = compile
 
     # ------------------------------------------------------------------ availability (cheap)
     def availability(self) -> tuple[bool, str]:
@@ -76,7 +80,7 @@ class DiffusionEngine:
                 from flap.engines.diffusion.pipeline import FLAPPipeline
 
                 dtype = getattr(torch, self.dtype)
-                pipe = FLAPPipeline.from_pretrained(key[0]).to(self.device)
+                pipe = FLAPPipeline.from_pretrained(key[0], torch_dtype=dtype).to(self.device)
                 pipe.optimize_for_inference(dtype=dtype, compile=self.compile)
                 _PIPELINES[key] = pipe
             return _PIPELINES[key]

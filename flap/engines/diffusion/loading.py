@@ -128,7 +128,9 @@ def weights_problem(source: str | os.PathLike | None = None) -> tuple[str | None
             return None, f"weights: {source} (in the local Hugging Face cache)"
         except EngineUnavailableError:
             pass
-        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        from huggingface_hub import constants
+
+        if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
             return (f"the weights '{source}' are not in the local Hugging Face cache and HF_HUB_OFFLINE is set. {_HOW_TO}", "")
         from huggingface_hub import HfApi
 

@@ -61,10 +61,14 @@ def talking_motion(num_frames: int, fps: float = 25.0, seed: int = 0, amplitude:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run ~10x faster on one thread than on two busy cores (OpenMP threads wait on each other);
-    import this fixture into a test module to apply it there."""
+def torch_test_settings():
+    """One CPU thread (tiny models run ~10x faster on one thread than on two busy cores, whose OpenMP threads wait
+    on each other) and no TF32 on CUDA (so that comparisons across batch sizes see fp32 rounding, not TF32's).
+    Import this fixture into a test module to apply it there."""
     threads = torch.get_num_threads()
+    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.set_num_threads(1)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     yield
     torch.set_num_threads(threads)
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32

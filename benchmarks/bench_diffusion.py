@@ -1,0 +1,309 @@
+"""Speed, memory and numerics of the full FLAP model (random weights: speed does not depend on their values).
+
+    python benchmarks/bench_diffusion.py eager --out OUT      # CUDA: ceiling, bf16 vs fp32, FLOPs, timings, 60 s run
+    python benchmarks/bench_diffusion.py compiled --out OUT   # CUDA: the same timings with regional torch.compile
+    python benchmarks/bench_diffusion.py eager --smoke        # tiny model on the CPU: checks this script end to end
+
+Timings are whole videos at 512x512 and 25 fps (reference preparation, windowed sampling, VAE decoding, frames
+copied to host memory), reported as seconds per output frame, peak GPU memory and achieved TFLOP/s (FLOPs
+counted with torch.utils.flop_counter per kind of UNet pass, times the passes actually run).  "plain" is exact
+guided sampling; "fast" is SamplingOptions.fast() (DeepCache + guidance interval).  Every section writes its
+results to OUT/bench_<mode>.json as soon as it finishes, so a crash or timeout keeps what came before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flap.engines.diffusion.benchmark import (FlopTable, matmul_ceiling, measure_flops, psnr, relative_error,  # noqa: E402
+                                              synchronize, time_video)
+from flap.engines.diffusion.config import FLAPModelConfig  # noqa: E402
+from flap.engines.diffusion.pipeline import FLAPPipeline  # noqa: E402
+from flap.engines.diffusion.sampling import SamplingOptions  # noqa: E402
+from flap.engines.diffusion.testing import portrait, talking_motion  # noqa: E402
+
+FULL = dict(config=FLAPModelConfig.sd15, frames=40, long_frames=1500, window=16, overlap=4, ceiling_n=8192,
+            numerics_frames=4, device="cuda")
+SMOKE = dict(config=lambda: FLAPModelConfig.tiny(resolution=32), frames=12, long_frames=150, window=8, overlap=2,
+             ceiling_n=256, numerics_frames=4, device="cpu")
+CACHE_DIR = Path(os.environ.get("FLAP_BENCH_CACHE", "/tmp/flap_bench"))
+
+
+class Report:
+    """Results as a JSON file rewritten after every section, plus a log line per event."""
+
+    def __init__(self, path: Path, mode: str, smoke: bool):
+        self.path = path
+        self.data = {"mode": mode, "smoke": smoke, "sections": {}, "errors": {}, "environment": environment()}
+        self.t0 = time.perf_counter()
+        self.save()
+
+    def log(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.t0:7.1f}s] {message}", flush=True)
+
+    def section(self, name: str, fn, *args, **kwargs):
+        self.log(f"--- {name}")
+        try:
+            result = fn(*args, **kwargs)
+            self.data["sections"][name] = result
+            self.log(f"{name}: {json.dumps(result, default=_jsonable)[:2000]}")
+            return result
+        except Exception as exc:  # keep going: one failing section must not lose the others
+            self.data["errors"][name] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-3000:]}"
+            self.log(f"{name} FAILED: {type(exc).__name__}: {exc}")
+            traceback.print_exc()
+            return None
+        finally:
+            self.data["elapsed_s"] = time.perf_counter() - self.t0
+            self.save()
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, default=_jsonable))
+        os.replace(tmp, self.path)
+
+
+def _jsonable(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, torch.dtype):
+        return str(value)
+    return str(value)
+
+
+def environment() -> dict:
+    import diffusers
+    import transformers
+
+    env = {"torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__,
+           "python": sys.version.split()[0], "cuda": torch.version.cuda}
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        env.update(gpu=props.name, gpu_memory_gb=props.total_memory / 2**30, sms=props.multi_processor_count)
+    return env
+
+
+def build(size: dict, dtype: torch.dtype) -> FLAPPipeline:
+    torch.manual_seed(0)
+    pipe = FLAPPipeline.from_model_config(size["config"](), device=size["device"], dtype=dtype)
+    for model in pipe._models():
+        model.requires_grad_(False)
+    return pipe
+
+
+def parameter_counts(pipe: FLAPPipeline) -> dict:
+    counts = {name: sum(p.numel() for p in model.parameters()) / 1e6
+              for name, model in (("reference_net", pipe.reference_net), ("denoising_unet", pipe.denoising_unet),
+                                  ("vae", pipe.vae)) if model is not None}
+    counts.update({f"denoising_unet.{g}": sum(p.numel() for p in ps.values()) / 1e6
+                   for g, ps in pipe.denoising_unet.parameter_groups().items()})
+    return {k: round(v, 2) for k, v in counts.items()}
+
+
+# ---------------------------------------------------------------------- sections
+def numerics(size: dict) -> dict:
+    """bf16 on the device against an fp32 reference (TF32 off) on the full-size architecture, same weights."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    ref32 = build(size, torch.float32)
+    out = {"parameters_million": parameter_counts(ref32)}
+    image = portrait(ref32.resolution, seed=1)
+    motion = talking_motion(size["numerics_frames"], seed=2)
+    options = SamplingOptions.plain(num_inference_steps=2, window=size["numerics_frames"], overlap=0)
+    c, h, w = ref32.latent_shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, c, size["numerics_frames"], h, w, generator=gen).to(ref32.device)
+    cond = torch.from_numpy(motion.to_condition()).to(ref32.device)[None].repeat(2, 1, 1)
+    drop = torch.tensor([False, True], device=ref32.device)
+
+    def unet_and_video(pipe):
+        state = pipe.prepare_reference(image)
+        with torch.no_grad():
+            eps = pipe.denoising_unet(x, torch.tensor(700, device=x.device), cond, drop_head=drop, drop_expression=drop,
+                                      reference=state.kv).float()
+        latents = torch.stack(list(pipe.stream(state, motion, options=options, output="latents"))).float()
+        frames = np.stack(list(pipe.stream(state, motion, options=options)))
+        return state, eps, latents, frames
+
+    s32, e32, l32, f32 = unet_and_video(ref32)
+    pipe16 = ref32.to(dtype=torch.bfloat16)  # same weights, rounded
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    s16, e16, l16, f16 = unet_and_video(pipe16)
+    layer = next(iter(s32.kv))
+    out.update(
+        reference_kv_rel_err=relative_error(s16.kv[layer][0].float(), s32.kv[layer][0]),
+        unet_eps_rel_err=relative_error(e16, e32),
+        video_latents_rel_err=relative_error(l16, l32),
+        video_frames_psnr_db=psnr(f16, f32),
+        video_frames_max_abs_diff=int(np.abs(f16.astype(int) - f32.astype(int)).max()),
+    )
+    out["pass"] = bool(out["unet_eps_rel_err"] < 3e-2 and out["video_latents_rel_err"] < 5e-2)
+    out["tolerance"] = "bf16 rel. L2 error: UNet noise < 3e-2, sampled latents < 5e-2"
+    del ref32, pipe16
+    return out
+
+
+def forward_microbench(pipe: FLAPPipeline, state, size: dict, repeats: int = 5) -> dict:
+    """One guided window's UNet pass (2 x window frames): eager as built, with fused q/k/v, and channels-last."""
+    unet = pipe.denoising_unet
+    c, h, w = pipe.latent_shape
+    frames = size["window"]
+    x = torch.randn(2, c, frames, h, w, device=pipe.device, dtype=unet.dtype)
+    tokens = torch.randn(2 * frames, unet.condition_encoder.num_tokens, unet.condition_encoder.config.token_dim,
+                         device=pipe.device, dtype=unet.dtype)
+    t = torch.tensor(500, device=pipe.device)
+    unet.set_reference(state.kv)
+
+    def timed():
+        with torch.no_grad():
+            for _ in range(2):
+                unet(x, t, tokens=tokens)
+            times = []
+            for _ in range(repeats):
+                synchronize(pipe.device)
+                t0 = time.perf_counter()
+                unet(x, t, tokens=tokens)
+                synchronize(pipe.device)
+                times.append(time.perf_counter() - t0)
+        return float(np.median(times))
+
+    out = {"rows_x_frames": 2 * frames, "plain_s": timed()}
+    unet.fuse_qkv_projections()
+    out["fused_qkv_s"] = timed()
+    unet.to(memory_format=torch.channels_last)
+    out["fused_qkv_channels_last_s"] = timed()
+    unet.to(memory_format=torch.contiguous_format)
+    unet.unfuse_qkv_projections()
+    return out
+
+
+def timings(pipe: FLAPPipeline, size: dict, flops: FlopTable | None, variants: list[tuple[str, SamplingOptions]],
+            keep_dir: Path | None = None, compare_dir: Path | None = None) -> dict:
+    image = portrait(pipe.resolution, seed=1)
+    motion = talking_motion(size["frames"], seed=3)
+    # warm-up: every kernel and shape once, outside the clock
+    warm = replace(variants[0][1], num_inference_steps=2)
+    time_video(pipe, image, talking_motion(size["window"] + 2, seed=3), warm, "warmup")
+    out = {}
+    kept = {}
+    for label, options in variants:
+        run, frames = time_video(pipe, image, motion, options, label, flops=flops, keep="frames")
+        out[label] = run.as_dict()
+        kept[label] = frames
+        if keep_dir is not None:
+            keep_dir.mkdir(parents=True, exist_ok=True)
+            np.save(keep_dir / f"{label}.npy", frames)
+        if compare_dir is not None and (compare_dir / f"{label}.npy").exists():
+            eager = np.load(compare_dir / f"{label}.npy")
+            out[label]["psnr_vs_eager_db"] = psnr(frames, eager)
+    # how far each accelerated variant is from exact sampling at the same step count
+    for label in kept:
+        if label.startswith("fast"):
+            base = f"plain_{out[label]['steps']}"
+            if base in kept:
+                out[label]["psnr_vs_plain_db"] = psnr(kept[label], kept[base])
+                out[label]["speedup_vs_plain"] = out[base]["seconds"] / out[label]["seconds"]
+    return out
+
+
+def long_video(pipe: FLAPPipeline, size: dict, options: SamplingOptions) -> dict:
+    """Peak memory of a 60 s (1500-frame) video against a short one: constant in length if windowing works."""
+    image = portrait(pipe.resolution, seed=1)
+    out = {}
+    for frames in (size["window"] * 3, size["long_frames"]):
+        run, _ = time_video(pipe, image, talking_motion(frames, seed=4), options, f"{frames}_frames")
+        out[f"{frames}_frames"] = {k: getattr(run, k) for k in ("seconds", "seconds_per_frame", "peak_allocated_gb",
+                                                                 "peak_reserved_gb")}
+    return out
+
+
+def variants_for(size: dict) -> list[tuple[str, SamplingOptions]]:
+    base = dict(window=size["window"], overlap=size["overlap"], guidance_scale=3.5)
+    return [
+        ("plain_20", SamplingOptions.plain(num_inference_steps=20, **base)),
+        ("fast_20", SamplingOptions.fast(num_inference_steps=20, **base)),
+        ("fast_20_all_guided", SamplingOptions.fast(num_inference_steps=20, guidance_interval=(0.0, 1.0), **base)),
+        ("plain_4", SamplingOptions.plain(num_inference_steps=4, **base)),
+    ]
+
+
+def run_eager(size: dict, report: Report) -> None:
+    device = size["device"]
+    if device == "cuda":
+        report.section("matmul_ceiling_tflops", lambda: matmul_ceiling(device, size["ceiling_n"]))
+    report.section("numerics_bf16_vs_fp32", numerics, size)
+    pipe = build(size, torch.bfloat16)
+    report.data["parameters_million"] = parameter_counts(pipe)
+    state = pipe.prepare_reference(portrait(pipe.resolution, seed=1))
+    flops = report.section("flops_per_frame", lambda: asdict(measure_flops(pipe, state, frames=size["window"])))
+    table = FlopTable(**flops) if flops else None
+    report.section("unet_forward_s", forward_microbench, pipe, state, size)
+    pipe.optimize_for_inference(dtype=torch.bfloat16, fuse_qkv=True)
+    report.section("video_timings", timings, pipe, size, table, variants_for(size), keep_dir=CACHE_DIR / "eager")
+    report.section("long_video_memory", long_video, pipe, size,
+                   SamplingOptions.plain(num_inference_steps=1, window=size["window"], overlap=size["overlap"]))
+
+
+def run_compiled(size: dict, report: Report, backend: str = "inductor") -> None:
+    import torch._dynamo
+
+    torch._dynamo.config.recompile_limit = 64
+    torch._dynamo.config.accumulated_recompile_limit = 512
+    pipe = build(size, torch.bfloat16)
+    state = pipe.prepare_reference(portrait(pipe.resolution, seed=1))
+    flops = measure_flops(pipe, state, frames=size["window"])
+    # dynamic=True: one graph per block shape for every batch size (guided 2 rows or unguided 1 row)
+    pipe.optimize_for_inference(dtype=torch.bfloat16, fuse_qkv=True, compile=True, dynamic=True, backend=backend)
+
+    def compile_warmup():
+        t0 = time.perf_counter()
+        # 4 steps, full pass every 3rd, guidance on the first half: guided and unguided rows, full and shallow passes
+        options = SamplingOptions.fast(num_inference_steps=4, guidance_interval=(0.0, 0.5), window=size["window"],
+                                       overlap=size["overlap"])
+        time_video(pipe, portrait(pipe.resolution, seed=1), talking_motion(size["window"] + 2, seed=3), options, "compile")
+        return {"compile_and_first_run_s": time.perf_counter() - t0, "backend": backend}
+
+    report.section("compile", compile_warmup)
+    report.section("video_timings", timings, pipe, size, flops, variants_for(size), compare_dir=CACHE_DIR / "eager")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["eager", "compiled"])
+    parser.add_argument("--smoke", action="store_true", help="tiny model on the CPU (checks the script, not speed)")
+    parser.add_argument("--out", default=os.environ.get("OUT", "bench_out"))
+    parser.add_argument("--compile-backend", default=None,
+                        help="torch.compile backend (default inductor; the CPU smoke run uses 'eager' to stay quick)")
+    args = parser.parse_args()
+    size = dict(SMOKE if args.smoke else FULL)
+    if size["device"] == "cuda" and not torch.cuda.is_available():
+        sys.exit("CUDA is not available: run with --smoke on a CPU")
+    report = Report(Path(args.out) / f"bench_{args.mode}{'_smoke' if args.smoke else ''}.json", args.mode, args.smoke)
+    report.log(f"{args.mode} benchmark on {size['device']} ({report.data['environment']})")
+    if args.mode == "eager":
+        run_eager(size, report)
+    else:
+        run_compiled(size, report, backend=args.compile_backend or ("eager" if args.smoke else "inductor"))
+    report.log(f"done; results in {report.path}")
+
+
+if __name__ == "__main__":
+    main()
