@@ -80,7 +80,7 @@ class DiffusionEngine:
                 from flap.engines.diffusion.pipeline import FLAPPipeline
 
                 dtype = getattr(torch, self.dtype)
-                pipe = FLAPPipeline.from_pretrained(key[0], torch_dtype=dtype).to(self.device)
+                pipe = FLAPPipeline.from_pretrained(key[0], dtype=dtype).to(self.device)
                 pipe.optimize_for_inference(dtype=dtype, compile=self.compile)
                 _PIPELINES[key] = pipe
             return _PIPELINES[key]

@@ -100,7 +100,7 @@ class FLAPPipeline(DiffusionPipeline):
     @classmethod
     def from_parts(cls, base_model: str, motion_adapter: str, audio_encoder: str | None = None, *,
                    condition: ConditionEncoderConfig | None = None, token: str | None = None,
-                   torch_dtype: torch.dtype | None = None, **audio_kwargs) -> "FLAPPipeline":
+                   dtype: torch.dtype | None = None, **audio_kwargs) -> "FLAPPipeline":
         """Compose from standard parts to start training: an SD-1.5-layout model (``unet/`` and ``vae/`` subfolders,
         e.g. a hub id of SD 1.5), an AnimateDiff ``MotionAdapter`` and, optionally, a wav2vec2 encoder (hub ids or
         folders).  ReferenceNet and the denoiser's spatial layers both start from the SD UNet."""
@@ -118,8 +118,8 @@ class FLAPPipeline(DiffusionPipeline):
             audio_to_flame = Audio2FlameNetwork.from_audio_encoder(audio_encoder, token=token, **audio_kwargs)
         pipe = cls(reference_net=reference_net, denoising_unet=denoising_unet, scheduler=default_scheduler(), vae=vae,
                    audio_to_flame=audio_to_flame)
-        if torch_dtype is not None:
-            pipe.to(dtype=torch_dtype)
+        if dtype is not None:
+            pipe.to(dtype=dtype)
         return pipe
 
     @classmethod
