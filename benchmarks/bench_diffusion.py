@@ -28,8 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flap.engines.diffusion.benchmark import (FlopTable, matmul_ceiling, measure_flops, psnr, relative_error,  # noqa: E402
-                                              synchronize, time_video)
+from flap.engines.diffusion.benchmark import (FlopTable, matmul_ceiling, measure_flops, median_seconds,  # noqa: E402
+                                              psnr, relative_error, sdpa_backends, synchronize, time_video)
 from flap.engines.diffusion.config import FLAPModelConfig  # noqa: E402
 from flap.engines.diffusion.pipeline import FLAPPipeline  # noqa: E402
 from flap.engines.diffusion.sampling import SamplingOptions  # noqa: E402
@@ -174,16 +174,7 @@ def forward_microbench(pipe: FLAPPipeline, state, size: dict, repeats: int = 5) 
 
     def timed():
         with torch.no_grad():
-            for _ in range(2):
-                unet(x, t, tokens=tokens)
-            times = []
-            for _ in range(repeats):
-                synchronize(pipe.device)
-                t0 = time.perf_counter()
-                unet(x, t, tokens=tokens)
-                synchronize(pipe.device)
-                times.append(time.perf_counter() - t0)
-        return float(np.median(times))
+            return median_seconds(lambda: unet(x, t, tokens=tokens), pipe.device, repeats)
 
     out = {"rows_x_frames": 2 * frames, "plain_s": timed()}
     unet.fuse_qkv_projections()
@@ -195,13 +186,82 @@ def forward_microbench(pipe: FLAPPipeline, state, size: dict, repeats: int = 5) 
     return out
 
 
-def timings(pipe: FLAPPipeline, size: dict, flops: FlopTable | None, variants: list[tuple[str, SamplingOptions]],
-            keep_dir: Path | None = None, compare_dir: Path | None = None) -> dict:
+def vae_decode_microbench(pipe: FLAPPipeline, chunk: int = 8) -> dict:
+    """VAE decoding of one chunk of frames, as built and channels-last (cuDNN's NHWC convolutions)."""
+    if pipe.vae is None:
+        return {}
+    c, h, w = pipe.latent_shape
+    latents = torch.randn(chunk, c, h, w, device=pipe.device, dtype=pipe.vae.dtype)
+    with torch.no_grad():
+        out = {"frames": chunk, "plain_s": median_seconds(lambda: pipe.decode_latents(latents), pipe.device, 3)}
+        pipe.vae.to(memory_format=torch.channels_last)
+        out["channels_last_s"] = median_seconds(lambda: pipe.decode_latents(latents), pipe.device, 3)
+        pipe.vae.to(memory_format=torch.contiguous_format)
+    return out
+
+
+def choose_settings(report: "Report") -> dict:
+    """The fastest measured choices: channels-last per model, and the SDPA backend order."""
+    sections = report.data["sections"]
+    forward = sections.get("unet_forward_s") or {}
+    vae = sections.get("vae_decode_s") or {}
+    attention = {k: v for k, v in (sections.get("sdpa_backends") or {}).items() if isinstance(v, float)}
+    return {
+        "unet_channels_last": bool(forward) and forward["fused_qkv_channels_last_s"] < 0.97 * forward["fused_qkv_s"],
+        "vae_channels_last": bool(vae) and vae["channels_last_s"] < 0.97 * vae["plain_s"],
+        "sdpa_order": sorted(attention, key=attention.get) if attention else None,
+        "cudnn_benchmark": True,
+    }
+
+
+def apply_settings(pipe: FLAPPipeline, settings: dict) -> None:
+    if settings.get("unet_channels_last"):
+        pipe.denoising_unet.to(memory_format=torch.channels_last)
+        pipe.reference_net.to(memory_format=torch.channels_last)
+    if settings.get("vae_channels_last") and pipe.vae is not None:
+        pipe.vae.to(memory_format=torch.channels_last)
+    torch.backends.cudnn.benchmark = bool(settings.get("cudnn_benchmark"))
+
+
+def sdpa_context(settings: dict):
+    """Prefer the measured-fastest attention backends (falling back to the others in measured order)."""
+    import contextlib
+
+    order = settings.get("sdpa_order")
+    if not order:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    names = list(order) + [n for n in ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION", "MATH") if n not in order]
+    backends = [getattr(SDPBackend, n) for n in names if hasattr(SDPBackend, n)]
+    try:
+        return sdpa_kernel(backends, set_priority=True)
+    except TypeError:  # older torch: no priority order, only the allowed set
+        return sdpa_kernel(backends)
+
+
+def warm_up(pipe: FLAPPipeline, size: dict, variants: list[tuple[str, SamplingOptions]]) -> None:
+    """Every kernel and shape once, outside the clock (cuDNN autotuning included): each variant with few steps
+    on a clip as long as the timed one (same window and decode shapes)."""
     image = portrait(pipe.resolution, seed=1)
     motion = talking_motion(size["frames"], seed=3)
-    # warm-up: every kernel and shape once, outside the clock
-    warm = replace(variants[0][1], num_inference_steps=2)
-    time_video(pipe, image, talking_motion(size["window"] + 2, seed=3), warm, "warmup")
+    for _, options in variants:
+        steps = 4 if options.deepcache_interval > 1 else 2
+        time_video(pipe, image, motion, replace(options, num_inference_steps=steps,
+                                                guidance_interval=(0.0, 0.5) if steps == 4 else options.guidance_interval),
+                   "warmup")
+
+
+def timings(pipe: FLAPPipeline, size: dict, flops: FlopTable | None, variants: list[tuple[str, SamplingOptions]],
+            keep_dir: Path | None = None, compare_dir: Path | None = None, settings: dict | None = None) -> dict:
+    image = portrait(pipe.resolution, seed=1)
+    motion = talking_motion(size["frames"], seed=3)
+    with sdpa_context(settings or {}):
+        return _timings(pipe, size, flops, variants, keep_dir, compare_dir, image, motion)
+
+
+def _timings(pipe, size, flops, variants, keep_dir, compare_dir, image, motion) -> dict:
+    warm_up(pipe, size, variants)
     out = {}
     kept = {}
     for label, options in variants:
@@ -256,33 +316,56 @@ def run_eager(size: dict, report: Report) -> None:
     flops = report.section("flops_per_frame", lambda: asdict(measure_flops(pipe, state, frames=size["window"])))
     table = FlopTable(**flops) if flops else None
     report.section("unet_forward_s", forward_microbench, pipe, state, size)
+    report.section("vae_decode_s", vae_decode_microbench, pipe)
+    c, h, w = pipe.latent_shape
+    heads = pipe.denoising_unet.unet.config.num_attention_heads
+    width = pipe.denoising_unet.unet.config.block_out_channels[0]
+    report.section("sdpa_backends", sdpa_backends, size["device"], 2 * size["window"], heads, h * w, 2 * h * w,
+                   width // heads)
+    settings = choose_settings(report)
+    report.data["chosen_settings"] = settings
+    report.log(f"chosen settings: {settings}")
     pipe.optimize_for_inference(dtype=torch.bfloat16, fuse_qkv=True)
-    report.section("video_timings", timings, pipe, size, table, variants_for(size), keep_dir=CACHE_DIR / "eager")
-    report.section("long_video_memory", long_video, pipe, size,
-                   SamplingOptions.plain(num_inference_steps=1, window=size["window"], overlap=size["overlap"]))
+    apply_settings(pipe, settings)
+    report.section("video_timings", timings, pipe, size, table, variants_for(size), keep_dir=CACHE_DIR / "eager",
+                   settings=settings)
+    with sdpa_context(settings):
+        report.section("long_video_memory", long_video, pipe, size,
+                       SamplingOptions.plain(num_inference_steps=1, window=size["window"], overlap=size["overlap"]))
 
 
 def run_compiled(size: dict, report: Report, backend: str = "inductor") -> None:
     import torch._dynamo
 
-    torch._dynamo.config.recompile_limit = 64
-    torch._dynamo.config.accumulated_recompile_limit = 512
+    for name, value in (("recompile_limit", 64), ("cache_size_limit", 64), ("accumulated_recompile_limit", 512),
+                        ("accumulated_cache_size_limit", 512)):
+        if hasattr(torch._dynamo.config, name):  # renamed across torch versions
+            setattr(torch._dynamo.config, name, value)
     pipe = build(size, torch.bfloat16)
     state = pipe.prepare_reference(portrait(pipe.resolution, seed=1))
     flops = measure_flops(pipe, state, frames=size["window"])
+    eager = report.path.parent / report.path.name.replace("compiled", "eager")
+    settings = json.loads(eager.read_text()).get("chosen_settings", {}) if eager.exists() else {}
+    report.data["chosen_settings"] = settings
+    report.log(f"settings from the eager run: {settings}")
     # dynamic=True: one graph per block shape for every batch size (guided 2 rows or unguided 1 row)
-    pipe.optimize_for_inference(dtype=torch.bfloat16, fuse_qkv=True, compile=True, dynamic=True, backend=backend)
+    pipe.optimize_for_inference(dtype=torch.bfloat16, fuse_qkv=True)
+    apply_settings(pipe, settings)
+    pipe.denoising_unet.compile_blocks(dynamic=True, backend=backend)
 
     def compile_warmup():
         t0 = time.perf_counter()
         # 4 steps, full pass every 3rd, guidance on the first half: guided and unguided rows, full and shallow passes
         options = SamplingOptions.fast(num_inference_steps=4, guidance_interval=(0.0, 0.5), window=size["window"],
                                        overlap=size["overlap"])
-        time_video(pipe, portrait(pipe.resolution, seed=1), talking_motion(size["window"] + 2, seed=3), options, "compile")
+        with sdpa_context(settings):
+            time_video(pipe, portrait(pipe.resolution, seed=1), talking_motion(size["window"] + 2, seed=3), options,
+                       "compile")
         return {"compile_and_first_run_s": time.perf_counter() - t0, "backend": backend}
 
     report.section("compile", compile_warmup)
-    report.section("video_timings", timings, pipe, size, flops, variants_for(size), compare_dir=CACHE_DIR / "eager")
+    report.section("video_timings", timings, pipe, size, flops, variants_for(size), compare_dir=CACHE_DIR / "eager",
+                   settings=settings)
 
 
 def main() -> None:

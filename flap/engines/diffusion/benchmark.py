@@ -40,6 +40,42 @@ def matmul_ceiling(device: str, n: int = 8192, dtype: torch.dtype = torch.bfloat
     return 2 * n**3 / float(np.median(times)) / 1e12
 
 
+def median_seconds(fn, device, repeats: int = 5, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        t0 = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def sdpa_backends(device: str, batch: int, heads: int, queries: int, keys: int, head_dim: int,
+                  dtype: torch.dtype = torch.bfloat16) -> dict[str, float | str]:
+    """Seconds per SDPA call for each PyTorch attention backend on one shape (the largest reference attention).
+
+    Backends that cannot run the shape are reported with their error."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    q = torch.randn(batch, heads, queries, head_dim, device=device, dtype=dtype)
+    k = torch.randn(batch, heads, keys, head_dim, device=device, dtype=dtype)
+    v = torch.randn_like(k)
+    out: dict[str, float | str] = {}
+    for name in ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION", "MATH"):
+        backend = getattr(SDPBackend, name, None)
+        if backend is None or (name == "MATH" and device != "cpu" and batch * heads * queries * keys > 2**31):
+            continue
+        try:
+            with sdpa_kernel([backend]):
+                out[name] = median_seconds(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v), device)
+        except Exception as exc:  # a backend that does not support this shape, dtype or device
+            out[name] = f"unavailable: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+    return out
+
+
 def count_flops(fn) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
