@@ -53,6 +53,11 @@ def main(out: Path) -> str:
     forward = sections.get("unet_forward_s")
     if forward:
         lines.append(f"One guided 16-frame UNet pass ({forward['rows_x_frames']} frame rows): {forward}")
+    for name in ("vae_decode_s", "sdpa_backends"):
+        if sections.get(name):
+            lines.append(f"{name}: {sections[name]}")
+    if eager.get("chosen_settings"):
+        lines.append(f"Chosen for the timings (fastest measured): {eager['chosen_settings']}")
     compile_info = compiled.get("sections", {}).get("compile")
     if compile_info:
         lines.append(f"torch.compile (regional, dynamic shapes): {compile_info['compile_and_first_run_s']:.0f} s to compile and run once")
