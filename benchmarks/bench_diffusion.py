@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flap.engines.diffusion.benchmark import (FlopTable, matmul_ceiling, measure_flops, median_seconds,  # noqa: E402
-                                              psnr, relative_error, sdpa_backends, synchronize, time_video)
+                                              psnr, relative_error, sdpa_backends, time_video)
 from flap.engines.diffusion.config import FLAPModelConfig  # noqa: E402
 from flap.engines.diffusion.pipeline import FLAPPipeline  # noqa: E402
 from flap.engines.diffusion.sampling import SamplingOptions  # noqa: E402

@@ -27,7 +27,7 @@ from torch import nn
 from flap.engines.diffusion.attention import DecoupledConditionAttnProcessor, ReferenceAttnProcessor
 from flap.engines.diffusion.condition import FLAPConditionEncoder
 from flap.engines.diffusion.config import ConditionEncoderConfig
-from flap.engines.diffusion.reference_net import ReferenceFeatures, spatial_self_attention_names
+from flap.engines.diffusion.reference_net import ReferenceFeatures, init_config, spatial_self_attention_names
 
 PARAMETER_GROUPS = ("head_motion", "expression", "temporal", "spatial")
 
@@ -94,8 +94,6 @@ class FLAPDenoisingUNet(ModelMixin, ConfigMixin):
 
         The expression key/value projections start as copies of the text cross-attention's, as IP-Adapter does.
         """
-        from flap.engines.diffusion.reference_net import init_config
-
         model = cls(unet_config=init_config(motion_unet), condition_config=asdict(condition))
         missing, unexpected = model.unet.load_state_dict(motion_unet.state_dict(), strict=False)
         if unexpected or any(".processor." not in key for key in missing):

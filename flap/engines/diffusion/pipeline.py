@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from PIL import Image
 
 from flap.engines.diffusion.compose import image_to_tensor, paste_back, tensor_to_frames
 from flap.engines.diffusion.config import ConditionEncoderConfig, FLAPModelConfig
-from flap.engines.diffusion.denoising_unet import PARAMETER_GROUPS, FLAPDenoisingUNet, ReferenceKV
+from flap.engines.diffusion.denoising_unet import FLAPDenoisingUNet, ReferenceKV
 from flap.engines.diffusion.loading import locate_weights
 from flap.engines.diffusion.reference_net import FLAPReferenceNet
 from flap.engines.diffusion.sampling import Progress, SamplingOptions, SamplingStats, frame_noise, sample_latents
@@ -51,7 +51,6 @@ class ReferenceState:
     """Everything about the portrait that sampling needs, computed once per video."""
 
     kv: ReferenceKV
-    latent: torch.Tensor  # (1, C, h, w)
     size: tuple[int, int]  # (H, W) of the portrait crop given; output frames come back at this size
 
 
@@ -174,7 +173,7 @@ class FLAPPipeline(DiffusionPipeline):
         size = (image.height, image.width) if isinstance(image, Image.Image) else tuple(np.asarray(image).shape[:2])
         latent = self.encode_image(image_to_tensor(image, self.resolution))
         features = self.reference_net(latent.to(self.reference_net.dtype))
-        return ReferenceState(kv=self.denoising_unet.project_reference(features), latent=latent, size=size)
+        return ReferenceState(kv=self.denoising_unet.project_reference(features), size=size)
 
     def motion_condition(self, motion: MotionSequence | np.ndarray) -> np.ndarray:
         condition = motion.to_condition() if isinstance(motion, MotionSequence) else np.asarray(motion, dtype=np.float32)
@@ -192,8 +191,6 @@ class FLAPPipeline(DiffusionPipeline):
 
         ``option_changes`` override fields of ``options`` (e.g. ``num_inference_steps=4, guidance_scale=2.0``).
         """
-        from dataclasses import replace
-
         options = replace(options or SamplingOptions(), **option_changes).validated()
         if not isinstance(reference, ReferenceState):
             reference = self.prepare_reference(reference)
@@ -282,6 +279,3 @@ class FLAPPipeline(DiffusionPipeline):
             if model is not None:
                 model.requires_grad_(False)
         return trainable
-
-
-assert set(PARAMETER_GROUPS) | {"reference"} >= {g for gs in TRAINING_STAGES.values() for g in gs}
