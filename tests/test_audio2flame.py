@@ -82,3 +82,18 @@ def test_clear_errors(net, speech):
         net.generate(np.zeros(0, np.float32), 16000)
     with pytest.raises(AudioInputError, match="NaN"):
         prepare_waveform(np.array([0.0, np.nan] * 500, np.float32), 16000, 16000)
+
+
+def test_found_in_a_saved_full_model_and_loaded_on_the_cpu(net, tmp_path, monkeypatch):
+    from flap.audio2motion.network import ENV_AUDIO2FLAME, find_audio2flame, load_audio2flame
+
+    monkeypatch.delenv(ENV_AUDIO2FLAME, raising=False)
+    monkeypatch.setenv("FLAP_MODEL", str(tmp_path / "model"))
+    assert find_audio2flame() is None and load_audio2flame() is None  # no weights: the embedded generator is used
+    net.save_pretrained(tmp_path / "model" / "audio_to_flame")
+    assert find_audio2flame() == str(tmp_path / "model" / "audio_to_flame")
+    loaded = load_audio2flame()
+    assert isinstance(loaded, Audio2FlameNetwork) and loaded.out.weight.device.type == "cpu"
+    monkeypatch.setenv(ENV_AUDIO2FLAME, "/somewhere/else")
+    assert find_audio2flame() == "/somewhere/else"
+

@@ -31,6 +31,8 @@ from flap.motion.representation import CONDITION_DIM, CONDITION_LAYOUT, MotionSe
 from flap.motion.rotations import IDENTITY_6D
 
 DEFAULT_AUDIO_ENCODER = "facebook/wav2vec2-base"
+ENV_AUDIO2FLAME = "FLAP_AUDIO2FLAME"
+SUBFOLDER = "audio_to_flame"  # its folder inside a saved FLAPPipeline
 _CONFIG_BOOKKEEPING = ("transformers_version", "architectures", "_name_or_path", "torch_dtype", "dtype", "model_type")
 
 
@@ -183,3 +185,41 @@ def prepare_waveform(waveform: np.ndarray, sample_rate: int, target_rate: int) -
     if wave.size < 400:
         wave = np.pad(wave, (0, 400 - wave.size))
     return ((wave - wave.mean()) / (wave.std() + 1e-7)).astype(np.float32)
+
+
+def find_audio2flame(source: str | None = None) -> str | None:
+    """Where trained Audio-to-FLAME weights are, without loading them: ``source``, else $FLAP_AUDIO2FLAME (a folder
+    or hub id), else the ``audio_to_flame/`` folder of the full model ($FLAP_MODEL) when it is on this machine.
+    None means the embedded motion generator should be used."""
+    import os
+    from pathlib import Path
+
+    source = source or os.environ.get(ENV_AUDIO2FLAME) or None
+    if source:
+        return str(source)
+    from flap.engines.diffusion.loading import ENV_MODEL, is_repo_id
+
+    model = os.environ.get(ENV_MODEL, "").strip()
+    if not model:
+        return None
+    folder = Path(model).expanduser()
+    if is_repo_id(model):
+        try:
+            from huggingface_hub import snapshot_download
+
+            folder = Path(snapshot_download(model, local_files_only=True, allow_patterns=[f"{SUBFOLDER}/*"]))
+        except Exception:  # not cached: do not download just to look
+            return None
+    return str(folder / SUBFOLDER) if (folder / SUBFOLDER / "config.json").is_file() else None
+
+
+def load_audio2flame(source: str | None = None, device: str = "cpu") -> Audio2FlameNetwork | None:
+    """The trained network (see ``find_audio2flame``) on ``device`` (CPU works), or None when there is none."""
+    import os
+
+    location = find_audio2flame(source)
+    if location is None:
+        return None
+    token = os.environ.get("HF_TOKEN") or None
+    return Audio2FlameNetwork.from_pretrained(location, token=token).to(device).eval()
+
