@@ -59,7 +59,8 @@ def _synthetic(args) -> int:
         spec = synthetic.SyntheticSpec(resolution=args.resolution, clips_per_identity=args.clips_per_identity,
                                        frames_per_clip=args.frames_per_clip, heldout_per_identity=args.heldout_per_identity,
                                        seed=args.seed)
-        manifest = synthetic.render_dataset(args.cache, args.out, spec, workers=args.workers)
+        names = [n for n in (args.identities or "").split(",") if n] or None
+        manifest = synthetic.render_dataset(args.cache, args.out, spec, workers=args.workers, identities=names)
         print(f"{len(manifest.clips)} clips written to {args.out}")
     return 0
 
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames-per-clip", type=int, default=100)
     p.add_argument("--heldout-per-identity", type=int, default=1)
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--identities", default=None, help="render: comma-separated subset of the cached identities")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_synthetic)
 

@@ -78,8 +78,10 @@ class AudioTask:
                                           use_cached_features=self.use_features, num_styles=self.network.config.num_styles)
         self.module = AudioTrainingModule(self.network)
         self.module.train()
-        if config.run.gradient_checkpointing and not self.use_features and hasattr(encoder, "gradient_checkpointing_enable"):
-            encoder.gradient_checkpointing_enable()
+        if config.run.gradient_checkpointing and not self.use_features:
+            # transformers renamed the switch (v5.2x); older versions only have the first name
+            enable = getattr(encoder, "activation_checkpointing_enable", None) or encoder.gradient_checkpointing_enable
+            enable()
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.network.parameters() if p.requires_grad]

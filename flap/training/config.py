@@ -79,6 +79,9 @@ class RunSpec:
     seed: int = 0
     export_dir: str | None = None  # default: <output_dir>/pipeline
     allow_tf32: bool = True
+    # Exponential moving average of the trained weights (diffusers' EMAModel, with warm-up); the export holds the
+    # averaged weights.  Diffusion samples are much cleaner from averaged weights, most of all in short runs.
+    ema_decay: float | None = None
 
 
 @dataclass
@@ -88,6 +91,9 @@ class DiffusionSpec:
     uncond_probability: float = 0.1  # drop the whole condition (classifier-free guidance at sampling)
     snr_gamma: float | None = 5.0  # min-SNR-gamma loss weighting (Hang et al. 2023); None = plain MSE
     stage2_feed_head: bool = True  # stage 2 still gives the head tokens through the frozen head-motion path
+    # Stage 3 from a model whose temporal layers never trained (no AnimateDiff weights): zero their output
+    # projections first, so they start as the identity and the video stage begins at the image stages' quality.
+    zero_init_temporal: bool = False
 
 
 @dataclass

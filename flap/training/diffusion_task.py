@@ -19,6 +19,19 @@ from flap.training.models import build_pipeline
 from flap.training.stages import StagePlan, plan_for
 
 
+def zero_temporal_outputs(denoising_unet: nn.Module) -> int:
+    """Zero the output projection of every temporal (AnimateDiff) block: each becomes an exact identity (its
+    output is residual + 0) that still receives gradients.  Returns how many were zeroed."""
+    count = 0
+    with torch.no_grad():
+        for module in denoising_unet.temporal_modules():
+            module.proj_out.weight.zero_()
+            if module.proj_out.bias is not None:
+                module.proj_out.bias.zero_()
+            count += 1
+    return count
+
+
 class DiffusionTrainingModule(nn.Module):
     """noisy latents (B, C, F, h, w) + timesteps + condition (B, F, 120) + reference latent (B, C, h, w) -> noise."""
 
@@ -47,6 +60,8 @@ class DiffusionTask:
         self.plan: StagePlan = plan_for(config)
         self.pipe = build_pipeline(config.model)
         self.resolution = self.pipe.resolution
+        if self.plan.stage == 3 and config.diffusion.zero_init_temporal:
+            zero_temporal_outputs(self.pipe.denoising_unet)
         self.trainable = self.pipe.set_training_stage(self.plan.stage)
         if config.run.gradient_checkpointing:
             self.pipe.reference_net.enable_gradient_checkpointing()

@@ -131,8 +131,11 @@ def _cycle(loader):
         epoch += 1
 
 
-def train(config: TrainConfig, task=None) -> TrainResult:
-    """Run one stage to ``run.max_steps`` (or ``run.max_seconds``), checkpointing and exporting as configured."""
+def train(config: TrainConfig, task=None, on_start=None) -> TrainResult:
+    """Run one stage to ``run.max_steps`` (or ``run.max_seconds``), checkpointing and exporting as configured.
+
+    on_start(accelerator, module, optimizer, progress), if given, is called once everything is prepared and any
+    checkpoint is loaded (tests use it to inspect the resumed state)."""
     from accelerate.utils import set_seed
     from diffusers.optimization import get_scheduler
     from torch.utils.data import DataLoader
@@ -169,8 +172,16 @@ def train(config: TrainConfig, task=None) -> TrainResult:
     module, optimizer, loader, lr_scheduler = accelerator.prepare(task.module, optimizer, loader, lr_scheduler)
     progress = TrainingProgress()
     accelerator.register_for_checkpointing(progress)
+    ema = None
+    if run.ema_decay:
+        from diffusers.training_utils import EMAModel
+
+        ema = EMAModel(params, decay=run.ema_decay, use_ema_warmup=True, power=0.75, foreach=True)
+        accelerator.register_for_checkpointing(ema)
 
     resumed_from = _resume(accelerator, run)
+    if on_start is not None:
+        on_start(accelerator, module, optimizer, progress)
     description = dict(task.describe(), frozen_unreachable=len(frozen), processes=accelerator.num_processes,
                        mixed_precision=accelerator.mixed_precision, device=str(device),
                        global_batch=run.batch_size * accelerator.num_processes * run.gradient_accumulation_steps,
@@ -215,6 +226,8 @@ def train(config: TrainConfig, task=None) -> TrainResult:
             continue
         progress.step += 1
         progress.samples += samples_per_step * run.gradient_accumulation_steps
+        if ema is not None:
+            ema.step(params)
         if progress.step % run.log_every == 0 or progress.step == run.max_steps:
             mean = window_loss / max(window_count, 1)
             last_loss = float(accelerator.reduce(mean, reduction="mean"))
@@ -242,7 +255,13 @@ def train(config: TrainConfig, task=None) -> TrainResult:
     if accelerator.is_main_process:
         info = {"stage": config.stage, "steps": progress.step, "samples": progress.samples, "seconds": progress.seconds,
                 "final_loss": last_loss, "stopped_by": stopped_by, "description": description, "config": config.to_dict()}
+        if ema is not None:  # export the averaged weights, then put the raw ones back
+            ema.store(params)
+            ema.copy_to(params)
+            info["ema_decay"] = run.ema_decay
         export_dir = task.export(config.export_dir, info)
+        if ema is not None:
+            ema.restore(params)
         print(f"[flap.training] stage {config.stage} done: {progress.step} steps, loss {last_loss:.4f}, exported to {export_dir}",
               flush=True)
     accelerator.wait_for_everyone()

@@ -44,6 +44,28 @@ def model_config(spec: ModelSpec) -> FLAPModelConfig:
     raise ValueError(f"unknown model preset {spec.preset!r}; choose one of {', '.join(PRESETS)}")
 
 
+def pixel_space_scheduler():
+    """DDIM on DDPM's linear schedule for pixel-space models.  SD-1.5's scaled-linear schedule was made for VAE
+    latents and leaves images visible at the last step (signal scale 0.07 at t = 999, against 0.006 here), so a
+    sampler starting from pure noise would start off the training distribution."""
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02, beta_schedule="linear",
+                         clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon",
+                         timestep_spacing="trailing")
+
+
+def new_pipeline(spec: ModelSpec):
+    """Random weights of a preset (pixel-space models get the pixel-space noise schedule)."""
+    from flap.engines.diffusion.pipeline import FLAPPipeline
+
+    config = model_config(spec)
+    pipe = FLAPPipeline.from_model_config(config)
+    if not config.vae:
+        pipe.register_modules(scheduler=pixel_space_scheduler())
+    return pipe
+
+
 def build_pipeline(spec: ModelSpec):
     """The FLAP pipeline a diffusion stage starts from (float32, on the CPU)."""
     from flap.engines.diffusion.pipeline import FLAPPipeline
@@ -54,7 +76,7 @@ def build_pipeline(spec: ModelSpec):
         if not spec.motion_adapter:
             raise ValueError("model.base_model needs model.motion_adapter (an AnimateDiff MotionAdapter)")
         return FLAPPipeline.from_parts(spec.base_model, spec.motion_adapter, spec.audio_encoder)
-    return FLAPPipeline.from_model_config(model_config(spec))
+    return new_pipeline(spec)
 
 
 def build_audio_network(spec: ModelSpec):
