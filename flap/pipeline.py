@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -101,7 +102,13 @@ def make_motion(audio, transcript: str | None = None, controls: MotionControls |
     warnings += analysis.warnings
     progress("analysing audio", 2, 2)
     with timer.stage("motion"):
-        motion = generate_motion(analysis, seed=config.seed)
+        network = _audio_to_flame()
+        if network is not None:  # trained Audio-to-FLAME weights are present: they replace the rule-based generator
+            motion = network.generate(clip.samples, clip.sample_rate, fps=config.fps, emotion=controls.emotion,
+                                      intensity=controls.emotion_strength if controls.emotion != "neutral" else 0.0)
+            warnings.append("motion from the trained Audio-to-FLAME network")
+        else:
+            motion = generate_motion(analysis, seed=config.seed)
         if imported is not None:
             take = tuple(take)
             if take:
@@ -112,6 +119,23 @@ def make_motion(audio, transcript: str | None = None, controls: MotionControls |
         motion = apply_controls(motion, controls, seed=config.seed, pause_starts_s=analysis.pause_starts_s)
     motion.meta.setdefault("audio", str(getattr(clip, "source", "")))
     return motion, warnings
+
+
+def _audio_to_flame():
+    """The trained Audio-to-FLAME network when its weights are configured (FLAP_AUDIO2FLAME, or an audio_to_flame/
+    folder in FLAP_MODEL's weights), loaded once; otherwise None and the embedded generator is used."""
+    import os
+
+    if not (os.environ.get("FLAP_AUDIO2FLAME", "").strip() or os.environ.get("FLAP_MODEL", "").strip()):
+        return None
+    return _load_audio_to_flame()
+
+
+@functools.lru_cache(maxsize=1)
+def _load_audio_to_flame():
+    from flap.audio2motion.network import load_audio2flame
+
+    return load_audio2flame()
 
 
 # ---------------------------------------------------------------------------------------------- jobs
