@@ -7,7 +7,7 @@
 #
 # Needs the portrait cache .gpucache/issue6 (made here with MediaPipe:
 # `.venv/bin/python -m flap.training synthetic cache --out .gpucache/issue6`); renders its data itself.
-# Environment: PYTHON (default python3), OUT, WORK, STEPS (default 300), BATCH (per GPU in the 2-GPU run, default 64).
+# Environment: PYTHON (default python3), OUT, WORK, STEPS (default 400), BATCH (per GPU in the 2-GPU run, default 64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
@@ -25,7 +25,7 @@ if [[ $SMOKE == 1 ]]; then
   MODEL=(--set model.preset=tiny --set model.resolution=32 --set data.num_workers=0 --set run.log_every=1)
   LAUNCH=(--cpu)
 else
-  STEPS=${STEPS:-300}; BATCH=${BATCH:-64}
+  STEPS=${STEPS:-400}; BATCH=${BATCH:-64}
   RENDER=(--resolution 64 --clips-per-identity 16 --frames-per-clip 100 --heldout-per-identity 0)
   MODEL=()
   LAUNCH=(--mixed_precision bf16)
@@ -41,9 +41,14 @@ rm -rf "$WORK"
   $PY -m accelerate.commands.launch --num_machines 1 --num_processes 1 --dynamo_backend no "${LAUNCH[@]}" \
       "${COMMON[@]}" --set "run.output_dir=$WORK/gpu1" --set "run.batch_size=$((2 * BATCH))"
   echo "== 2 processes (DDP), batch $BATCH each"
-  MULTI=(--multi_gpu); [[ $SMOKE == 1 ]] && MULTI=()
-  $PY -m accelerate.commands.launch --num_machines 1 --num_processes 2 "${MULTI[@]}" --main_process_port 29517 \
-      --dynamo_backend no "${LAUNCH[@]}" "${COMMON[@]}" --set "run.output_dir=$WORK/gpu2" --set "run.batch_size=$BATCH"
+  if [[ $SMOKE == 1 ]]; then
+    # accelerate launch has no multi-CPU flag; torchrun starts the two gloo processes and accelerate picks them up
+    ACCELERATE_USE_CPU=1 $PY -m torch.distributed.run --nproc_per_node 2 --master_port 29517 \
+        "${COMMON[@]}" --set "run.output_dir=$WORK/gpu2" --set "run.batch_size=$BATCH"
+  else
+    $PY -m accelerate.commands.launch --num_machines 1 --num_processes 2 --multi_gpu --main_process_port 29517 \
+        --dynamo_backend no "${LAUNCH[@]}" "${COMMON[@]}" --set "run.output_dir=$WORK/gpu2" --set "run.batch_size=$BATCH"
+  fi
   echo "== compare"
   $PY scripts/gpu_issue6_ddp_compare.py "$WORK/gpu1" "$WORK/gpu2" --out "$OUT/ddp_comparison.json" \
       --batch-1gpu $((2 * BATCH)) --batch-2gpu "$BATCH" --command "scripts/gpu_issue6_ddp.sh (STEPS=$STEPS BATCH=$BATCH)"

@@ -80,6 +80,7 @@ def held_out_set(data: Path, frames: int) -> HeldOut:
     from flap.motion.representation import MotionSequence
     from flap.training.manifest import ClipFrames, Manifest, clip_dir
 
+    data = Path(data)
     manifest = Manifest.load(data)
     clips = manifest.select("test")
     conditions, videos, refs = [], [], []

@@ -145,9 +145,11 @@ def train(config: TrainConfig, task=None, on_start=None) -> TrainResult:
     start_time = time.perf_counter()
     accelerator = _make_accelerator(config)
     set_seed(run.seed, device_specific=True)
-    if run.allow_tf32 and torch.cuda.is_available():
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    if torch.cuda.is_available():
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest convolutions
+        if run.allow_tf32:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
     output = Path(run.output_dir)
     if accelerator.is_main_process:
         output.mkdir(parents=True, exist_ok=True)

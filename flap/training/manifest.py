@@ -129,19 +129,45 @@ class ClipFrames:
         return np.stack(frames)
 
 
+class FrameWriter:
+    """Writes a clip's frames one at a time (``.npy`` needs the count up front), so no clip is held in memory."""
+
+    def __init__(self, folder: Path, kind: str, count: int, size: int, jpeg_quality: int = 95):
+        self.folder, self.kind, self.count, self.quality = Path(folder), kind, int(count), jpeg_quality
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.written = 0
+        if kind == "npy":
+            self.array = np.lib.format.open_memmap(self.folder / "frames.npy", mode="w+", dtype=np.uint8,
+                                                   shape=(self.count, size, size, 3))
+        elif kind == "jpg":
+            (self.folder / "frames").mkdir(exist_ok=True)
+        else:
+            raise ValueError(f"frame storage must be 'npy' or 'jpg'; got {kind!r}")
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.written >= self.count:
+            raise ValueError(f"more than the {self.count} frames announced")
+        if self.kind == "npy":
+            self.array[self.written] = frame
+        else:
+            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+            if not ok:
+                raise RuntimeError(f"could not encode frame {self.written} as JPEG")
+            buf.tofile(self.folder / "frames" / f"{self.written:06d}.jpg")
+        self.written += 1
+
+    def close(self) -> None:
+        if self.kind == "npy":
+            self.array.flush()
+            del self.array
+
+
 def write_frames(folder: Path, frames: np.ndarray, kind: str, jpeg_quality: int = 95) -> None:
     """Store (T, S, S, 3) uint8 frames as one .npy or a folder of JPEGs."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if kind == "npy":
-        np.save(folder / "frames.npy", np.ascontiguousarray(frames, dtype=np.uint8))
-        return
-    out = folder / "frames"
-    out.mkdir(exist_ok=True)
-    for i, frame in enumerate(frames):
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-        if not ok:
-            raise RuntimeError(f"could not encode frame {i} as JPEG")
-        buf.tofile(out / f"{i:06d}.jpg")
+    writer = FrameWriter(folder, kind, len(frames), frames.shape[1], jpeg_quality)
+    for frame in frames:
+        writer.write(frame)
+    writer.close()
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:

@@ -7,7 +7,8 @@ clip around the median face position, so the crop never jitters; decode again an
 default); decode the audio at 16 kHz and cache its per-frame features (and optionally an audio encoder's).
 Anything unusable is skipped with its reason; the summary (printed and in summary.json) says what was kept.
 
-Two decoding passes keep memory flat: nothing but the crops is ever stored, whatever the video's resolution.
+Two streaming decoding passes keep memory flat (frames are tracked and written as they are decoded), whatever the
+video's resolution and length.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from flap.training.manifest import ClipEntry, Manifest, clip_dir, head_motion_score, write_frames, write_wav
+from flap.training.manifest import ClipEntry, FrameWriter, Manifest, clip_dir, head_motion_score, write_wav
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg")
 TRACK_MAX_SIDE = 960  # frames are tracked at most this large (MediaPipe's mesh works on a 192 px face crop anyway)
@@ -190,38 +191,46 @@ def prepare_clip(path: Path, out_root: Path, clip_id: str, identity: str, config
     if np.isfinite(info.duration) and info.duration < config.min_seconds:
         raise SkipClip(f"too short ({info.duration:.2f} s; at least {config.min_seconds:g} s needed)")
 
-    # Pass 1: track every frame (reduced), keep probe frames for the face check.
-    reduced, factors = [], []
-    try:
-        for frame in decode_frames(path, config.fps, config.max_seconds):
+    # Pass 1: track every frame (reduced), streaming; a few probe frames are kept for the face check.
+    expected = int(info.duration * config.fps) if np.isfinite(info.duration) else 0
+    probe_at = set(np.linspace(0, max(expected - 1, 0), config.probe_frames).astype(int).tolist())
+    probes: list[np.ndarray] = []
+    shape_factor: list = []
+
+    def reduced_frames():
+        for i, frame in enumerate(decode_frames(path, config.fps, config.max_seconds)):
             small, factor = _reduce(frame, TRACK_MAX_SIDE)
-            reduced.append(small)
-            factors.append(factor)
+            if not shape_factor:
+                shape_factor.extend([small.shape[:2], factor])
+            if i in probe_at:
+                probes.append(small.copy())
+            yield small
+
+    try:
+        track = track_frames(reduced_frames(), video_mode=True)
     except Exception as exc:  # ffmpeg died half-way: a truncated or damaged file
         raise SkipClip(f"corrupt video (decoding failed: {type(exc).__name__})") from exc
-    count = len(reduced)
+    count = track.num_frames
     if count < config.min_seconds * config.fps:
         raise SkipClip(f"too short ({count / config.fps:.2f} s of frames; at least {config.min_seconds:g} s needed)")
-    probe = [reduced[i] for i in np.linspace(0, count - 1, min(config.probe_frames, count)).astype(int)]
-    check_faces(probe, config)
-    track = track_frames(reduced, video_mode=True)
-    shape = reduced[0].shape[:2]
-    factor = factors[0]
-    del reduced
+    check_faces(probes, config)
+    shape, factor = shape_factor
     found_share = float(track.found.mean())
     if found_share < config.min_found_share:
         raise SkipClip(f"face lost in {100 * (1 - found_share):.0f}% of the frames")
     motion = track_to_motion(track, config.fps, meta={"video": path.name})
     box_small = clip_crop_box(track.landmarks, track.found, shape, config)
     box = (box_small[0] / factor, box_small[1] / factor, box_small[2] / factor)
+    del track
 
-    # Pass 2: the crops at full quality.
+    # Pass 2: the crops at full quality, written as they are decoded.
     folder = clip_dir(out_root, clip_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    crops = np.stack([crop(f, box, config.resolution) for _, f in zip(range(count), decode_frames(path, config.fps, config.max_seconds))])
-    if len(crops) != count:
-        raise SkipClip(f"the video decoded differently twice ({len(crops)} vs {count} frames)")
-    write_frames(folder, crops, config.frames)
+    writer = FrameWriter(folder, config.frames, count, config.resolution)
+    for _, frame in zip(range(count), decode_frames(path, config.fps, config.max_seconds)):
+        writer.write(crop(frame, box, config.resolution))
+    writer.close()
+    if writer.written != count:
+        raise SkipClip(f"the video decoded differently twice ({writer.written} vs {count} frames)")
     motion.save(folder / "motion.npz")
 
     has_audio = has_features = has_encoder = False
