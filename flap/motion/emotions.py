@@ -32,7 +32,7 @@ EMOTIONS: dict[str, EmotionPreset] = {
                            pitch_deg=2.0, head_motion_gain=1.15),
     "sad": EmotionPreset({"brow_inner_raise": 0.9, "frown": 0.7, "brow_lower": 0.15, "lip_press": 0.15},
                          pitch_deg=-6.0, eyelid_baseline=0.2, head_motion_gain=0.6),
-    "angry": EmotionPreset({"brow_lower": 1.0, "lip_press": 0.35, "nose_wrinkle": 0.35, "upper_lip_raise": 0.2, "eye_wide": 0.2},
+    "angry": EmotionPreset({"brow_lower": 1.0, "lip_press": 0.4, "nose_wrinkle": 0.4, "frown": 0.45, "eye_squint": 0.2},
                            pitch_deg=-3.0, head_motion_gain=1.3),
     "surprised": EmotionPreset({"brow_raise": 1.0, "eye_wide": 0.9, "lower_lip_down": 0.2},
                                pitch_deg=3.0, jaw_rad=0.07, head_motion_gain=1.1),

@@ -150,9 +150,14 @@ class FaceRig:
             put(name, g[:, None] * np.array([side * 0.42, 0.36, -0.18]) + cheek[:, None] * np.array([side * 0.08, 0.22, 0.05]))
         for corner, side in ((left_corner, 1.0), (right_corner, -1.0)):
             g = self._gauss(corner, 1.2)
-            put("frown", g[:, None] * np.array([side * 0.08, -0.32, 0.0]))
+            put("frown", g[:, None] * np.array([side * 0.1, -0.5, 0.0]))
             put("lip_stretch", g[:, None] * np.array([side * 0.38, -0.04, -0.12]))
         put("frown", (self._gauss(p[G.CHIN], 1.5) * 0.12)[:, None] * np.array([0, 1.0, 0.3]))
+        # A photo that smiles keeps smiling through neutral speech, but a frown (sad, angry, disgusted...) must
+        # first undo that smile: the frown carries the photo's own smile, reversed.
+        smiling = self.source_smile()
+        if smiling > 0:
+            basis[CONTROL_INDEX["frown"]] -= 0.9 * smiling * (basis[CONTROL_INDEX["smile_left"]] + basis[CONTROL_INDEX["smile_right"]])
         put("lip_pucker", lips[:, None] * np.stack([-0.32 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.38)], 1))
         funnel_open = upper[:, None] * np.array([0, 0.16, 0]) + lower[:, None] * np.array([0, -0.16, 0])
         put("lip_funnel", lips[:, None] * np.stack([-0.2 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.3)], 1) + funnel_open)
@@ -161,7 +166,7 @@ class FaceRig:
         put("lip_press", upper[:, None] * np.array([0, -0.07, -0.03]) + lower[:, None] * np.array([0, 0.07, -0.03])
             + inner_upper[:, None] * np.array([0, -0.05, 0]) + inner_lower[:, None] * np.array([0, 0.05, 0]))
         centre_weight = 1.0 - 0.5 * np.clip(np.abs(rel_x), 0, 1)
-        put("upper_lip_raise", (upper * centre_weight)[:, None] * np.array([0, 0.3, 0.04])
+        put("upper_lip_raise", (upper * centre_weight)[:, None] * np.array([0, 0.36, 0.04])
             + self._gauss(p[G.NOSE_TIP] + np.array([0, -0.9, -0.8]) * u, 1.0)[:, None] * np.array([0, 0.08, 0]))
         put("lower_lip_down", (lower * centre_weight)[:, None] * np.array([0, -0.28, 0.06]))
         put("lower_lip_tuck", lower[:, None] * np.array([0, 0.16, -0.3]))
@@ -174,18 +179,27 @@ class FaceRig:
         brow_falloff = self._lip_falloff(brows, 0.9)
         forehead = _smoothstep((p[:, 1] - brow_y) / (2.5 * u)) * self.is_mesh
         raise_field = np.maximum(brow_falloff, 0.35 * forehead)
-        put("brow_raise", raise_field[:, None] * np.array([0, 0.45, 0]))
+        put("brow_raise", raise_field[:, None] * np.array([0, 0.6, 0]))
         inner_anchor = [p[G.LEFT_BROW[-1]], p[G.RIGHT_BROW[-1]]]
         inner = np.maximum(self._gauss(inner_anchor[0], 1.0), self._gauss(inner_anchor[1], 1.0)) * np.maximum(brow_falloff, 0.3)
         toward_centre = -np.sign(p[:, 0] - mc[0])
-        put("brow_inner_raise", inner[:, None] * np.array([0, 0.42, 0]) + (inner * 0.05 * toward_centre)[:, None] * np.array([1.0, 0, 0]))
-        put("brow_lower", brow_falloff[:, None] * np.array([0, -0.3, 0.02]) + (inner * 0.2 * toward_centre)[:, None] * np.array([1.0, 0, 0]))
+        put("brow_inner_raise", inner[:, None] * np.array([0, 0.7, 0]) + (inner * 0.05 * toward_centre)[:, None] * np.array([1.0, 0, 0]))
+        put("brow_lower", brow_falloff[:, None] * np.array([0, -0.55, 0.02]) + (inner * 0.35 * toward_centre)[:, None] * np.array([1.0, 0, 0]))
         for side in (1.0, -1.0):
             alar = self._gauss(p[G.NOSE_TIP] + np.array([side * 1.2, -0.4, -1.0]) * u, 0.8)
-            put("nose_wrinkle", alar[:, None] * np.array([0, 0.16, 0.0]))
+            put("nose_wrinkle", alar[:, None] * np.array([0, 0.22, 0.0]))
         bridge = self._gauss(p[6] if len(p) > 6 else p[G.NOSE_TIP], 1.0)
         put("nose_wrinkle", bridge[:, None] * np.array([0, 0.06, 0]) - (inner * 0.1)[:, None] * np.array([0, 1.0, 0]))
         return basis
+
+    def source_smile(self) -> float:
+        """How much the photo smiles, 0..1: mouth corners lifted relative to the lip centre, against the canonical
+        neutral face (corners 7 % of the mouth width below the centre)."""
+        p = self.points
+        centre = (p[G.UPPER_INNER_LIP[5], 1] + p[G.LOWER_INNER_LIP[5], 1]) / 2
+        corners = (p[G.MOUTH_CORNERS[0], 1] + p[G.MOUTH_CORNERS[1], 1]) / 2
+        lift = (corners - centre) / max(self.mouth_width, 1e-6)
+        return float(np.clip((lift + 0.07) / 0.15, 0.0, 1.0))
 
     # ------------------------------------------------------------------ eyelids
     def _build_lids(self) -> None:
