@@ -45,10 +45,21 @@ def videos(tmp_path_factory, astronaut_rgb):
 
 
 @pytest.fixture(scope="module")
-def prepared(videos, tmp_path_factory):
+def audio_encoder(tmp_path_factory) -> Path:
+    """A tiny wav2vec2 saved as a folder (stands in for facebook/wav2vec2-base, which needs the Hub)."""
+    from flap.audio2motion.network import Audio2FlameNetwork
+
+    folder = tmp_path_factory.mktemp("wav2vec2")
+    Audio2FlameNetwork.tiny().audio_encoder.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def prepared(videos, audio_encoder, tmp_path_factory):
     folder, _ = videos
     out = tmp_path_factory.mktemp("prepared")
-    summary = prepare_dataset(folder, out, PrepareConfig(resolution=96, min_seconds=1.0), progress=False)
+    config = PrepareConfig(resolution=96, min_seconds=1.0, audio_encoder=str(audio_encoder))
+    summary = prepare_dataset(folder, out, config, progress=False)
     return out, summary
 
 
@@ -88,6 +99,28 @@ def test_kept_clip_has_crops_motion_audio_and_features(prepared, videos):
     assert rate == 16000 and abs(len(samples) / rate - clip.num_frames / 25) < 0.05
     features = np.load(clip_dir(out, clip.id) / "audio_features.npz")
     assert features["loudness"].shape == (clip.num_frames,) and features["speech"].any()
+    states = np.load(clip_dir(out, clip.id) / "audio_encoder.npy")
+    assert clip.has_audio_encoder_features and states.shape[1] == 32 and abs(len(states) - clip.num_frames * 2) <= 2
+
+
+def test_audio_stage_trains_from_cached_encoder_states(prepared, audio_encoder, tmp_path):
+    from flap.training.audio_task import AudioTask, CachedAudioEncoder
+    from flap.training.loop import train
+    from flap.training.testing import tiny_config
+
+    out, _ = prepared
+    config = tiny_config("audio", out, tmp_path / "run")
+    config.model.audio_encoder = str(audio_encoder)
+    config.audio.freeze_audio_encoder = True
+    task = AudioTask(config)
+    assert task.use_features and isinstance(task.network.audio_encoder, CachedAudioEncoder)
+    assert "features" in task.dataset[0]
+    result = train(config, task=task)
+    assert np.isfinite(result.final_loss)
+    from flap.audio2motion.network import Audio2FlameNetwork
+
+    net = Audio2FlameNetwork.from_pretrained(result.export_dir)  # the real encoder is back in the export
+    assert sum(p.numel() for p in net.audio_encoder.parameters()) > 0
 
 
 def test_synthetic_cache_renders_without_mediapipe(tmp_path):

@@ -136,15 +136,18 @@ class AudioMotionDataset(Dataset):
         clip = self.clips[k]
         signal = self._signal(k)
         t0, t1 = start / self.fps, (start + self.window) / self.fps
-        if self.use_features:
+        if self.use_features:  # states at about 50 per second; a fixed count per window so batches stack
             rate = len(signal) / (clip.num_frames / self.fps)
-            a, b = int(round(t0 * rate)), max(int(round(t1 * rate)), int(round(t0 * rate)) + 1)
-            piece = signal[a:b]
+            n = max(1, int(round((t1 - t0) * rate)))
+            a = min(int(round(t0 * rate)), max(len(signal) - n, 0))
+            piece = np.zeros((n, signal.shape[1]), np.float32)
+            got = signal[a:a + n]
+            piece[: len(got)] = got
             key = "features"
         else:
-            a, b = int(round(t0 * self.sample_rate)), int(round(t1 * self.sample_rate))
-            piece = np.zeros(b - a, np.float32)
-            got = signal[a:b]
+            a, n = int(round(t0 * self.sample_rate)), int(round((t1 - t0) * self.sample_rate))
+            piece = np.zeros(n, np.float32)
+            got = signal[a:a + n]
             piece[: len(got)] = got
             key = "audio"
         emotion = EMOTION_NAMES.index(clip.emotion) if clip.emotion in EMOTION_NAMES else 0
