@@ -7,7 +7,8 @@
 #
 # Needs the portrait cache .gpucache/issue6 (made here with MediaPipe:
 # `.venv/bin/python -m flap.training synthetic cache --out .gpucache/issue6`); renders its data itself.
-# Environment: PYTHON (default python3), OUT, WORK, STEPS (default 400), BATCH (per GPU in the 2-GPU run, default 64).
+# Environment: PYTHON (default python3), OUT, WORK, STEPS (default 300), BATCH (per GPU in the 2-GPU run,
+# default 64), RUN_SECONDS (each run's wall-clock cap, default 110).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
@@ -25,9 +26,10 @@ if [[ $SMOKE == 1 ]]; then
   MODEL=(--set model.preset=tiny --set model.resolution=32 --set data.num_workers=0 --set run.log_every=1)
   LAUNCH=(--cpu)
 else
-  STEPS=${STEPS:-400}; BATCH=${BATCH:-64}
+  STEPS=${STEPS:-300}; BATCH=${BATCH:-64}
   RENDER=(--resolution 64 --clips-per-identity 16 --frames-per-clip 100 --heldout-per-identity 0)
-  MODEL=()
+  # a safety net so the whole call stays near 5 minutes even if a step is slower than expected
+  MODEL=(--set "run.max_seconds=${RUN_SECONDS:-110}")
   LAUNCH=(--mixed_precision bf16)
   $PY -c "import torch; n = torch.cuda.device_count(); print('GPUs:', n); assert n >= 2, 'this comparison needs 2 GPUs'"
 fi

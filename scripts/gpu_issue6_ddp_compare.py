@@ -60,14 +60,14 @@ def compare(one: dict, two: dict) -> dict:
 def markdown(data: dict) -> str:
     one, two, cmp = data["run_1gpu"], data["run_2gpu"], data["comparison"]
     return "\n".join([
-        f"- machine: **{data.get('device', '?')}**; {one['steps']} steps of stage 1, global batch {data.get('global_batch', '?')} "
+        f"- machine: **{data.get('device', '?')}**; stage 1 of the small 64 px model, global batch {data.get('global_batch', '?')} "
         f"in both runs (1 process x {data.get('batch_1gpu', '?')}, 2 processes x {data.get('batch_2gpu', '?')}), same seed and "
         f"learning rate; command: `{data.get('command', 'scripts/gpu_issue6_ddp.sh')}`",
         "",
-        "| run | samples/s (median) | first loss | final loss (mean of last 20%) | wall time of the loop (s) |",
-        "|---|---|---|---|---|",
-        f"| 1 GPU | {one['samples_per_s_median']:.0f} | {one['first_loss']:.4f} | {one['final_loss_mean_last20pct']:.4f} | {one['elapsed_s']:.1f} |",
-        f"| 2 GPUs (DDP) | {two['samples_per_s_median']:.0f} | {two['first_loss']:.4f} | {two['final_loss_mean_last20pct']:.4f} | {two['elapsed_s']:.1f} |",
+        "| run | steps | samples/s (median) | first loss | final loss (mean of last 20%) | wall time of the loop (s) |",
+        "|---|---|---|---|---|---|",
+        f"| 1 GPU | {one['steps']} | {one['samples_per_s_median']:.0f} | {one['first_loss']:.4f} | {one['final_loss_mean_last20pct']:.4f} | {one['elapsed_s']:.1f} |",
+        f"| 2 GPUs (DDP) | {two['steps']} | {two['samples_per_s_median']:.0f} | {two['first_loss']:.4f} | {two['final_loss_mean_last20pct']:.4f} | {two['elapsed_s']:.1f} |",
         "",
         f"Throughput ratio 2 GPUs / 1 GPU: **{cmp['throughput_ratio_2gpu_over_1gpu']:.2f}x**.  Smoothed loss curves "
         f"(EMA 0.1) over {cmp['common_logged_steps']} logged steps: mean absolute difference "
