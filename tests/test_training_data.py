@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory, astronaut_rgb):
-    from tests.conftest import make_speech
+    from conftest import make_speech
 
     from flap.pipeline import JobConfig, generate
 

@@ -27,7 +27,6 @@ def generate_clips(pipe, references: np.ndarray, conditions: np.ndarray, *, step
 
     unet, device = pipe.denoising_unet, pipe.device
     dtype = unet.dtype
-    was_temporal = unet._temporal
     unet.set_temporal(temporal)
     out = []
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -63,5 +62,5 @@ def generate_clips(pipe, references: np.ndarray, conditions: np.ndarray, *, step
             out.append(images.reshape(b, f, *images.shape[1:]))
     finally:
         unet.set_reference(None)
-        unet.set_temporal(was_temporal)
+        unet.set_temporal(True)  # the pipeline's default
     return np.concatenate(out)

@@ -248,6 +248,11 @@ def train(config: TrainConfig, task=None, on_start=None) -> TrainResult:
             progress.seconds = step_start_seconds + time.perf_counter() - loop_start
             last_checkpoint = save_checkpoint(accelerator, run, progress.step)
     progress.seconds = step_start_seconds + time.perf_counter() - loop_start
+    # An abandoned epoch never tells accelerate it ended: do it, so no reference (and no worker process) outlives
+    # this stage when several run in one process.
+    batches.close()
+    if hasattr(loader, "end"):
+        loader.end()
     if run.checkpoint_every and (last_checkpoint is None or not last_checkpoint.name.endswith(f"-{progress.step}")):
         last_checkpoint = save_checkpoint(accelerator, run, progress.step)
     if not math.isfinite(last_loss) and window_count:
@@ -268,6 +273,7 @@ def train(config: TrainConfig, task=None, on_start=None) -> TrainResult:
               flush=True)
     accelerator.wait_for_everyone()
     accelerator.end_training()
+    accelerator.free_memory()
     return TrainResult(progress.step, progress.samples, progress.seconds, last_loss, export_dir, last_checkpoint, stopped_by,
                        history, description)
 
