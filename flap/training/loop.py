@@ -205,8 +205,7 @@ def train(config: TrainConfig, task=None, on_start=None) -> TrainResult:
     loop_start = time.perf_counter()
     micro = 0
     while progress.step < run.max_steps:
-        # The clock is read every few steps only: each check synchronises the GPU (and, with DDP, the processes).
-        if deadline is not None and micro % 10 == 0 and _should_stop(accelerator, deadline):
+        if deadline is not None and _should_stop(accelerator, deadline, micro):
             stopped_by = "time"
             break
         batch = next(batches)
@@ -278,14 +277,17 @@ def train(config: TrainConfig, task=None, on_start=None) -> TrainResult:
                        history, description)
 
 
-def _should_stop(accelerator, deadline: float) -> bool:
-    """Every process stops at the same step (rank 0's clock decides), or DDP would wait forever."""
-    flag = torch.tensor([1.0 if time.perf_counter() >= deadline else 0.0], device=accelerator.device)
-    if accelerator.num_processes > 1:
-        from accelerate.utils import broadcast
+def _should_stop(accelerator, deadline: float, micro_step: int) -> bool:
+    """One process: its clock, every step.  Several: every process must stop at the same step or DDP would wait
+    forever, so rank 0's clock decides, sent to all every 10 steps (each message synchronises the processes)."""
+    if accelerator.num_processes == 1:
+        return time.perf_counter() >= deadline
+    if micro_step % 10:
+        return False
+    from accelerate.utils import broadcast
 
-        flag = broadcast(flag, from_process=0)
-    return bool(flag.item() > 0.5)
+    flag = torch.tensor([1.0 if time.perf_counter() >= deadline else 0.0], device=accelerator.device)
+    return bool(broadcast(flag, from_process=0).item() > 0.5)
 
 
 def save_checkpoint(accelerator, run, step: int) -> Path:
