@@ -38,7 +38,7 @@ class ExperimentSpec:
     eval_frames: int = 16  # frames generated per held-out clip (one temporal window)
     budget_s: float = 450.0  # the whole experiment, rendering and sampling included
     reserve_s: float = 25.0  # kept free at the end (writing, slack)
-    stage_shares: tuple[float, float, float] = (0.45, 0.38, 0.17)  # stage 3 starts at stage 2's quality (zeroed temporal outputs)
+    stage_shares: tuple[float, float, float] = (0.45, 0.38, 0.17)  # stage 3 starts from stage 2's quality
     image_batch: int = 64
     video_batch: int = 4
     video_frames: int = 16
