@@ -46,6 +46,19 @@ VARIANTS = (
 )
 
 
+def code_fingerprint() -> str:
+    """A hash of the code the pickled states belong to (renderer, face analysis, motion): a cache made by other
+    code may not unpickle or render the same, so rendering checks it."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for folder in ("flap/engines/embedded", "flap/face", "flap/motion"):
+        for path in sorted((REPO_ROOT / folder).glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 # ---------------------------------------------------------------------------------------------- identities (CPU)
 def derive_identity(photo: np.ndarray, mirror: bool, gains, gamma: float, side_light: float, background,
                     mask: np.ndarray | None) -> np.ndarray:
@@ -76,7 +89,7 @@ def build_cache(out: str | Path, size: int = 256, variants=VARIANTS) -> dict:
     out = Path(out)
     (out / "identities").mkdir(parents=True, exist_ok=True)
     renderer = EmbeddedRenderer()
-    info = {"version": CACHE_VERSION, "size": size, "identities": {}}
+    info = {"version": CACHE_VERSION, "size": size, "code": code_fingerprint(), "identities": {}}
     for person, path in PORTRAITS.items():
         photo, _ = load_image(path, max_side=1024)
         mask = person_mask(photo)
@@ -192,6 +205,11 @@ def identities_in(cache: str | Path) -> list[str]:
     info = json.loads((Path(cache) / "cache.json").read_text())
     if int(info.get("version", 0)) != CACHE_VERSION:
         raise ValueError(f"{cache}: cache version {info.get('version')} is not {CACHE_VERSION}; rebuild it")
+    if info.get("code") != code_fingerprint():
+        import warnings
+
+        warnings.warn(f"{cache} was built by other renderer/face code than this checkout's; rebuild it with "
+                      f"`python -m flap.training synthetic cache --out {cache}` where MediaPipe is installed")
     return sorted(info["identities"])
 
 
@@ -230,6 +248,8 @@ def render_dataset(cache: str | Path, out: str | Path, spec: SyntheticSpec = Syn
         clips.append(ClipEntry(**e))
     manifest = Manifest(fps=spec.fps, resolution=spec.resolution, clips=clips,
                         meta={"source": "synthetic (embedded engine)", "spec": asdict(spec), "identities": names,
+                              "cache_matches_code": json.loads((Path(cache) / "cache.json").read_text()).get("code")
+                              == code_fingerprint(),
                               "render_seconds": round(time.perf_counter() - start, 2), "workers": workers})
     manifest.save(out)
     return manifest
