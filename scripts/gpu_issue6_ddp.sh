@@ -8,7 +8,7 @@
 # Needs the portrait cache .gpucache/issue6 (made here with MediaPipe:
 # `.venv/bin/python -m flap.training synthetic cache --out .gpucache/issue6`); renders its data itself.
 # Environment: PYTHON (default python3), OUT, WORK, STEPS (default 300), BATCH (per GPU in the 2-GPU run,
-# default 64), RUN_SECONDS (each run's wall-clock cap, default 110).
+# default 64), RUN_SECONDS (each run's wall-clock cap, default 110), EXTRA_SETS (more "section.key=value" overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
@@ -37,8 +37,10 @@ rm -rf "$WORK"
 {
   echo "== render the synthetic set"
   $PY -m flap.training synthetic render --cache .gpucache/issue6 --out "$WORK/data" "${RENDER[@]}"
+  EXTRA=()
+  for kv in ${EXTRA_SETS:-}; do EXTRA+=(--set "$kv"); done  # e.g. EXTRA_SETS="run.gradient_checkpointing=false"
   COMMON=(-m flap.training train --config configs/issue6_ddp_stage1.yaml --set "data.root=$WORK/data"
-          --set "run.max_steps=$STEPS" "${MODEL[@]}")
+          --set "run.max_steps=$STEPS" "${MODEL[@]}" "${EXTRA[@]}")
   echo "== 1 process, batch $((2 * BATCH))"
   $PY -m accelerate.commands.launch --num_machines 1 --num_processes 1 --dynamo_backend no "${LAUNCH[@]}" \
       "${COMMON[@]}" --set "run.output_dir=$WORK/gpu1" --set "run.batch_size=$((2 * BATCH))"

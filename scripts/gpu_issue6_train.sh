@@ -10,7 +10,7 @@
 #   .venv/bin/python -m flap.training evaluate --results $OUT --docs docs/training.md
 #
 # Needs the portrait cache .gpucache/issue6 (made here: `.venv/bin/python -m flap.training synthetic cache
-# --out .gpucache/issue6`).  Environment: PYTHON (default python3), OUT, BUDGET_S, WORK.
+# --out .gpucache/issue6`).  Environment: PYTHON (default python3), OUT, BUDGET_S, WORK, STAGE_SHARES (e.g. 0.3,0.55,0.15).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
@@ -24,6 +24,7 @@ if [[ "${1:-}" == "--smoke" ]]; then
   ARGS+=(--smoke)
 else
   ARGS+=(--budget-s "${BUDGET_S:-430}")
+  [[ -n "${STAGE_SHARES:-}" ]] && ARGS+=(--stage-shares "$STAGE_SHARES")
   $PY -c "import torch, diffusers; print('torch', torch.__version__, 'diffusers', diffusers.__version__, 'cuda', torch.cuda.is_available())"
 fi
 $PY -m flap.training experiment "${ARGS[@]}" 2>&1 | tee "$OUT/log.txt"

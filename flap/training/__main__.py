@@ -71,6 +71,8 @@ def _experiment(args) -> int:
     spec = ExperimentSpec.smoke() if args.smoke else ExperimentSpec()
     if args.budget_s is not None:
         spec.budget_s = args.budget_s
+    if args.stage_shares:
+        spec.stage_shares = tuple(float(v) for v in args.stage_shares.split(","))
     result = run_experiment(args.cache, args.out, spec, work_dir=args.work)
     print(json.dumps(result, indent=1, default=str))
     return 0
@@ -134,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="results folder (npz frames + results.json)")
     p.add_argument("--work", default=None, help="scratch folder for data and runs (default: <out>/../issue6_work)")
     p.add_argument("--budget-s", type=float, default=None, help="wall-clock budget of the whole experiment")
+    p.add_argument("--stage-shares", default=None, help="shares of the training time for stages 1,2,3, e.g. 0.3,0.55,0.15")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, a few steps: the same code path on a CPU")
     p.set_defaults(func=_experiment)
 
