@@ -143,8 +143,11 @@ def generate(portrait, audio, out=None, transcript: str | None = None, controls:
              config: JobConfig | None = None, save_motion=None, imported: MotionSequence | None = None,
              take: Iterable[str] = (), progress: ProgressReporter = silent) -> JobResult:
     """Portrait + speech -> talking video (and its motion)."""
+    from flap.engines.registry import get_engine
+
     config = (config or JobConfig()).validated()
     controls = (controls or MotionControls()).validated()
+    get_engine(config.engine)  # fail fast, before any analysis, when the engine cannot run here
     timer = _Timer()
     progress("analysing portrait", 0, 1)
     with timer.stage("portrait"):
@@ -157,7 +160,10 @@ def generate(portrait, audio, out=None, transcript: str | None = None, controls:
 def render(portrait, motion, audio=None, out=None, controls: MotionControls | None = None, config: JobConfig | None = None,
            save_motion=None, progress: ProgressReporter = silent) -> JobResult:
     """Portrait + a given motion (object or file) [+ speech for the sound track] -> video."""
+    from flap.engines.registry import get_engine
+
     config = (config or JobConfig()).validated()
+    get_engine(config.engine)  # fail fast when the engine cannot run here
     timer = _Timer()
     warnings: list[str] = []
     if not isinstance(motion, MotionSequence):

@@ -71,7 +71,7 @@ def get_engine(name: str):
     if name == "full":
         ok, reason = full_model_status()
         if not ok:
-            raise EngineUnavailableError(f"The full model cannot run here: {reason}")
+            raise EngineUnavailableError(reason if reason.lower().startswith("the full") else f"The full model cannot run here: {reason}")
         return _full()
     raise EngineUnavailableError(f"unknown engine '{name}': use 'embedded' or 'full'")
 
