@@ -88,9 +88,9 @@ def analyze_portrait(source, size: int = 512, paste_back: bool = False, config: 
         render -= render % 2
     else:
         render = int(size)
-    face_px = np.ptp(points[:, :2], axis=0).max() * render / side
-    if max(np.ptp(points[:, :2], axis=0)) < config.soft_face_px:
-        warnings.append(f"The face is only {max(np.ptp(points[:, :2], axis=0)):.0f} pixels wide in the photo; the video will look soft.")
+    face_width = float(np.ptp(points[:, :2], axis=0).max())
+    if face_width < config.soft_face_px:
+        warnings.append(f"The face is only {face_width:.0f} pixels wide in the photo; the video will look soft.")
     scale = render / side
     matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]])
     crop = cv2.warpAffine(image, matrix, (render, render), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
@@ -102,7 +102,6 @@ def analyze_portrait(source, size: int = 512, paste_back: bool = False, config: 
     eyes = measures.eye_openness(crop_points)
     if eyes.max() < 0.12:
         warnings.append("The eyes look closed in the photo; blinks and gaze will barely show.")
-    del face_px
     return PortraitAnalysis(
         image=image,
         crop_box=(float(x0), float(y0), float(side)),

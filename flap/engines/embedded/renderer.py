@@ -255,11 +255,12 @@ class EmbeddedRenderer:
             offsets = None if expression_offsets is None else expression_offsets[idx]
             cams = self.vertex_positions(state, chunk, offsets)
             for k in range(len(idx)):
-                yield self.render_frame(state, cams[k], float(chunk.eyelids[k].mean()), chunk)
+                yield self.render_frame(state, cams[k], float(chunk.eyelids[k].mean()))
                 if progress is not None:
                     progress(start + k + 1, total)
 
-    def render_frame(self, state: PreparedPortrait, camera: np.ndarray, blink: float = 0.0, _motion=None) -> np.ndarray:
+    def render_frame(self, state: PreparedPortrait, camera: np.ndarray, blink: float = 0.0) -> np.ndarray:
+        """One frame from the posed vertices (``vertex_positions``); ``blink`` (0..1) darkens the lash line."""
         portrait = state.portrait
         size = portrait.size
         cell = self.config.grid_cell

@@ -120,8 +120,7 @@ class FaceRig:
 
     def jaw_rotate(self, points: np.ndarray, angles: np.ndarray) -> np.ndarray:
         """Rotate jaw-weighted vertices about the jaw axis by ``angles`` (T,) radians (+ opens). points: (T?, V, 3)."""
-        pivot = np.array(self.config.jaw_pivot) * np.array([1, 1, 1])
-        pivot = self.points[G.NOSE_TIP] * 0 + pivot * self.unit
+        pivot = np.array(self.config.jaw_pivot) * self.unit
         pts = np.broadcast_to(points, (len(angles),) + points.shape[-2:])
         rel = pts - pivot
         c, s = np.cos(angles)[:, None], np.sin(angles)[:, None]
