@@ -5,6 +5,7 @@ Everything the engines need about a photo is computed here once, so rendering fr
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import cv2
@@ -142,7 +143,9 @@ def paste_into(image: np.ndarray, crop_frame: np.ndarray, crop_box: tuple[float,
     return out
 
 
+@functools.lru_cache(maxsize=4)
 def _feather_weights(side: int, border: int) -> np.ndarray:
+    """Computed once per crop size: paste-back calls this for every frame."""
     ramp = np.minimum(np.arange(side) + 0.5, side - np.arange(side) - 0.5) / border
     ramp = np.clip(ramp, 0.0, 1.0).astype(np.float32)
     return np.minimum.outer(ramp, ramp)
