@@ -7,25 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-
 from flap.engines import registry
 from flap.engines.diffusion.engine import DiffusionEngine
-from flap.engines.diffusion.testing import tiny_pipeline
+from flap.engines.diffusion.testing import tiny_pipeline, torch_test_settings  # noqa: F401 (one torch thread)
 from flap.io.video import count_frames, probe_video
 from flap.motion import MotionSequence
 from flap.pipeline import JobConfig, generate, render
 
 ROOT = Path(__file__).resolve().parents[1]
 ASTRONAUT = ROOT / "examples/portraits/astronaut.jpg"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_full_engine_renders_through_the_pipeline(tmp_path, monkeypatch):

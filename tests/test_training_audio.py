@@ -8,18 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from flap.engines.diffusion.testing import torch_test_settings  # noqa: F401 (one torch thread)
 from flap.training.audio_task import AudioTask, CachedAudioEncoder
 from flap.training.loop import train
 from flap.training.manifest import Manifest, clip_dir, read_wav
 from flap.training.testing import tiny_config, write_toy_set
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

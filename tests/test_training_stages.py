@@ -12,21 +12,12 @@ import pytest
 import torch
 
 from flap.engines.diffusion.pipeline import TRAINING_STAGES, FLAPPipeline
-from flap.engines.diffusion.testing import portrait, talking_motion
+from flap.engines.diffusion.testing import portrait, talking_motion, torch_test_settings  # noqa: F401 (one torch thread)
 from flap.training.diffusion_task import DiffusionTask
 from flap.training.loop import list_checkpoints, train
 from flap.training.testing import tiny_config, write_toy_set
 
 ALL_GROUPS = ("head_motion", "expression", "temporal", "spatial", "reference")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """Tiny models run much faster on one thread than on two busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
