@@ -36,9 +36,9 @@ from flap.engines.diffusion.sampling import SamplingOptions  # noqa: E402
 from flap.engines.diffusion.testing import portrait, talking_motion  # noqa: E402
 
 FULL = dict(config=FLAPModelConfig.sd15, frames=40, long_frames=1500, window=16, overlap=4, ceiling_n=8192,
-            numerics_frames=4, device="cuda")
+            numerics_frames=4, long_speed_windows=10, device="cuda")
 SMOKE = dict(config=lambda: FLAPModelConfig.tiny(resolution=32), frames=12, long_frames=150, window=8, overlap=2,
-             ceiling_n=256, numerics_frames=4, device="cpu")
+             ceiling_n=256, numerics_frames=4, long_speed_windows=3, device="cpu")
 CACHE_DIR = Path(os.environ.get("FLAP_BENCH_CACHE", "/tmp/flap_bench"))
 
 
@@ -301,8 +301,63 @@ def variants_for(size: dict) -> list[tuple[str, SamplingOptions]]:
         ("plain_20", SamplingOptions.plain(num_inference_steps=20, **base)),
         ("fast_20", SamplingOptions.fast(num_inference_steps=20, **base)),
         ("fast_20_all_guided", SamplingOptions.fast(num_inference_steps=20, guidance_interval=(0.0, 1.0), **base)),
+        ("fast_20_overlap2", SamplingOptions.fast(num_inference_steps=20, **{**base, "overlap": size["overlap"] // 2})),
+        ("fast_20_chunk16", SamplingOptions.fast(num_inference_steps=20, decode_chunk=16, **base)),
+        ("fast_20_overlap2_chunk16", SamplingOptions.fast(num_inference_steps=20, decode_chunk=16,
+                                                          **{**base, "overlap": size["overlap"] // 2})),
         ("plain_4", SamplingOptions.plain(num_inference_steps=4, **base)),
     ]
+
+
+def long_video_speed(pipe: FLAPPipeline, size: dict, flops: FlopTable | None, variants: list[tuple[str, SamplingOptions]],
+                     settings: dict | None = None) -> dict:
+    """Seconds per frame measured on a long video (many windows, so each new frame costs window/(window-overlap)
+    frame slots), not extrapolated from the short clip."""
+    image = portrait(pipe.resolution, seed=1)
+    out = {}
+    with sdpa_context(settings or {}):
+        for label, options in variants:
+            stride = options.window - options.overlap
+            frames = options.window + stride * size["long_speed_windows"]
+            run, _ = time_video(pipe, image, talking_motion(frames, seed=5), options, label, flops=flops)
+            out[label] = run.as_dict()
+    return out
+
+
+def kernel_profile(pipe: FLAPPipeline, size: dict, options: SamplingOptions, settings: dict | None = None) -> dict:
+    """Where the GPU time of one window goes: CUDA kernel time by kind (matmul, convolution, attention,
+    normalisation, other) and the 12 costliest kernels."""
+    from torch.profiler import ProfilerActivity, profile
+
+    image = portrait(pipe.resolution, seed=1)
+    motion = talking_motion(options.window, seed=6)
+    with sdpa_context(settings or {}):
+        time_video(pipe, image, motion, options, "profile_warmup")
+        cuda = pipe.device.type == "cuda"
+        with profile(activities=[ProfilerActivity.CUDA if cuda else ProfilerActivity.CPU]) as prof:
+            time_video(pipe, image, motion, options, "profile")
+    kinds = {"attention": ("flash", "fmha", "attention", "sdpa", "cudnn_generated_fort_native_sdpa"),
+             "convolution": ("conv", "implicit", "wgrad", "dgrad", "xmma_fprop", "sm90_xmma"),
+             "matmul": ("gemm", "sm90_", "cutlass", "cublas", "nvjet", "addmm", "aten::mm", "bmm"),
+             "normalisation": ("norm", "welford", "reduction")}
+    totals: dict[str, float] = {}
+    kernels = []
+    for event in prof.key_averages():
+        if cuda:
+            us = getattr(event, "self_device_time_total", None) or getattr(event, "self_cuda_time_total", 0)
+        else:  # the smoke run: operators' own CPU time
+            us = event.self_cpu_time_total
+        if not us or event.key.startswith("ProfilerStep"):
+            continue
+        name = event.key.lower()
+        kind = next((k for k, words in kinds.items() if any(w in name for w in words)), "other")
+        totals[kind] = totals.get(kind, 0.0) + us / 1e6
+        kernels.append((us / 1e6, kind, event.key[:120], event.count))
+    kernels.sort(reverse=True)
+    total = sum(totals.values())
+    return {"window_frames": options.window, "gpu_kernel_s": total,
+            "share": {k: round(v / total, 3) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])},
+            "top": [{"s": round(s, 4), "kind": k, "kernel": n, "calls": c} for s, k, n, c in kernels[:12]]}
 
 
 def run_eager(size: dict, report: Report) -> None:
@@ -317,6 +372,7 @@ def run_eager(size: dict, report: Report) -> None:
     table = FlopTable(**flops) if flops else None
     report.section("unet_forward_s", forward_microbench, pipe, state, size)
     report.section("vae_decode_s", vae_decode_microbench, pipe)
+    report.section("vae_decode_eager_s", decode_chunks, pipe)
     c, h, w = pipe.latent_shape
     heads = pipe.denoising_unet.unet.config.num_attention_heads
     width = pipe.denoising_unet.unet.config.block_out_channels[0]
@@ -334,7 +390,7 @@ def run_eager(size: dict, report: Report) -> None:
                        SamplingOptions.plain(num_inference_steps=1, window=size["window"], overlap=size["overlap"]))
 
 
-def run_compiled(size: dict, report: Report, backend: str = "inductor") -> None:
+def run_compiled(size: dict, report: Report, backend: str = "inductor", settings_file: str | None = None) -> None:
     import torch._dynamo
 
     for name, value in (("recompile_limit", 64), ("cache_size_limit", 64), ("accumulated_recompile_limit", 512),
@@ -344,14 +400,15 @@ def run_compiled(size: dict, report: Report, backend: str = "inductor") -> None:
     pipe = build(size, torch.bfloat16)
     state = pipe.prepare_reference(portrait(pipe.resolution, seed=1))
     flops = measure_flops(pipe, state, frames=size["window"])
-    eager = report.path.parent / report.path.name.replace("compiled", "eager")
-    settings = json.loads(eager.read_text()).get("chosen_settings", {}) if eager.exists() else {}
+    eager = settings_file or report.path.parent / report.path.name.replace("compiled", "eager")
+    settings = json.loads(Path(eager).read_text()).get("chosen_settings", {}) if Path(eager).exists() else {}
     report.data["chosen_settings"] = settings
     report.log(f"settings from the eager run: {settings}")
     # dynamic=True: one graph per block shape for every batch size (guided 2 rows or unguided 1 row)
     pipe.optimize_for_inference(dtype=torch.bfloat16, fuse_qkv=True)
     apply_settings(pipe, settings)
     pipe.denoising_unet.compile_blocks(dynamic=True, backend=backend)
+    pipe.compile_decoder(dynamic=True, backend=backend)
 
     def compile_warmup():
         t0 = time.perf_counter()
@@ -364,8 +421,26 @@ def run_compiled(size: dict, report: Report, backend: str = "inductor") -> None:
         return {"compile_and_first_run_s": time.perf_counter() - t0, "backend": backend}
 
     report.section("compile", compile_warmup)
-    report.section("video_timings", timings, pipe, size, flops, variants_for(size), compare_dir=CACHE_DIR / "eager",
+    report.section("vae_decode_compiled_s", decode_chunks, pipe)
+    variants = variants_for(size)
+    report.section("video_timings", timings, pipe, size, flops, variants, compare_dir=CACHE_DIR / "eager",
                    settings=settings)
+    fast = [(label, options) for label, options in variants if label.startswith("fast_20") and "guided" not in label]
+    report.section("long_video_speed", long_video_speed, pipe, size, flops, fast, settings)
+    report.section("kernel_profile", kernel_profile, pipe, size, dict(fast)["fast_20"], settings)
+
+
+def decode_chunks(pipe: FLAPPipeline) -> dict:
+    """Seconds per decoded frame for chunks of 4, 8 and 16 latents (the sampler decodes in ``decode_chunk``s)."""
+    if pipe.vae is None:
+        return {}
+    c, h, w = pipe.latent_shape
+    out = {}
+    with torch.no_grad():
+        for chunk in (4, 8, 16):
+            latents = torch.randn(chunk, c, h, w, device=pipe.device, dtype=pipe.vae.dtype)
+            out[f"chunk_{chunk}_s_per_frame"] = median_seconds(lambda: pipe.decode_latents(latents), pipe.device, 3) / chunk
+    return out
 
 
 def main() -> None:
@@ -373,6 +448,8 @@ def main() -> None:
     parser.add_argument("mode", choices=["eager", "compiled"])
     parser.add_argument("--smoke", action="store_true", help="tiny model on the CPU (checks the script, not speed)")
     parser.add_argument("--out", default=os.environ.get("OUT", "bench_out"))
+    parser.add_argument("--settings", default=None,
+                        help="compiled mode: take the chosen settings from this earlier eager result file")
     parser.add_argument("--compile-backend", default=None,
                         help="torch.compile backend (default inductor; the CPU smoke run uses 'eager' to stay quick)")
     args = parser.parse_args()
@@ -384,7 +461,8 @@ def main() -> None:
     if args.mode == "eager":
         run_eager(size, report)
     else:
-        run_compiled(size, report, backend=args.compile_backend or ("eager" if args.smoke else "inductor"))
+        run_compiled(size, report, backend=args.compile_backend or ("eager" if args.smoke else "inductor"),
+                     settings_file=args.settings)
     report.log(f"done; results in {report.path}")
 
 

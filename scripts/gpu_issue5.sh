@@ -9,7 +9,8 @@
 #
 #   bash scripts/gpu_issue5.sh           # on the GPU machine; needs diffusers (importable, or .whl/diffusers-*.whl)
 #   bash scripts/gpu_issue5.sh --smoke   # on a CPU: the same path with tiny models, to check the script
-# Environment: OUT (results folder, default ./gpu_out), PYTHON (default python3), FLAP_GPU_BUDGET_S (default 470).
+# Environment: OUT (results folder, default ./gpu_out), PYTHON (default python3), FLAP_GPU_BUDGET_S (default 470),
+#   STAGES (default "tests eager compiled"; "tests compiled" reuses the settings of docs/results/bench_eager.json).
 set -u
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
@@ -44,22 +45,34 @@ MODE=""
 DEVICE=cuda
 if [ $SMOKE = 1 ]; then MODE="--smoke"; DEVICE=cpu; fi
 
+STAGES=${STAGES:-tests eager compiled}
+has() { case " $STAGES " in *" $1 "*) return 0;; esac; return 1; }
+
+if has tests; then
 say "1/3 tests on $DEVICE"
 FLAP_TEST_DEVICE=$DEVICE timeout 180 $PY -m pytest -q -p no:cacheprovider tests/test_diffusion_*.py tests/test_audio2flame*.py \
   > "$OUT/cuda_tests.log" 2>&1
 say "tests exit code $? (0 = all passed); tail of $OUT/cuda_tests.log:"
 tail -n 15 "$OUT/cuda_tests.log"
+fi
 
+SETTINGS=""
+if has eager; then
 T=$(( $(left) - 120 ))
 [ $T -gt 330 ] && T=330
 say "2/3 eager benchmark (timeout ${T}s)"
 timeout --signal=INT --kill-after=15 $T $PY benchmarks/bench_diffusion.py eager $MODE --out "$OUT"
 say "eager benchmark exit code $?"
+else
+  SETTINGS="--settings docs/results/bench_eager.json"
+fi
 
 T=$(( $(left) - 15 ))
-if [ $T -gt 45 ]; then
+if ! has compiled; then
+  say "3/3 compiled benchmark not asked for"
+elif [ $T -gt 45 ]; then
   say "3/3 compiled benchmark (timeout ${T}s; compile time counted in it)"
-  timeout --signal=INT --kill-after=15 $T $PY benchmarks/bench_diffusion.py compiled $MODE --out "$OUT"
+  timeout --signal=INT --kill-after=15 $T $PY benchmarks/bench_diffusion.py compiled $MODE --out "$OUT" $SETTINGS
   say "compiled benchmark exit code $? (124 = out of time: see the compile section in bench_compiled.json)"
 else
   say "3/3 compiled benchmark skipped: only $(left)s of the budget left"

@@ -80,6 +80,26 @@ def main(out: Path) -> str:
                  "for 40 frames). A long video needs window/(window-overlap) slots per frame (16/12); the long-video "
                  "estimate scales the whole time by that ratio (an upper bound: decoding and reference preparation do "
                  "not grow with it).")
+    csections = compiled.get("sections", {})
+    speed = csections.get("long_video_speed")
+    if speed:
+        lines += ["", "Measured on long videos (compiled):", "",
+                  "| run | frames | windows (window/overlap) | s / output frame | TFLOP/s |", "|---|---|---|---|---|"]
+        for label, run in speed.items():
+            o = run["options"]
+            lines.append(f"| {label} | {run['frames']} | {run['stats']['windows']} ({o['window']}/{o['overlap']}) | "
+                         f"{run['seconds_per_frame']:.4f} | {fmt(run.get('tflops_per_s'), '.0f')} |")
+    for name in ("vae_decode_eager_s",):
+        if sections.get(name):
+            lines.append(f"{name}: {sections[name]}")
+    if csections.get("vae_decode_compiled_s"):
+        lines.append(f"vae_decode_compiled_s: {csections['vae_decode_compiled_s']}")
+    profile = csections.get("kernel_profile")
+    if profile:
+        lines.append(f"GPU kernel time of one {profile['window_frames']}-frame fast window (compiled): "
+                     f"{profile['gpu_kernel_s']:.3f} s; share by kind {profile['share']}")
+        for k in profile["top"][:8]:
+            lines.append(f"  {k['s']:.4f} s  {k['kind']:<13} x{k['calls']:<5} {k['kernel']}")
     long_run = sections.get("long_video_memory")
     if long_run:
         lines.append("")

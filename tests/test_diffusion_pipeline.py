@@ -106,6 +106,15 @@ def test_fast_options_run_fewer_full_passes(pipe, motion):
     assert a.shape == b.shape and torch.isfinite(b).all()
 
 
+def test_compiled_pipeline_gives_the_same_frames(motion, frames):
+    """optimize_for_inference(compile=True) wraps the denoiser's blocks and the VAE decoder; traced by dynamo
+    (the 'eager' backend keeps the test quick), the frames must not change."""
+    compiled = tiny_pipeline(DEVICE).optimize_for_inference(dtype=torch.float32, compile=True, backend="eager")
+    assert compiled.vae is not None and hasattr(compiled.vae.decoder, "_compiled_call_impl")
+    again = compiled(portrait(24), motion, num_inference_steps=STEPS, seed=3).frames
+    assert _diff(again, frames) < 0.5
+
+
 def test_progress_reports_every_step(pipe):
     calls = []
     list(pipe.stream(portrait(24), MotionSequence.neutral(5), num_inference_steps=2, window=4, overlap=1,
