@@ -390,7 +390,8 @@ def run_eager(size: dict, report: Report) -> None:
                        SamplingOptions.plain(num_inference_steps=1, window=size["window"], overlap=size["overlap"]))
 
 
-def run_compiled(size: dict, report: Report, backend: str = "inductor", settings_file: str | None = None) -> None:
+def run_compiled(size: dict, report: Report, backend: str = "inductor", settings_file: str | None = None,
+                 channels_last: bool | None = None) -> None:
     import torch._dynamo
 
     for name, value in (("recompile_limit", 64), ("cache_size_limit", 64), ("accumulated_recompile_limit", 512),
@@ -402,6 +403,8 @@ def run_compiled(size: dict, report: Report, backend: str = "inductor", settings
     flops = measure_flops(pipe, state, frames=size["window"])
     eager = settings_file or report.path.parent / report.path.name.replace("compiled", "eager")
     settings = json.loads(Path(eager).read_text()).get("chosen_settings", {}) if Path(eager).exists() else {}
+    if channels_last is not None:
+        settings = {**settings, "unet_channels_last": channels_last}
     report.data["chosen_settings"] = settings
     report.log(f"settings from the eager run: {settings}")
     # dynamic=True: one graph per block shape for every batch size (guided 2 rows or unguided 1 row)
@@ -450,19 +453,24 @@ def main() -> None:
     parser.add_argument("--out", default=os.environ.get("OUT", "bench_out"))
     parser.add_argument("--settings", default=None,
                         help="compiled mode: take the chosen settings from this earlier eager result file")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="compiled mode: channels-last UNet and ReferenceNet whatever the eager run chose "
+                             "(results in bench_compiled_channels_last.json)")
     parser.add_argument("--compile-backend", default=None,
                         help="torch.compile backend (default inductor; the CPU smoke run uses 'eager' to stay quick)")
     args = parser.parse_args()
     size = dict(SMOKE if args.smoke else FULL)
     if size["device"] == "cuda" and not torch.cuda.is_available():
         sys.exit("CUDA is not available: run with --smoke on a CPU")
-    report = Report(Path(args.out) / f"bench_{args.mode}{'_smoke' if args.smoke else ''}.json", args.mode, args.smoke)
+    tag = "_channels_last" if args.channels_last and args.mode == "compiled" else ""
+    report = Report(Path(args.out) / f"bench_{args.mode}{tag}{'_smoke' if args.smoke else ''}.json", args.mode,
+                    args.smoke)
     report.log(f"{args.mode} benchmark on {size['device']} ({report.data['environment']})")
     if args.mode == "eager":
         run_eager(size, report)
     else:
         run_compiled(size, report, backend=args.compile_backend or ("eager" if args.smoke else "inductor"),
-                     settings_file=args.settings)
+                     settings_file=args.settings, channels_last=True if args.channels_last else None)
     report.log(f"done; results in {report.path}")
 
 

@@ -66,13 +66,14 @@ say "eager benchmark exit code $?"
 else
   SETTINGS="--settings docs/results/bench_eager.json"
 fi
+# COMPILED_ARGS: extra arguments of the compiled benchmark, e.g. --channels-last
 
 T=$(( $(left) - 15 ))
 if ! has compiled; then
   say "3/3 compiled benchmark not asked for"
 elif [ $T -gt 45 ]; then
   say "3/3 compiled benchmark (timeout ${T}s; compile time counted in it)"
-  timeout --signal=INT --kill-after=15 $T $PY benchmarks/bench_diffusion.py compiled $MODE --out "$OUT" $SETTINGS
+  timeout --signal=INT --kill-after=15 $T $PY benchmarks/bench_diffusion.py compiled $MODE --out "$OUT" $SETTINGS ${COMPILED_ARGS:-}
   say "compiled benchmark exit code $? (124 = out of time: see the compile section in bench_compiled.json)"
 else
   say "3/3 compiled benchmark skipped: only $(left)s of the budget left"
