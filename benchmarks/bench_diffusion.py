@@ -200,46 +200,6 @@ def vae_decode_microbench(pipe: FLAPPipeline, chunk: int = 8) -> dict:
     return out
 
 
-def choose_settings(report: "Report") -> dict:
-    """The fastest measured choices: channels-last per model, and the SDPA backend order."""
-    sections = report.data["sections"]
-    forward = sections.get("unet_forward_s") or {}
-    vae = sections.get("vae_decode_s") or {}
-    attention = {k: v for k, v in (sections.get("sdpa_backends") or {}).items() if isinstance(v, float)}
-    return {
-        "unet_channels_last": bool(forward) and forward["fused_qkv_channels_last_s"] < 0.97 * forward["fused_qkv_s"],
-        "vae_channels_last": bool(vae) and vae["channels_last_s"] < 0.97 * vae["plain_s"],
-        "sdpa_order": sorted(attention, key=attention.get) if attention else None,
-        "cudnn_benchmark": True,
-    }
-
-
-def apply_settings(pipe: FLAPPipeline, settings: dict) -> None:
-    if settings.get("unet_channels_last"):
-        pipe.denoising_unet.to(memory_format=torch.channels_last)
-        pipe.reference_net.to(memory_format=torch.channels_last)
-    if settings.get("vae_channels_last") and pipe.vae is not None:
-        pipe.vae.to(memory_format=torch.channels_last)
-    torch.backends.cudnn.benchmark = bool(settings.get("cudnn_benchmark"))
-
-
-def sdpa_context(settings: dict):
-    """Prefer the measured-fastest attention backends (falling back to the others in measured order)."""
-    import contextlib
-
-    order = settings.get("sdpa_order")
-    if not order:
-        return contextlib.nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    names = list(order) + [n for n in ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION", "MATH") if n not in order]
-    backends = [getattr(SDPBackend, n) for n in names if hasattr(SDPBackend, n)]
-    try:
-        return sdpa_kernel(backends, set_priority=True)
-    except TypeError:  # older torch: no priority order, only the allowed set
-        return sdpa_kernel(backends)
-
-
 def warm_up(pipe: FLAPPipeline, size: dict, variants: list[tuple[str, SamplingOptions]]) -> None:
     """Every kernel and shape once, outside the clock (cuDNN autotuning included): each variant with few steps
     on a clip as long as the timed one (same window and decode shapes)."""
@@ -253,14 +213,9 @@ def warm_up(pipe: FLAPPipeline, size: dict, variants: list[tuple[str, SamplingOp
 
 
 def timings(pipe: FLAPPipeline, size: dict, flops: FlopTable | None, variants: list[tuple[str, SamplingOptions]],
-            keep_dir: Path | None = None, compare_dir: Path | None = None, settings: dict | None = None) -> dict:
+            keep_dir: Path | None = None, compare_dir: Path | None = None) -> dict:
     image = portrait(pipe.resolution, seed=1)
     motion = talking_motion(size["frames"], seed=3)
-    with sdpa_context(settings or {}):
-        return _timings(pipe, size, flops, variants, keep_dir, compare_dir, image, motion)
-
-
-def _timings(pipe, size, flops, variants, keep_dir, compare_dir, image, motion) -> dict:
     warm_up(pipe, size, variants)
     out = {}
     kept = {}
@@ -309,33 +264,31 @@ def variants_for(size: dict) -> list[tuple[str, SamplingOptions]]:
     ]
 
 
-def long_video_speed(pipe: FLAPPipeline, size: dict, flops: FlopTable | None, variants: list[tuple[str, SamplingOptions]],
-                     settings: dict | None = None) -> dict:
+def long_video_speed(pipe: FLAPPipeline, size: dict, flops: FlopTable | None,
+                     variants: list[tuple[str, SamplingOptions]]) -> dict:
     """Seconds per frame measured on a long video (many windows, so each new frame costs window/(window-overlap)
     frame slots), not extrapolated from the short clip."""
     image = portrait(pipe.resolution, seed=1)
     out = {}
-    with sdpa_context(settings or {}):
-        for label, options in variants:
-            stride = options.window - options.overlap
-            frames = options.window + stride * size["long_speed_windows"]
-            run, _ = time_video(pipe, image, talking_motion(frames, seed=5), options, label, flops=flops)
-            out[label] = run.as_dict()
+    for label, options in variants:
+        stride = options.window - options.overlap
+        frames = options.window + stride * size["long_speed_windows"]
+        run, _ = time_video(pipe, image, talking_motion(frames, seed=5), options, label, flops=flops)
+        out[label] = run.as_dict()
     return out
 
 
-def kernel_profile(pipe: FLAPPipeline, size: dict, options: SamplingOptions, settings: dict | None = None) -> dict:
+def kernel_profile(pipe: FLAPPipeline, size: dict, options: SamplingOptions) -> dict:
     """Where the GPU time of one window goes: CUDA kernel time by kind (matmul, convolution, attention,
     normalisation, other) and the 12 costliest kernels."""
     from torch.profiler import ProfilerActivity, profile
 
     image = portrait(pipe.resolution, seed=1)
     motion = talking_motion(options.window, seed=6)
-    with sdpa_context(settings or {}):
-        time_video(pipe, image, motion, options, "profile_warmup")
-        cuda = pipe.device.type == "cuda"
-        with profile(activities=[ProfilerActivity.CUDA if cuda else ProfilerActivity.CPU]) as prof:
-            time_video(pipe, image, motion, options, "profile")
+    time_video(pipe, image, motion, options, "profile_warmup")
+    cuda = pipe.device.type == "cuda"
+    with profile(activities=[ProfilerActivity.CUDA if cuda else ProfilerActivity.CPU]) as prof:
+        time_video(pipe, image, motion, options, "profile")
     kinds = {"attention": ("flash", "fmha", "attention", "sdpa", "cudnn_generated_fort_native_sdpa"),
              "convolution": ("conv", "implicit", "wgrad", "dgrad", "xmma_fprop", "sm90_xmma"),
              "matmul": ("gemm", "sm90_", "cutlass", "cublas", "nvjet", "addmm", "aten::mm", "bmm"),
@@ -378,20 +331,23 @@ def run_eager(size: dict, report: Report) -> None:
     width = pipe.denoising_unet.unet.config.block_out_channels[0]
     report.section("sdpa_backends", sdpa_backends, size["device"], 2 * size["window"], heads, h * w, 2 * h * w,
                    width // heads)
-    settings = choose_settings(report)
-    report.data["chosen_settings"] = settings
-    report.log(f"chosen settings: {settings}")
-    pipe.optimize_for_inference(dtype=torch.bfloat16, fuse_qkv=True)
-    apply_settings(pipe, settings)
-    report.section("video_timings", timings, pipe, size, table, variants_for(size), keep_dir=CACHE_DIR / "eager",
-                   settings=settings)
-    with sdpa_context(settings):
-        report.section("long_video_memory", long_video, pipe, size,
-                       SamplingOptions.plain(num_inference_steps=1, window=size["window"], overlap=size["overlap"]))
+    pipe.optimize_for_inference(dtype=torch.bfloat16)  # the product's eager path (speed.py: no channels-last)
+    report.data["pipeline_settings"] = pipeline_settings(pipe)
+    report.section("video_timings", timings, pipe, size, table, variants_for(size), keep_dir=CACHE_DIR / "eager")
+    report.section("long_video_memory", long_video, pipe, size,
+                   SamplingOptions.plain(num_inference_steps=1, window=size["window"], overlap=size["overlap"]))
 
 
-def run_compiled(size: dict, report: Report, backend: str = "inductor", settings_file: str | None = None,
-                 channels_last: bool | None = None) -> None:
+def pipeline_settings(pipe: FLAPPipeline) -> dict:
+    """What optimize_for_inference chose, as recorded in the results."""
+    from flap.engines.diffusion.speed import ATTENTION_PREFERENCE
+
+    conv = next(m for m in pipe.denoising_unet.modules() if isinstance(m, torch.nn.Conv2d))
+    return {"channels_last": conv.weight.is_contiguous(memory_format=torch.channels_last) and conv.weight.shape[-1] > 1,
+            "attention_preference": list(ATTENTION_PREFERENCE), "cudnn_benchmark": torch.backends.cudnn.benchmark}
+
+
+def run_compiled(size: dict, report: Report, backend: str = "inductor") -> None:
     import torch._dynamo
 
     for name, value in (("recompile_limit", 64), ("cache_size_limit", 64), ("accumulated_recompile_limit", 512),
@@ -401,36 +357,28 @@ def run_compiled(size: dict, report: Report, backend: str = "inductor", settings
     pipe = build(size, torch.bfloat16)
     state = pipe.prepare_reference(portrait(pipe.resolution, seed=1))
     flops = measure_flops(pipe, state, frames=size["window"])
-    eager = settings_file or report.path.parent / report.path.name.replace("compiled", "eager")
-    settings = json.loads(Path(eager).read_text()).get("chosen_settings", {}) if Path(eager).exists() else {}
-    if channels_last is not None:
-        settings = {**settings, "unet_channels_last": channels_last}
-    report.data["chosen_settings"] = settings
-    report.log(f"settings from the eager run: {settings}")
+    # the product's compiled path: channels-last UNets, regional compile of the denoiser and the VAE decoder;
     # dynamic=True: one graph per block shape for every batch size (guided 2 rows or unguided 1 row)
-    pipe.optimize_for_inference(dtype=torch.bfloat16, fuse_qkv=True)
-    apply_settings(pipe, settings)
-    pipe.denoising_unet.compile_blocks(dynamic=True, backend=backend)
-    pipe.compile_decoder(dynamic=True, backend=backend)
+    pipe.optimize_for_inference(dtype=torch.bfloat16, compile=True, dynamic=True, backend=backend)
+    report.data["pipeline_settings"] = pipeline_settings(pipe)
+    report.log(f"pipeline settings: {report.data['pipeline_settings']}")
 
     def compile_warmup():
         t0 = time.perf_counter()
         # 4 steps, full pass every 3rd, guidance on the first half: guided and unguided rows, full and shallow passes
         options = SamplingOptions.fast(num_inference_steps=4, guidance_interval=(0.0, 0.5), window=size["window"],
                                        overlap=size["overlap"])
-        with sdpa_context(settings):
-            time_video(pipe, portrait(pipe.resolution, seed=1), talking_motion(size["window"] + 2, seed=3), options,
-                       "compile")
+        time_video(pipe, portrait(pipe.resolution, seed=1), talking_motion(size["window"] + 2, seed=3), options,
+                   "compile")
         return {"compile_and_first_run_s": time.perf_counter() - t0, "backend": backend}
 
     report.section("compile", compile_warmup)
     report.section("vae_decode_compiled_s", decode_chunks, pipe)
     variants = variants_for(size)
-    report.section("video_timings", timings, pipe, size, flops, variants, compare_dir=CACHE_DIR / "eager",
-                   settings=settings)
+    report.section("video_timings", timings, pipe, size, flops, variants, compare_dir=CACHE_DIR / "eager")
     fast = [(label, options) for label, options in variants if label.startswith("fast_20") and "guided" not in label]
-    report.section("long_video_speed", long_video_speed, pipe, size, flops, fast, settings)
-    report.section("kernel_profile", kernel_profile, pipe, size, dict(fast)["fast_20"], settings)
+    report.section("long_video_speed", long_video_speed, pipe, size, flops, fast)
+    report.section("kernel_profile", kernel_profile, pipe, size, dict(fast)["fast_20"])
 
 
 def decode_chunks(pipe: FLAPPipeline) -> dict:
@@ -451,26 +399,18 @@ def main() -> None:
     parser.add_argument("mode", choices=["eager", "compiled"])
     parser.add_argument("--smoke", action="store_true", help="tiny model on the CPU (checks the script, not speed)")
     parser.add_argument("--out", default=os.environ.get("OUT", "bench_out"))
-    parser.add_argument("--settings", default=None,
-                        help="compiled mode: take the chosen settings from this earlier eager result file")
-    parser.add_argument("--channels-last", action="store_true",
-                        help="compiled mode: channels-last UNet and ReferenceNet whatever the eager run chose "
-                             "(results in bench_compiled_channels_last.json)")
     parser.add_argument("--compile-backend", default=None,
                         help="torch.compile backend (default inductor; the CPU smoke run uses 'eager' to stay quick)")
     args = parser.parse_args()
     size = dict(SMOKE if args.smoke else FULL)
     if size["device"] == "cuda" and not torch.cuda.is_available():
         sys.exit("CUDA is not available: run with --smoke on a CPU")
-    tag = "_channels_last" if args.channels_last and args.mode == "compiled" else ""
-    report = Report(Path(args.out) / f"bench_{args.mode}{tag}{'_smoke' if args.smoke else ''}.json", args.mode,
-                    args.smoke)
+    report = Report(Path(args.out) / f"bench_{args.mode}{'_smoke' if args.smoke else ''}.json", args.mode, args.smoke)
     report.log(f"{args.mode} benchmark on {size['device']} ({report.data['environment']})")
     if args.mode == "eager":
         run_eager(size, report)
     else:
-        run_compiled(size, report, backend=args.compile_backend or ("eager" if args.smoke else "inductor"),
-                     settings_file=args.settings, channels_last=True if args.channels_last else None)
+        run_compiled(size, report, backend=args.compile_backend or ("eager" if args.smoke else "inductor"))
     report.log(f"done; results in {report.path}")
 
 

@@ -10,7 +10,8 @@
 #   bash scripts/gpu_issue5.sh           # on the GPU machine; needs diffusers (importable, or .whl/diffusers-*.whl)
 #   bash scripts/gpu_issue5.sh --smoke   # on a CPU: the same path with tiny models, to check the script
 # Environment: OUT (results folder, default ./gpu_out), PYTHON (default python3), FLAP_GPU_BUDGET_S (default 470),
-#   STAGES (default "tests eager compiled"; "tests compiled" reuses the settings of docs/results/bench_eager.json).
+#   STAGES (default "tests eager compiled").  Compiling takes about 5 minutes, so where one command may run at
+#   most 10 minutes run it twice: STAGES="tests eager", then STAGES=compiled (FLAP_GPU_BUDGET_S=570 for each).
 set -u
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
@@ -56,24 +57,20 @@ say "tests exit code $? (0 = all passed); tail of $OUT/cuda_tests.log:"
 tail -n 15 "$OUT/cuda_tests.log"
 fi
 
-SETTINGS=""
 if has eager; then
 T=$(( $(left) - 120 ))
 [ $T -gt 330 ] && T=330
 say "2/3 eager benchmark (timeout ${T}s)"
 timeout --signal=INT --kill-after=15 $T $PY benchmarks/bench_diffusion.py eager $MODE --out "$OUT"
 say "eager benchmark exit code $?"
-else
-  SETTINGS="--settings docs/results/bench_eager.json"
 fi
-# COMPILED_ARGS: extra arguments of the compiled benchmark, e.g. --channels-last
 
 T=$(( $(left) - 15 ))
 if ! has compiled; then
   say "3/3 compiled benchmark not asked for"
 elif [ $T -gt 45 ]; then
   say "3/3 compiled benchmark (timeout ${T}s; compile time counted in it)"
-  timeout --signal=INT --kill-after=15 $T $PY benchmarks/bench_diffusion.py compiled $MODE --out "$OUT" $SETTINGS ${COMPILED_ARGS:-}
+  timeout --signal=INT --kill-after=15 $T $PY benchmarks/bench_diffusion.py compiled $MODE --out "$OUT"
   say "compiled benchmark exit code $? (124 = out of time: see the compile section in bench_compiled.json)"
 else
   say "3/3 compiled benchmark skipped: only $(left)s of the budget left"

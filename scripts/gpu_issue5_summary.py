@@ -56,8 +56,9 @@ def main(out: Path) -> str:
     for name in ("vae_decode_s", "sdpa_backends"):
         if sections.get(name):
             lines.append(f"{name}: {sections[name]}")
-    if eager.get("chosen_settings"):
-        lines.append(f"Chosen for the timings (fastest measured): {eager['chosen_settings']}")
+    for mode, data in (("eager", eager), ("compiled", compiled)):
+        if data.get("pipeline_settings"):
+            lines.append(f"Pipeline settings, {mode} (FLAPPipeline.optimize_for_inference): {data['pipeline_settings']}")
     compile_info = compiled.get("sections", {}).get("compile")
     if compile_info:
         lines.append(f"torch.compile (regional, dynamic shapes): {compile_info['compile_and_first_run_s']:.0f} s to compile and run once")

@@ -111,6 +111,8 @@ def test_compiled_pipeline_gives_the_same_frames(motion, frames):
     (the 'eager' backend keeps the test quick), the frames must not change."""
     compiled = tiny_pipeline(DEVICE).optimize_for_inference(dtype=torch.float32, compile=True, backend="eager")
     assert compiled.vae is not None and hasattr(compiled.vae.decoder, "_compiled_call_impl")
+    conv = compiled.denoising_unet.unet.conv_in.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()  # NHWC pays compiled
     again = compiled(portrait(24), motion, num_inference_steps=STEPS, seed=3).frames
     assert _diff(again, frames) < 0.5
 

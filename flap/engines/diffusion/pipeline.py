@@ -22,6 +22,7 @@ import torch
 from diffusers import AutoencoderKL, DDIMScheduler, DiffusionPipeline, MotionAdapter, UNet2DConditionModel, UNetMotionModel
 from PIL import Image
 
+from flap.engines.diffusion import speed
 from flap.engines.diffusion.compose import image_to_tensor, paste_back, tensor_to_frames
 from flap.engines.diffusion.config import ConditionEncoderConfig, FLAPModelConfig
 from flap.engines.diffusion.denoising_unet import FLAPDenoisingUNet, ReferenceKV
@@ -163,7 +164,8 @@ class FLAPPipeline(DiffusionPipeline):
         """(N, C, h, w) latents -> (N, 3, H, W) images in [-1, 1]."""
         if self.vae is None:
             return latents.float()
-        return self.vae.decode(latents.to(self.vae.dtype) / self.vae.config.scaling_factor).sample
+        with speed.attention_preference(self.device):
+            return self.vae.decode(latents.to(self.vae.dtype) / self.vae.config.scaling_factor).sample
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -171,8 +173,9 @@ class FLAPPipeline(DiffusionPipeline):
         """Encode the portrait crop once: VAE latent, ReferenceNet features, and their keys/values in every
         reference-attention layer of the denoiser (shared by all steps, windows and both guidance branches)."""
         size = (image.height, image.width) if isinstance(image, Image.Image) else tuple(np.asarray(image).shape[:2])
-        latent = self.encode_image(image_to_tensor(image, self.resolution))
-        features = self.reference_net(latent.to(self.reference_net.dtype))
+        with speed.attention_preference(self.device):
+            latent = self.encode_image(image_to_tensor(image, self.resolution))
+            features = self.reference_net(latent.to(self.reference_net.dtype))
         return ReferenceState(kv=self.denoising_unet.project_reference(features), size=size)
 
     def motion_condition(self, motion: MotionSequence | np.ndarray) -> np.ndarray:
@@ -239,17 +242,22 @@ class FLAPPipeline(DiffusionPipeline):
 
     # ------------------------------------------------------------------ speed
     def optimize_for_inference(self, dtype: torch.dtype = torch.bfloat16, fuse_qkv: bool = True,
-                               channels_last: bool = False, compile: bool = False, **compile_kwargs) -> "FLAPPipeline":
-        """bf16 weights, fused q/k/v in the reference self-attentions, optionally channels-last convolutions and
-        regional ``torch.compile`` of the denoiser's blocks and of the VAE decoder.  Attention runs through PyTorch's SDPA (flash / cuDNN
-        kernels on CUDA) in every processor."""
+                               channels_last: bool | None = None, compile: bool = False,
+                               **compile_kwargs) -> "FLAPPipeline":
+        """bf16 weights, fused q/k/v in the reference self-attentions, cuDNN autotuning, and with ``compile``
+        regional ``torch.compile`` of the denoiser's blocks and of the VAE decoder.  ``channels_last`` (NHWC
+        convolutions in the two UNets) defaults to on exactly when compiling, where it measured faster (see
+        ``speed``).  Attention always prefers cuDNN's fused kernel (``speed.attention_preference``)."""
+        if channels_last is None:
+            channels_last = speed.channels_last_pays(compile)
         for model in (self.reference_net, self.denoising_unet, self.vae):
             if model is not None:
                 model.to(dtype=dtype)
-                if channels_last:
-                    model.to(memory_format=torch.channels_last)
+        for model in (self.reference_net, self.denoising_unet):
+            model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         if fuse_qkv:
             self.denoising_unet.fuse_qkv_projections()
+        speed.tune_convolutions(self.device)
         if compile:
             self.denoising_unet.compile_blocks(**compile_kwargs)
             self.compile_decoder(**compile_kwargs)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from flap.engines.diffusion.denoising_unet import DeepCache, FLAPDenoisingUNet
+from flap.engines.diffusion.speed import attention_preference
 
 Progress = Callable[[int, int], None]
 
@@ -112,6 +113,11 @@ def denoise_window(model: FLAPDenoisingUNet, scheduler, noise: torch.Tensor, tok
     noise: (1, C, W, h, w) initial noise; tokens: (W, N, D) conditional tokens; known: per step, the states of this
     window's first frames from the previous window; record: how many last frames the next window will know.
     """
+    with attention_preference(noise.device):
+        return _denoise_window(model, scheduler, noise, tokens, options, known, record, step_done, stats)
+
+
+def _denoise_window(model, scheduler, noise, tokens, options, known, record, step_done, stats) -> WindowResult:
     scheduler = copy.deepcopy(scheduler)
     scheduler.set_timesteps(options.num_inference_steps, device=noise.device)
     frames = noise.shape[2]
