@@ -5,8 +5,8 @@ Measured on an H100 (benchmarks/bench_diffusion.py, docs/full-model.md):
   head size 40) in 4.6 ms against 8.4 ms for flash attention; PyTorch does not put it first by default, so the
   sampler asks for it first and falls back, in order, to flash, memory-efficient and plain attention wherever a
   backend cannot run a shape or a GPU lacks it.
-- channels-last (NHWC) convolutions: 8 % faster with ``torch.compile`` (no NCHW<->NHWC copies around cuDNN's
-  kernels), 9 % slower eager (PyTorch's eager GroupNorm is slow on NHWC), hence on exactly when compiling.
+- channels-last (NHWC) convolutions: 6-8 % faster with ``torch.compile`` (no NCHW<->NHWC copies around cuDNN's
+  kernels), 8-10 % slower eager (PyTorch's eager GroupNorm is slow on NHWC), hence on exactly when compiling.
 - cuDNN autotuning: every window has the same shapes, so the first window's search pays for the rest.
 """
 
