@@ -259,6 +259,8 @@ class FLAPPipeline(DiffusionPipeline):
             self.denoising_unet.fuse_qkv_projections()
         speed.tune_convolutions(self.device)
         if compile:
+            # dynamic shapes, as benchmarked: guided (2 rows) and unguided (1 row) passes share one graph per block
+            compile_kwargs = {"dynamic": True, **compile_kwargs}
             self.denoising_unet.compile_blocks(**compile_kwargs)
             self.compile_decoder(**compile_kwargs)
         return self
