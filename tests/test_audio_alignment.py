@@ -75,6 +75,19 @@ def test_unknown_words_and_numbers_still_align(tmp_path):
     assert guess_pronunciation("zorblax").split()[0] == "Z"
 
 
+@pytest.mark.parametrize("voice, speed", [("en-us", 130), ("en-gb", 175)])
+def test_text_that_falls_out_of_the_first_beam_still_aligns(tmp_path, voice, speed):
+    """This sentence failed with the first beam for four of six espeak-ng voice/speed pairs; the wider retries
+    align it, and its fourteen bilabial stops and nasals close the lips."""
+    text = "My brother brought a bag of apples home by bus, and Pam made maple muffins."
+    clip = load_audio(make_speech(tmp_path / "pbm.wav", text, voice=voice, speed=speed))
+    a = analyze_audio(clip, transcript=text)
+    assert a.phonemes, a.warnings
+    bilabials = [p for _, _, p in a.phonemes if p in ("P", "B", "M")]
+    assert len(bilabials) == 14
+    assert a.closure.max() > 0.9
+
+
 def test_viseme_targets():
     phones = [(0.0, 0.2, "SIL"), (0.2, 0.3, "M"), (0.3, 0.5, "IY"), (0.5, 0.6, "F"), (0.6, 0.8, "UW"), (0.8, 1.0, "SIL")]
     v = viseme_drivers(phones, 100, 0.01)

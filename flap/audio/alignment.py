@@ -1,7 +1,9 @@
 """Forced alignment of an English transcript with pocketsphinx's packaged en-us model: phonemes with times.
 
 Alignment only works with very wide beams (`Decoder(bestpath=False, beam=1e-120, ...)`): set_align_text,
-decode, set_alignment, decode again, get_alignment.  Words missing from CMUdict get a letter-to-sound guess
+decode, set_alignment, decode again, get_alignment.  Even then a matching text can fall out of the beam (one
+espeak-ng sentence in six did), so a failed pass is retried with the beams wider still (1e-200, then 1e-300:
+practically no pruning; alignment costs about 0.04 s per second of speech either way).  Words missing from CMUdict get a letter-to-sound guess
 (names, brands); numbers are spelled out.  The result is checked against the voice-activity mask, because a
 wrong transcript can still "align": phones must sit on speech and speech must be covered by phones.
 """
@@ -24,11 +26,14 @@ class AlignmentError(Exception):
     """The transcript cannot be aligned; the message says why in plain words."""
 
 
-@functools.lru_cache(maxsize=1)
-def _decoder():
+BEAMS = (1e-120, 1e-200, 1e-300)  # tried in turn until the alignment succeeds
+
+
+@functools.lru_cache(maxsize=len(BEAMS))
+def _decoder(beam: float = BEAMS[0]):
     from pocketsphinx import Decoder
 
-    return Decoder(bestpath=False, beam=1e-120, wbeam=1e-100, pbeam=1e-120, loglevel="FATAL")
+    return Decoder(bestpath=False, beam=beam, wbeam=min(beam, 1e-100), pbeam=beam, loglevel="FATAL")
 
 
 def align_transcript(samples: np.ndarray, transcript: str, speech: np.ndarray | None = None,
@@ -58,25 +63,39 @@ def align_transcript(samples: np.ndarray, transcript: str, speech: np.ndarray | 
                 words = [w for w in words if w != word]
         if not words:
             raise AlignmentError("no usable words in the transcript")
-        try:
-            decoder.set_align_text(" ".join(words))
-            decoder.start_utt()
-            decoder.process_raw(raw, full_utt=True)
-            decoder.end_utt()
-            decoder.set_alignment()
-            decoder.start_utt()
-            decoder.process_raw(raw, full_utt=True)
-            decoder.end_utt()
-            alignment = decoder.get_alignment()
-            frate = 100.0
-            phones = [(p.start / frate, (p.start + p.duration) / frate, str(p.name)) for p in alignment.phones()]
-        except Exception:
-            raise AlignmentError("the text does not match the speech") from None
+        added = {w: decoder.lookup_word(w) for w in dict.fromkeys(oov) if w in words}
+        phones = None
+        for beam in BEAMS:
+            try:
+                wide = _decoder(beam)
+                for word, pron in added.items():
+                    if pron and wide.lookup_word(word) is None:
+                        wide.add_word(word, pron, True)
+                phones = _align(wide, words, raw)
+                break
+            except Exception:
+                continue
+        if phones is None:
+            raise AlignmentError("the text does not match the speech")
     if not any(p not in NON_SPEECH_PHONES for _, _, p in phones):
         raise AlignmentError("the aligner found no words in the speech")
     if speech is not None:
         _check_against_speech(phones, speech, hop_s)
     return phones
+
+
+def _align(decoder, words: list[str], raw: bytes) -> list[tuple[float, float, str]]:
+    """One word pass then one phone pass; raises when the text falls out of the beam."""
+    decoder.set_align_text(" ".join(words))
+    decoder.start_utt()
+    decoder.process_raw(raw, full_utt=True)
+    decoder.end_utt()
+    decoder.set_alignment()
+    decoder.start_utt()
+    decoder.process_raw(raw, full_utt=True)
+    decoder.end_utt()
+    frate = 100.0
+    return [(p.start / frate, (p.start + p.duration) / frate, str(p.name)) for p in decoder.get_alignment().phones()]
 
 
 def _check_against_speech(phones, speech: np.ndarray, hop_s: float) -> None:
