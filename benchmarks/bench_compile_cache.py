@@ -5,7 +5,7 @@
 
 Two child processes run one after the other with the same, initially empty, TORCHINDUCTOR_CACHE_DIR: each builds
 the pipeline, compiles it as the engine does (``optimize_for_inference(compile=True)``), renders a first short
-video (the compile happens there) and then times the fast preset on a 40-frame clip.  The second child shows what
+video (the compile happens there) and then times the fast preset on a 40-frame clip, twice.  The second child shows what
 a restart costs when the cache directory survives it (on a Space: a folder on persistent storage).
 """
 
@@ -48,8 +48,11 @@ def child(smoke: bool) -> dict:
     time_video(pipe, image, talking_motion(window + 2, seed=3), first, "first")
     first_video = time.perf_counter() - t0
     fast = SamplingOptions.fast(num_inference_steps=20, window=window, overlap=window // 4)
-    run, _ = time_video(pipe, image, talking_motion(40 if not smoke else 12, seed=3), fast, "fast_20")
-    return {"build_s": built, "compile_and_first_video_s": first_video, "fast_20_s_per_frame": run.seconds_per_frame}
+    motion = talking_motion(40 if not smoke else 12, seed=3)
+    once, _ = time_video(pipe, image, motion, fast, "fast_20")  # new decode-chunk shapes: cuDNN autotunes them
+    again, _ = time_video(pipe, image, motion, fast, "fast_20")
+    return {"build_s": built, "compile_and_first_video_s": first_video,
+            "fast_20_first_time_s_per_frame": once.seconds_per_frame, "fast_20_s_per_frame": again.seconds_per_frame}
 
 
 def main() -> None:

@@ -348,12 +348,6 @@ def pipeline_settings(pipe: FLAPPipeline) -> dict:
 
 
 def run_compiled(size: dict, report: Report, backend: str = "inductor") -> None:
-    import torch._dynamo
-
-    for name, value in (("recompile_limit", 64), ("cache_size_limit", 64), ("accumulated_recompile_limit", 512),
-                        ("accumulated_cache_size_limit", 512)):
-        if hasattr(torch._dynamo.config, name):  # renamed across torch versions
-            setattr(torch._dynamo.config, name, value)
     pipe = build(size, torch.bfloat16)
     state = pipe.prepare_reference(portrait(pipe.resolution, seed=1))
     flops = measure_flops(pipe, state, frames=size["window"])

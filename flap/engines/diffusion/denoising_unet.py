@@ -27,6 +27,7 @@ from torch import nn
 from flap.engines.diffusion.attention import DecoupledConditionAttnProcessor, ReferenceAttnProcessor
 from flap.engines.diffusion.condition import FLAPConditionEncoder
 from flap.engines.diffusion.config import ConditionEncoderConfig
+from flap.engines.diffusion.speed import allow_block_recompiles
 from flap.engines.diffusion.reference_net import ReferenceFeatures, init_config, spatial_self_attention_names
 
 PARAMETER_GROUPS = ("head_motion", "expression", "temporal", "spatial")
@@ -196,6 +197,7 @@ class FLAPDenoisingUNet(ModelMixin, ConfigMixin):
         Blocks of one class and shape share their compiled code, so this compiles far faster than the whole UNet
         and also covers the shallow (cached) path.  Returns the number of modules compiled.
         """
+        allow_block_recompiles()  # more block shapes than dynamo's default 8 variants per code object
         count = 0
         for module in self.unet.modules():
             if isinstance(module, (ResnetBlock2D, Transformer2DModel, AnimateDiffTransformer3D)):
