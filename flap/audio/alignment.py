@@ -3,8 +3,8 @@
 Alignment only works with very wide beams (`Decoder(bestpath=False, beam=1e-120, ...)`): set_align_text,
 decode, set_alignment, decode again, get_alignment.  Even then a matching text can fall out of the beam (one
 espeak-ng sentence in six did), so a failed pass is retried with the beams wider still (1e-200, then 1e-300:
-practically no pruning; alignment costs about 0.04 s per second of speech either way).  Words missing from CMUdict get a letter-to-sound guess
-(names, brands); numbers are spelled out.  The result is checked against the voice-activity mask, because a
+practically no pruning; alignment costs about 0.04 s per second of speech either way).  Words missing from
+CMUdict get a letter-to-sound guess (names, brands); numbers are spelled out.  The result is checked against the voice-activity mask, because a
 wrong transcript can still "align": phones must sit on speech and speech must be covered by phones.
 """
 
@@ -30,7 +30,7 @@ BEAMS = (1e-120, 1e-200, 1e-300)  # tried in turn until the alignment succeeds
 
 
 @functools.lru_cache(maxsize=len(BEAMS))
-def _decoder(beam: float = BEAMS[0]):
+def _decoder(beam: float):
     from pocketsphinx import Decoder
 
     return Decoder(bestpath=False, beam=beam, wbeam=min(beam, 1e-100), pbeam=beam, loglevel="FATAL")
@@ -43,7 +43,7 @@ def align_transcript(samples: np.ndarray, transcript: str, speech: np.ndarray | 
     if not words:
         raise AlignmentError("the transcript has no words")
     try:
-        decoder = _decoder()
+        decoder = _decoder(BEAMS[0])
     except Exception as exc:
         raise AlignmentError(f"the pocketsphinx aligner is not available ({type(exc).__name__})") from None
     raw = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
@@ -52,36 +52,42 @@ def align_transcript(samples: np.ndarray, transcript: str, speech: np.ndarray | 
         if len(oov) > MAX_OOV_SHARE * len(words):
             raise AlignmentError(f"{len(oov)} of {len(words)} words are not English dictionary words; the aligner "
                                  "knows English only")
-        for word in dict.fromkeys(oov):
-            pron = guess_pronunciation(word)
-            if pron:
-                try:
-                    decoder.add_word(word, pron, True)
-                except Exception:
-                    words = [w for w in words if w != word]
-            else:
-                words = [w for w in words if w != word]
+        words = _add_guessed_words(decoder, words, oov)
         if not words:
             raise AlignmentError("no usable words in the transcript")
-        added = {w: decoder.lookup_word(w) for w in dict.fromkeys(oov) if w in words}
-        phones = None
-        for beam in BEAMS:
-            try:
-                wide = _decoder(beam)
-                for word, pron in added.items():
-                    if pron and wide.lookup_word(word) is None:
-                        wide.add_word(word, pron, True)
-                phones = _align(wide, words, raw)
-                break
-            except Exception:
-                continue
-        if phones is None:
-            raise AlignmentError("the text does not match the speech")
+        phones = _align_widening(decoder, words, raw)
     if not any(p not in NON_SPEECH_PHONES for _, _, p in phones):
         raise AlignmentError("the aligner found no words in the speech")
     if speech is not None:
         _check_against_speech(phones, speech, hop_s)
     return phones
+
+
+def _add_guessed_words(decoder, words: list[str], oov: list[str]) -> list[str]:
+    """Give out-of-dictionary words a letter-to-sound pronunciation; the words left without one are dropped."""
+    for word in dict.fromkeys(oov):
+        pron = guess_pronunciation(word)
+        try:
+            if not pron:
+                raise ValueError(word)
+            decoder.add_word(word, pron, True)
+        except Exception:
+            words = [w for w in words if w != word]
+    return words
+
+
+def _align_widening(first, words: list[str], raw: bytes) -> list[tuple[float, float, str]]:
+    """Align with each beam of BEAMS in turn (``first`` is the first beam's decoder, which knows every word)."""
+    for beam in BEAMS:
+        try:
+            decoder = _decoder(beam)
+            for word in words:
+                if decoder.lookup_word(word) is None:
+                    decoder.add_word(word, first.lookup_word(word), True)
+            return _align(decoder, words, raw)
+        except Exception:
+            continue
+    raise AlignmentError("the text does not match the speech")
 
 
 def _align(decoder, words: list[str], raw: bytes) -> list[tuple[float, float, str]]:
