@@ -342,8 +342,8 @@ def pipeline_settings(pipe: FLAPPipeline) -> dict:
     """What optimize_for_inference chose, as recorded in the results."""
     from flap.engines.diffusion.speed import ATTENTION_PREFERENCE
 
-    conv = next(m for m in pipe.denoising_unet.modules() if isinstance(m, torch.nn.Conv2d))
-    return {"channels_last": conv.weight.is_contiguous(memory_format=torch.channels_last) and conv.weight.shape[-1] > 1,
+    conv = pipe.denoising_unet.unet.conv_in.weight  # 3x3: its NCHW and NHWC layouts differ
+    return {"channels_last": conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous(),
             "attention_preference": list(ATTENTION_PREFERENCE), "cudnn_benchmark": torch.backends.cudnn.benchmark}
 
 

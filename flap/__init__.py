@@ -9,7 +9,7 @@ Names are imported on first use, so ``import flap`` stays cheap (the web app rel
 
 from __future__ import annotations
 
-import importlib
+from flap.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -26,10 +26,4 @@ _EXPORTS = {
     "import_motion": "flap.interop.importers",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'flap' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

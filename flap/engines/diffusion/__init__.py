@@ -7,7 +7,7 @@ ask ``DiffusionEngine().availability()`` without paying for them.
 
 from __future__ import annotations
 
-import importlib
+from flap.lazy import lazy_exports
 
 _EXPORTS = {
     "FLAPPipeline": "flap.engines.diffusion.pipeline",
@@ -22,10 +22,4 @@ _EXPORTS = {
     "DiffusionEngine": "flap.engines.diffusion.engine",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

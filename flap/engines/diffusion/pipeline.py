@@ -249,7 +249,7 @@ class FLAPPipeline(DiffusionPipeline):
         convolutions in the two UNets) defaults to on exactly when compiling, where it measured faster (see
         ``speed``).  Attention always prefers cuDNN's fused kernel (``speed.attention_preference``)."""
         if channels_last is None:
-            channels_last = speed.channels_last_pays(compile)
+            channels_last = compile  # NHWC pays compiled and costs eager (speed.py)
         for model in (self.reference_net, self.denoising_unet, self.vae):
             if model is not None:
                 model.to(dtype=dtype)

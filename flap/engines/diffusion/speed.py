@@ -35,11 +35,6 @@ def attention_preference(device: torch.device | str):
         return sdpa_kernel(backends)
 
 
-def channels_last_pays(compiled: bool) -> bool:
-    """Whether NHWC convolutions are faster for the UNets (see the module notes)."""
-    return compiled
-
-
 def tune_convolutions(device: torch.device | str) -> None:
     """Let cuDNN time its convolution algorithms once per shape (fixed window shapes make this pay at once)."""
     if torch.device(device).type == "cuda":
