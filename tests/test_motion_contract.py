@@ -8,7 +8,8 @@ import pytest
 from flap.errors import ControlRangeError, MotionFormatError
 from flap.motion import CONDITION_DIM, MotionSequence
 from flap.motion.blinks import blink_curve, blink_times
-from flap.motion.controls import MotionControls, apply_controls
+from flap.motion.controls import SPEECH_CONTROLS, MotionControls, apply_controls
+from flap.motion.representation import CONTROL_NAMES
 from flap.motion.emotions import EMOTION_NAMES
 from flap.motion.rotations import (
     axis_angle_to_euler,
@@ -105,9 +106,16 @@ def test_pose_controls_set_the_average_pose_and_motion_amount():
 
 def test_expression_intensity_emotion_and_gaze():
     m = random_motion()
-    silent_face = apply_controls(m, MotionControls(expression=0.0))
-    assert np.abs(silent_face.jaw).max() == 0 and np.abs(silent_face.expression).max() == 0
-    assert np.array_equal(silent_face.eyelids, m.eyelids), "blinks are not expression"
+    calm = apply_controls(m, MotionControls(expression=0.0))
+    assert np.abs(calm.expression).max() == 0, "expression 0 is a calm face"
+    speech = np.array([CONTROL_NAMES[i] in SPEECH_CONTROLS for i in range(len(CONTROL_NAMES))])
+    assert np.abs(calm.controls[:, ~speech]).max() == 0
+    assert np.allclose(calm.jaw, m.jaw) and np.allclose(calm.controls[:, speech], np.clip(m.controls[:, speech], 0, 2)), \
+        "expression 0 still speaks"
+    shut = apply_controls(m, MotionControls(mouth=0.0))
+    assert np.abs(shut.jaw).max() == 0 and np.abs(shut.controls[:, speech]).max() == 0
+    assert np.allclose(shut.expression, m.expression), "the mouth amount leaves the rest of the face alone"
+    assert np.array_equal(calm.eyelids, m.eyelids), "blinks are not expression"
     doubled = apply_controls(m, MotionControls(expression=2.0))
     assert np.allclose(doubled.expression, 2 * m.expression, atol=1e-5)
     for emotion in EMOTION_NAMES[1:]:

@@ -25,6 +25,7 @@ CONTROL_RANGES: dict[str, tuple[float, float]] = {
     "pitch": (-25.0, 25.0),
     "roll": (-25.0, 25.0),
     "motion_scale": (0.0, 2.0),
+    "mouth": (0.0, 2.0),
     "expression": (0.0, 2.0),
     "emotion_strength": (0.0, 1.0),
     "blink_rate": (0.0, 60.0),
@@ -40,7 +41,10 @@ GAZE_PRESETS: dict[str, tuple[float, float]] = {
     "down": (0.0, -12.0),
 }
 
-#: Named controls that the lips use to speak; 'expression' scales them with the jaw.
+#: Named controls that the lips use to speak: 'mouth' scales them with the jaw; 'expression' scales the rest.
+SPEECH_CONTROLS: tuple[str, ...] = ("lip_stretch", "lip_pucker", "lip_funnel", "lip_press", "upper_lip_raise",
+                                    "lower_lip_down", "lower_lip_tuck")
+_SPEECH_MASK = np.array([name in SPEECH_CONTROLS for name in CONTROL_INDEX])
 _JAW_LIMIT_RAD = (-0.05, 0.55)
 
 Gaze = Union[None, str, tuple[float, float]]
@@ -60,6 +64,7 @@ class MotionControls:
     pitch: float = 0.0
     roll: float = 0.0
     motion_scale: float = 1.0
+    mouth: float = 1.0
     expression: float = 1.0
     emotion: str = "neutral"
     emotion_strength: float = 0.7
@@ -132,8 +137,9 @@ def apply_controls(motion: MotionSequence, controls: MotionControls, seed: int =
     """Return a new motion with the controls applied; ``motion`` is left untouched.
 
     Order: the head motion is taken relative to the clip's mean pose and scaled by the head-motion amount; the
-    yaw/pitch/roll controls then set the average pose (relative to the photo); expression intensity scales jaw,
-    FLAME expression and named controls; the emotion preset goes on top; blinks are regenerated if a rate is
+    yaw/pitch/roll controls then set the average pose (relative to the photo); ``mouth`` scales how far the lips
+    move with speech (jaw and the speech lip shapes), ``expression`` the rest of the face (FLAME expression,
+    smile, brows, cheeks, and the emotion preset), so expression 0 is a calm face that still speaks; blinks are regenerated if a rate is
     given; gaze last.
     """
     controls = MotionControls(**controls.as_dict()).validated()
@@ -150,12 +156,14 @@ def apply_controls(motion: MotionSequence, controls: MotionControls, seed: int =
     translation = gain * (motion.translation - motion.translation.mean(axis=0))
     scale = 1.0 + gain * (motion.scale - motion.scale.mean())
 
-    # Expression intensity scales everything the face does except blinks.
+    # The mouth amount scales speech (jaw, lip shapes); expression scales the rest of the face and the emotion.
     intensity = controls.expression
-    jaw = motion.jaw * intensity
-    jaw[:, 0] = np.clip(jaw[:, 0] + strength * emotion.jaw_rad, *_JAW_LIMIT_RAD)
+    face_strength = strength * intensity
+    jaw = motion.jaw * controls.mouth
+    jaw[:, 0] = np.clip(jaw[:, 0] + face_strength * emotion.jaw_rad, *_JAW_LIMIT_RAD)
     expression = motion.expression * intensity
-    named = motion.controls * intensity + strength * emotion.control_vector()[None, :]
+    per_control = np.where(_SPEECH_MASK, controls.mouth, intensity)
+    named = motion.controls * per_control[None, :] + face_strength * emotion.control_vector()[None, :]
     # Smiles and pouts oppose each other: a strong smile flattens speech puckers a little.
     smile = named[:, [CONTROL_INDEX["smile_left"], CONTROL_INDEX["smile_right"]]].mean(axis=1)
     named[:, CONTROL_INDEX["lip_pucker"]] *= 1.0 - 0.5 * np.clip(smile, 0, 1)
