@@ -9,13 +9,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from flap.face import landmark_groups as G
 
-def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, work_side: int = 160) -> np.ndarray:
-    """The photo with the moving part of the person replaced by plausible background (uint8, same size)."""
+
+def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, work_side: int = 160) -> tuple[np.ndarray, np.ndarray]:
+    """The photo with the moving part of the person replaced by plausible background (uint8, same size), and the
+    weight (H, W) float32 of the replacement: 1 where the plate is all fill, 0 where it is the photo."""
     h, w = crop.shape[:2]
     hole = ((person > 0.04) & (moving > 0.4)).astype(np.uint8)
     if not hole.any():
-        return crop.copy()
+        return crop.copy(), np.zeros((h, w), np.float32)
     hole = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=max(1, h // 128))
     factor = work_side / max(h, w)
     small = cv2.resize(crop, (max(8, round(w * factor)), max(8, round(h * factor))), interpolation=cv2.INTER_AREA)
@@ -27,14 +30,22 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     # The fill covers the soft hair edge too, so no dark outline of the old silhouette is left behind.
     solid = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=max(1, h // 256)).astype(np.float32)
     solid *= np.clip((moving - 0.2) / 0.3, 0.0, 1.0)
-    solid = cv2.GaussianBlur(solid.astype(np.float32), (0, 0), 1.0)[:, :, None]
-    return (crop * (1 - solid) + up * solid).astype(np.uint8)
+    solid = cv2.GaussianBlur(solid.astype(np.float32), (0, 0), 1.0)
+    return (crop * (1 - solid[:, :, None]) + up * solid[:, :, None]).astype(np.uint8), solid
 
 
-def premultiply(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """RGBA uint8 with colour multiplied by alpha: one 4-channel warp carries both, and blending is an add."""
+def premultiply(image: np.ndarray, alpha: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
+    """RGBA uint8 with colour multiplied by alpha: one 4-channel warp carries both, and blending is an add.
+
+    With ``background`` (the plate) the colour is un-mixed from it (the matting equation: photo = alpha * F +
+    (1 - alpha) * background), so soft hair edges carry the hair's colour and not the old background's, and the
+    unmoved head over the plate is the photo again."""
     a = np.clip(alpha, 0.0, 1.0)[:, :, None]
-    return np.dstack([np.round(image * a), np.round(a[:, :, 0] * 255.0)]).astype(np.uint8)
+    if background is None:
+        colour = image * a
+    else:
+        colour = np.clip(image.astype(np.float32) - (1.0 - a) * background, 0.0, 255.0 * a)
+    return np.dstack([np.round(colour), np.round(a[:, :, 0] * 255.0)]).astype(np.uint8)
 
 
 def composite_roi(out: np.ndarray, warped_rgba: np.ndarray, plate: np.ndarray, roi: tuple[int, int, int, int]) -> None:
@@ -44,3 +55,27 @@ def composite_roi(out: np.ndarray, warped_rgba: np.ndarray, plate: np.ndarray, r
     inverse = cv2.bitwise_not(cv2.extractChannel(warped_rgba, 3))
     background = cv2.multiply(np.ascontiguousarray(plate[y0:y1, x0:x1]), cv2.merge((inverse, inverse, inverse)), scale=1 / 255)
     out[y0:y1, x0:x1] = cv2.add(rgb, background)
+
+
+def still_frame(photo: np.ndarray, premultiplied: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """The unmoved head composited over the plate, equal to the photo wherever the plate is the photo.  Frames
+    start from it, so a region that stops moving shows exactly what it showed while moving (no one-frame pops)."""
+    h, w = photo.shape[:2]
+    out = photo.copy()
+    changed = np.any(plate != photo, axis=2)
+    if changed.any():
+        ys, xs = np.nonzero(changed)
+        roi = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        x0, y0, x1, y1 = roi
+        composite_roi(out, np.ascontiguousarray(premultiplied[y0:y1, x0:x1]), plate, roi)
+        out[~changed] = photo[~changed]
+    return out
+
+
+def subject_alpha(person: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The person mask made solid over the face: segmentation leaves holes at glasses, beards and bright skin,
+    through which the plate would show when the head moves."""
+    oval = landmarks[list(G.face_oval_loop()), :2].astype(np.float32)
+    face = np.zeros(person.shape, np.uint8)
+    cv2.fillConvexPoly(face, np.round(cv2.convexHull(oval) * 4).astype(np.int32), 255, cv2.LINE_AA, shift=2)
+    return np.maximum(person, face.astype(np.float32) / 255.0)

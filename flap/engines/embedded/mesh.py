@@ -21,8 +21,11 @@ from flap.face.geometry import HeadPose, image_to_camera
 @dataclass(frozen=True)
 class MeshConfig:
     ring_factors: tuple[float, ...] = (1.12, 1.3, 1.55, 1.85, 2.25, 2.8, 3.6, 5.0)
-    rigid_until: float = 1.75  # rings inside this factor move fully with the head
+    rigid_until: float = 1.75  # rings inside this factor move fully with the head (above and beside it: hair)
     free_from: float = 3.0  # rings beyond this factor do not move
+    # Below the head (jaw sides, neck, collar, shoulders) the rings let go much sooner: the body stays put.
+    rigid_until_below: float = 1.12
+    free_from_below: float = 1.5
     neck_length_cm: float = 3.5  # below the chin, rigidity fades over this length
     silhouette_depth_cm: float = -2.5  # head-frame depth of hair and ears seen at the silhouette
     # Share of true 3D rotation per ring; the rest follows the head's outline in the image (a round head's
@@ -38,6 +41,7 @@ class RenderMesh:
     rigidity: np.ndarray  # (V,)
     share_3d: np.ndarray  # (V,) 1 = rotate in 3D, 0 = follow the outline in the image plane
     outline_centre: np.ndarray  # (3,) head-frame point the outline moves with
+    cullable: np.ndarray  # (F,) bool: face skin, whose folds are hidden (not the eye openings, which lids squeeze)
     num_landmarks: int = G.NUM_LANDMARKS
 
 
@@ -92,12 +96,19 @@ def build_mesh(landmarks_px: np.ndarray, pose: HeadPose, config: MeshConfig = Me
         c, d = outer, np.roll(outer, -1)
         strips.append(np.stack([a, b, d], axis=1))
         strips.append(np.stack([a, d, c], axis=1))
+    cullable = np.concatenate([np.ones(len(faces), bool)] + [np.zeros(len(t), bool) for t in eye_tris]
+                              + [np.zeros(len(t), bool) for t in strips])
     triangles = np.concatenate(triangles + strips).astype(np.int64)
 
     head_points = np.concatenate([head] + ring_head)
     all_xy = np.concatenate([src_xy] + ring_xy)
     factor = np.concatenate([np.zeros(n_land)] + factors)
-    radial = 1.0 - _smoothstep((factor - config.rigid_until) / (config.free_from - config.rigid_until))
+    direction = np.concatenate([np.zeros((n_land, 2))] + [src_xy[oval] - centre] * len(config.ring_factors))
+    down = direction[:, 1] / np.maximum(np.linalg.norm(direction, axis=1), 1e-9)  # image y grows downward
+    below = _smoothstep((down + 0.2) / 0.6)
+    rigid_until = (1 - below) * config.rigid_until + below * config.rigid_until_below
+    free_from = (1 - below) * config.free_from + below * config.free_from_below
+    radial = 1.0 - _smoothstep((factor - rigid_until) / (free_from - rigid_until))
     chin_y = head[G.CHIN, 1]
     below = (chin_y + 0.5 * unit - head_points[:, 1]) / (config.neck_length_cm * unit)
     neck = 1.0 - _smoothstep(below)
@@ -107,7 +118,8 @@ def build_mesh(landmarks_px: np.ndarray, pose: HeadPose, config: MeshConfig = Me
         shares += [config.ring_3d_share[k] if k < len(config.ring_3d_share) else 0.0] * n_oval
     outline_centre = np.array([head[oval, 0].mean(), head[oval, 1].mean(), config.silhouette_depth_cm * unit])
     return RenderMesh(head_points=head_points, src_xy=all_xy, triangles=triangles, rigidity=rigidity,
-                      share_3d=np.array(shares), outline_centre=outline_centre, num_landmarks=n_land)
+                      share_3d=np.array(shares), outline_centre=outline_centre, cullable=cullable,
+                      num_landmarks=n_land)
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:

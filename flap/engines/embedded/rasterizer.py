@@ -19,14 +19,27 @@ def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, 
     return starts[owner] + offsets, owner
 
 
+def folded_triangles(src_xy: np.ndarray, dst_xy: np.ndarray, triangles: np.ndarray, dst_area: np.ndarray | None = None,
+                     min_src_area: float = 0.05) -> np.ndarray:
+    """(F,) bool: triangles whose orientation in ``dst_xy`` is the opposite of the source's (a fold)."""
+    s = src_xy[triangles]
+    src_area = (s[:, 1, 0] - s[:, 0, 0]) * (s[:, 2, 1] - s[:, 0, 1]) - (s[:, 1, 1] - s[:, 0, 1]) * (s[:, 2, 0] - s[:, 0, 0])
+    if dst_area is None:
+        d = dst_xy[triangles]
+        dst_area = (d[:, 1, 0] - d[:, 0, 0]) * (d[:, 2, 1] - d[:, 0, 1]) - (d[:, 1, 1] - d[:, 0, 1]) * (d[:, 2, 0] - d[:, 0, 0])
+    return (np.abs(src_area) > min_src_area) & (np.sign(src_area) != np.sign(dst_area))
+
+
 def rasterize_backward_map(dst_xy: np.ndarray, depth: np.ndarray, src_xy: np.ndarray, triangles: np.ndarray,
-                           grid_shape: tuple[int, int], cell: float, origin: tuple[float, float] = (0.0, 0.0)
-                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                           grid_shape: tuple[int, int], cell: float, origin: tuple[float, float] = (0.0, 0.0),
+                           cullable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward map sampled at the centres of a ``grid_shape`` grid whose cells are ``cell`` output pixels wide.
 
     dst_xy: (V, 2) vertex positions in the output frame (pixels); depth: (V,) larger = closer to the camera;
     src_xy: (V, 2) vertex positions in the source image (pixels); triangles: (F, 3) vertex indices.
     ``origin`` (x, y) is the output pixel where the grid starts, for rasterising a detail window.
+    ``cullable`` (F,) bool: these triangles are dropped where their orientation flipped against the source: the
+    back of a fold (the far side of the nose on a turn, lips pressed over each other), which a real surface hides.
     Returns (map_x, map_y, covered).  Uncovered cells hold the identity, so what lies outside the mesh stays put.
     """
     gh, gw = grid_shape
@@ -48,6 +61,8 @@ def rasterize_backward_map(dst_xy: np.ndarray, depth: np.ndarray, src_xy: np.nda
     row_lo = np.maximum(np.ceil(ty.min(axis=1)), 0).astype(np.int64)
     row_hi = np.minimum(np.floor(ty.max(axis=1)), gh - 1).astype(np.int64)
     ok = (np.abs(area) > 1e-9) & (row_hi >= row_lo) & (tx.max(axis=1) >= 0) & (tx.min(axis=1) <= gw - 1)
+    if cullable is not None:
+        ok &= ~(cullable & folded_triangles(src_xy, dst_xy, triangles, area))
     faces = np.nonzero(ok)[0]
     if faces.size == 0:
         return map_x, map_y, covered

@@ -14,10 +14,10 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from flap.engines.embedded.compositing import background_plate, composite_roi, premultiply
+from flap.engines.embedded.compositing import background_plate, composite_roi, premultiply, still_frame, subject_alpha
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
 from flap.engines.embedded.mouth import MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth, source_mouth
-from flap.engines.embedded.rasterizer import rasterize_backward_map
+from flap.engines.embedded.rasterizer import folded_triangles, rasterize_backward_map
 from flap.engines.embedded.rig import FaceRig, RigConfig
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
@@ -61,9 +61,11 @@ class PreparedPortrait:
     source_mouth: SourceMouth | None
     pose_gains: np.ndarray  # (2, 2, 2): [yaw, pitch] x [positive, negative] x [small, large test angle]
     moving_triangles: np.ndarray  # triangles that can move (any vertex with rigidity > 0)
-    detail_regions: list[tuple[np.ndarray, np.ndarray]]  # (vertex ids, triangles) of eyes and mouth
+    moving_cullable: np.ndarray  # (len(moving_triangles),) bool: face skin whose folds are hidden
+    detail_regions: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (vertex ids, triangles, cullable) at full resolution
     detail_cells: tuple[int, ...]  # rasteriser cell per detail region: 1 for eyes (lids must meet), coarser for the mouth
     identity_grid: tuple[np.ndarray, np.ndarray]  # rasteriser cell centres in pixels
+    base: np.ndarray  # the still head over the plate: what every frame starts from, so no region ever pops back
 
 
 class EmbeddedRenderer:
@@ -82,26 +84,34 @@ class EmbeddedRenderer:
         moving, head_y = self._vertex_value_images(mesh, size, mesh.rigidity, mesh.head_points[:, 1])
         # Only the head above the chin is cut out of the plate; the neck stays, so no fill shows beside it.
         above_chin = head_y > mesh.head_points[G.CHIN, 1] - 0.5 * rig.unit
-        plate = background_plate(portrait.crop, portrait.person_mask, moving * above_chin)
+        alpha = subject_alpha(portrait.person_mask, portrait.landmarks)
+        plate, filled = background_plate(portrait.crop, alpha, moving * above_chin)
+        # The head carries whatever the plate replaced (strands the mask missed), so the still head is the photo.
+        alpha = np.maximum(alpha, filled)
         head = mesh.head_points[: mesh.num_landmarks]
         gap = np.mean(head[list(G.UPPER_INNER_LIP[3:-3]), 1] - head[list(G.LOWER_INNER_LIP[3:-3]), 1])
         source_jaw = float(max(0.0, gap) / max(rig.lip_gap_per_radian, 1e-6))
         pose = portrait.pose
         source_camera = pose.to_camera(mesh.head_points)
         own_mouth = source_mouth(portrait.crop, portrait.landmarks)
+        moves = np.any(mesh.rigidity[mesh.triangles] > 1e-3, axis=1)
+        moving_triangles = mesh.triangles[moves]
         state = PreparedPortrait(
             portrait=portrait, mesh=mesh, rig=rig, plate=plate,
             mouth=mouth_style(portrait.crop, portrait.landmarks), source_jaw=source_jaw, source_camera=source_camera,
             paint_interior=True,
             premultiplied=premultiply(close_mouth_texture(portrait.crop, portrait.landmarks) if own_mouth is not None else portrait.crop,
-                                      portrait.person_mask),
+                                      alpha, plate),
             source_mouth=own_mouth,
-            moving_triangles=mesh.triangles[np.any(mesh.rigidity[mesh.triangles] > 1e-3, axis=1)],
+            moving_triangles=moving_triangles,
+            moving_cullable=mesh.cullable[moves],
             identity_grid=self._identity_grid(size),
             detail_regions=self._detail_regions(mesh),
-            detail_cells=(1, 1, max(1, int(round(size / 320)))),
+            detail_cells=(1,),
             pose_gains=np.ones((2, 2, 2)),
+            base=portrait.crop,
         )
+        state.base = still_frame(portrait.crop, state.premultiplied, plate)
         if self.config.calibrate_pose:
             state.pose_gains = self._calibrate(state)
         return state
@@ -139,18 +149,11 @@ class EmbeddedRenderer:
         return gains
 
     @staticmethod
-    def _detail_regions(mesh: RenderMesh) -> list[tuple[np.ndarray, np.ndarray]]:
-        regions = []
-        for group in (G.LEFT_EYE_UPPER + G.LEFT_EYE_LOWER + G.LEFT_BROW, G.RIGHT_EYE_UPPER + G.RIGHT_EYE_LOWER + G.RIGHT_BROW,
-                      G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP):
-            ids = np.array(sorted(set(group)))
-            centre = mesh.src_xy[ids].mean(axis=0)
-            radius = np.linalg.norm(mesh.src_xy[ids] - centre, axis=1).max() * 1.6
-            near = np.linalg.norm(mesh.src_xy[: mesh.num_landmarks] - centre, axis=1) < radius
-            tri = mesh.triangles[np.all(mesh.triangles < mesh.num_landmarks, axis=1)]
-            tri = tri[near[tri].any(axis=1)]
-            regions.append((ids, tri))
-        return regions
+    def _detail_regions(mesh: RenderMesh) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The whole face at full resolution: folds (nose over cheek, lips over lips, jaw over collar) are sharp
+        edges that a coarse map would turn into stair-steps and bleed across."""
+        face = np.all(mesh.triangles < mesh.num_landmarks, axis=1)
+        return [(np.arange(mesh.num_landmarks), mesh.triangles[face], mesh.cullable[face])]
 
     def _identity_grid(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         cell = self.config.grid_cell
@@ -266,10 +269,14 @@ class EmbeddedRenderer:
         cell = self.config.grid_cell
         grid = (int(np.ceil(size / cell)),) * 2
         dst = image_to_camera(camera)  # back to image axes (y down, z away) -> depth = -z
-        map_x, map_y, covered = rasterize_backward_map(dst[:, :2], camera[:, 2], state.mesh.src_xy, state.moving_triangles, grid, cell)
+        # Folds of the face (its back showing) are dropped in both passes; the hair and neck strips are not culled,
+        # as their folds are where they fade into the still background.
+        moving = state.moving_triangles
+        folded = folded_triangles(state.mesh.src_xy, dst[:, :2], moving) & state.moving_cullable
+        map_x, map_y, covered = rasterize_backward_map(dst[:, :2], camera[:, 2], state.mesh.src_xy, moving[~folded], grid, cell)
         ident_x, ident_y = state.identity_grid
         moved = (np.abs(map_x - ident_x) > 0.2) | (np.abs(map_y - ident_y) > 0.2)
-        out = portrait.crop.copy()
+        out = state.base.copy()
         if moved.any():
             rows = np.nonzero(moved.any(axis=1))[0]
             cols = np.nonzero(moved.any(axis=0))[0]
@@ -296,7 +303,7 @@ class EmbeddedRenderer:
         """Re-rasterise eyes and mouth at full resolution: lids meeting and lips parting are finer than the
         coarse grid, which would leave a slit of eye on closed lids or blur the lip edges."""
         x0, y0, x1, y1 = roi
-        for (ids, triangles), cell in zip(state.detail_regions, state.detail_cells):
+        for (ids, triangles, cullable), cell in zip(state.detail_regions, state.detail_cells):
             pts = dst_xy[ids]
             lo = np.floor(pts.min(axis=0)).astype(int) - 3
             hi = np.ceil(pts.max(axis=0)).astype(int) + 4
@@ -305,7 +312,8 @@ class EmbeddedRenderer:
             if bx1 <= bx0 or by1 <= by0:
                 continue
             shape = (-(-(by1 - by0) // cell), -(-(bx1 - bx0) // cell))
-            fx, fy, covered = rasterize_backward_map(dst_xy, depth, state.mesh.src_xy, triangles, shape, float(cell), (bx0, by0))
+            fx, fy, covered = rasterize_backward_map(dst_xy, depth, state.mesh.src_xy, triangles, shape, float(cell), (bx0, by0),
+                                                     cullable=cullable)
             if cell > 1:
                 size = (shape[1] * cell, shape[0] * cell)
                 fx = cv2.resize(fx, size, interpolation=cv2.INTER_LINEAR)[: by1 - by0, : bx1 - bx0]

@@ -1,0 +1,128 @@
+"""Render contact sheets of the embedded engine for people to look at (docs/sheets/*.png).
+
+    python benchmarks/contact_sheets.py [--portrait PATH ...] [--out docs/sheets] [--size 512]
+
+Per portrait: a pose-and-mouth sheet (open and closed mouth, every slider extreme, mouth and expression amounts)
+and an emotion sheet (the eight emotions at strength 1), each row the frame plus 3x crops of the mouth, an eye,
+the far cheek, the hair edge and the background beside the head; and a strip of consecutive frames with their
+differences (flicker and pops show as bright patches away from the face).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
+from flap.evaluation.contact_sheet import assemble, sheet_row  # noqa: E402
+from flap.face.geometry import image_to_camera  # noqa: E402
+from flap.face.portrait import analyze_portrait  # noqa: E402
+from flap.motion.controls import MotionControls, apply_controls  # noqa: E402
+from flap.motion.emotions import EMOTION_NAMES  # noqa: E402
+from flap.pipeline import make_motion  # noqa: E402
+
+DEFAULT_PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hopper.jpg",
+                     "tests/portraits/obama_smiling.jpg", "tests/portraits/obama_speaking.jpg",
+                     "tests/portraits/biden_standing.jpg", "grey:examples/portraits/grace_hopper.jpg"]
+
+POSE_ROWS = [
+    ("speaking, mouth open", dict(), "open"),
+    ("speaking, lips closed", dict(), "closed"),
+    ("yaw +30", dict(yaw=30), "open"),
+    ("yaw -30", dict(yaw=-30), "open"),
+    ("pitch +25", dict(pitch=25), "open"),
+    ("pitch -25", dict(pitch=-25), "open"),
+    ("roll +25", dict(roll=25), "open"),
+    ("roll -25", dict(roll=-25), "open"),
+    ("mouth 2", dict(mouth=2.0), "open"),
+    ("expression 0 (calm, still speaking)", dict(expression=0.0), "open"),
+    ("expression 2", dict(expression=2.0), "open"),
+]
+
+
+def load_portrait(spec: str, size: int):
+    """``grey:PATH`` makes a greyscale version of the photo (a greyscale portrait)."""
+    from flap.io.images import load_image
+
+    if spec.startswith("grey:"):
+        image = load_image(spec[5:])
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        return analyze_portrait(np.dstack([grey] * 3), size=size), Path(spec[5:]).stem + "_grey"
+    return analyze_portrait(spec, size=size), Path(spec).stem
+
+
+def pick_frames(motion) -> dict[str, int]:
+    jaw = motion.jaw[:, 0]
+    speaking = np.nonzero(jaw > 0.02)[0]
+    lo, hi = (speaking[0], speaking[-1]) if len(speaking) else (0, len(jaw) - 1)
+    inner = np.arange(lo + 5, max(lo + 6, hi - 5))
+    closed = inner[np.argmin(jaw[inner])] if len(inner) else int(np.argmin(jaw))
+    return {"open": int(np.argmax(jaw)), "closed": int(closed)}
+
+
+def render_rows(renderer, state, base, rows, frames):
+    out = []
+    for label, controls, which in rows:
+        motion = apply_controls(base, MotionControls(motion_scale=0.0, **controls))
+        k = frames[which]
+        cams = renderer.vertex_positions(state, motion.take(np.array([k])))
+        frame = renderer.render_frame(state, cams[0], float(motion.eyelids[k].mean()))
+        posed = image_to_camera(cams[0][: state.portrait.landmarks.shape[0]])  # back to image axes
+        out.append(sheet_row(frame, posed, controls.get("yaw", 0.0), label))
+    return out
+
+
+def flicker_strip(renderer, state, base, start: int, count: int = 6) -> np.ndarray:
+    """Consecutive frames of natural motion, each above its absolute difference to the previous one (x4)."""
+    motion = apply_controls(base, MotionControls())
+    frames = list(renderer.render_frames(state, motion.take(np.arange(start, start + count + 1))))
+    side = 160
+    tops, bottoms = [], []
+    for a, b in zip(frames[:-1], frames[1:]):
+        tops.append(cv2.resize(b, (side, side), interpolation=cv2.INTER_AREA))
+        diff = np.clip(np.abs(b.astype(np.int16) - a.astype(np.int16)) * 4, 0, 255).astype(np.uint8)
+        bottoms.append(cv2.resize(diff, (side, side), interpolation=cv2.INTER_AREA))
+    return np.concatenate([np.concatenate(tops, axis=1), np.concatenate(bottoms, axis=1)], axis=0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--portrait", action="append", help="portrait path (grey:PATH for a greyscale version)")
+    parser.add_argument("--audio", default="examples/speech/hello.wav")
+    parser.add_argument("--out", default="docs/sheets")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--only", choices=("pose", "emotion", "flicker"), action="append")
+    args = parser.parse_args()
+    out = ROOT / args.out
+    out.mkdir(parents=True, exist_ok=True)
+    only = set(args.only or ("pose", "emotion", "flicker"))
+    base, _ = make_motion(str(ROOT / args.audio), controls=MotionControls())
+    frames = pick_frames(base)
+    renderer = EmbeddedRenderer()
+    for spec in tqdm(args.portrait or DEFAULT_PORTRAITS, desc="portraits"):
+        analysis, name = load_portrait(spec if spec.startswith("grey:") else str(ROOT / spec) if not Path(spec).is_absolute() else spec, args.size)
+        state = renderer.prepare(analysis)
+        if "pose" in only:
+            rows = render_rows(renderer, state, base, POSE_ROWS, frames)
+            cv2.imwrite(str(out / f"{name}_pose.png"), cv2.cvtColor(assemble(rows, f"{name}: pose and mouth"), cv2.COLOR_RGB2BGR))
+        if "emotion" in only:
+            rows = [(f"{e} 1.0", dict(emotion=e, emotion_strength=1.0), "closed") for e in EMOTION_NAMES]
+            sheet = assemble(render_rows(renderer, state, base, rows, frames), f"{name}: emotions at strength 1")
+            cv2.imwrite(str(out / f"{name}_emotions.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+        if "flicker" in only:
+            strip = flicker_strip(renderer, state, base, max(0, frames["open"] - 3))
+            cv2.imwrite(str(out / f"{name}_flicker.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+    print(f"sheets in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""Appearance of the embedded engine, measured on rendered frames (what the figures of eval_fidelity cannot see).
+
+    python benchmarks/eval_appearance.py [--portrait PATH ...] [--seconds 60] [--maps DIR]
+
+Per portrait: one-frame pops away from the face over natural speech motion; pixels changed outside the head's
+reach (background that must stay the photo's); visible folded face triangles and new hard edges in the face at
+every slider extreme.  Exit code 1 if any check fails.  ``--maps`` writes images of where pops and background
+changes happened, to look at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
+from flap.evaluation.appearance import changed_outside, face_region, find_pops, hard_edges_added, visible_folds  # noqa: E402
+from flap.face import landmark_groups as G  # noqa: E402
+from flap.face.geometry import image_to_camera  # noqa: E402
+from flap.face.portrait import analyze_portrait  # noqa: E402
+from flap.motion.controls import MotionControls, apply_controls  # noqa: E402
+from flap.pipeline import make_motion  # noqa: E402
+
+PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hopper.jpg", "tests/portraits/obama_smiling.jpg",
+             "tests/portraits/obama_speaking.jpg", "tests/portraits/biden_standing.jpg"]
+EXTREMES = [dict(yaw=30), dict(yaw=-30), dict(pitch=25), dict(pitch=-25), dict(roll=25), dict(roll=-25),
+            dict(mouth=2.0), dict(expression=2.0)]
+HEAD_REACH = (2.4, 1.7)  # the head (face, hair, ears) lies within these factors of the face oval: above, below
+
+
+def head_reach(landmarks_xy: np.ndarray, shape: tuple[int, int], factors: tuple[float, float] = HEAD_REACH) -> np.ndarray:
+    oval = landmarks_xy[list(G.face_oval_loop())]
+    centre = oval.mean(axis=0)
+    rel = oval - centre
+    down = np.clip(rel[:, 1] / np.maximum(np.linalg.norm(rel, axis=1), 1e-9) * 0.5 + 0.5, 0, 1)[:, None]
+    grown = centre + rel * ((1 - down) * factors[0] + down * factors[1])
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, np.round(cv2.convexHull(grown.astype(np.float32))).astype(np.int32), 1)
+    return mask > 0
+
+
+def posed_landmarks(renderer, state, motion) -> np.ndarray:
+    cams = renderer.vertex_positions(state, motion)
+    return np.stack([image_to_camera(c[: G.NUM_LANDMARKS])[:, :2] for c in cams])
+
+
+def evaluate(path: str, audio: str, seconds: float, maps: Path | None) -> dict:
+    analysis = analyze_portrait(path, size=512)
+    renderer = EmbeddedRenderer()
+    state = renderer.prepare(analysis)
+    motion, _ = make_motion(audio, controls=MotionControls())
+    motion = motion.fit_to_length(int(seconds * motion.fps), "loop")
+    posed = posed_landmarks(renderer, state, motion)
+    shape = analysis.crop.shape[:2]
+    frames = list(renderer.render_frames(state, motion))
+    pops = find_pops(frames, [face_region(p, shape) for p in posed])
+    reach = head_reach(analysis.landmarks[:, :2], shape)
+    for p in posed[:: max(1, len(posed) // 50)]:
+        reach |= head_reach(p, shape)
+    outside = changed_outside(frames, analysis.crop, reach)
+    folds, edges = [], []
+    mesh = state.mesh
+    strips = mesh.triangles[np.any(mesh.triangles >= G.NUM_LANDMARKS, axis=1) & np.any(mesh.rigidity[mesh.triangles] > 0.01, axis=1)]
+    for controls in EXTREMES:
+        m = apply_controls(motion.take(np.array([int(np.argmax(motion.jaw[:, 0]))])), MotionControls(motion_scale=0, **controls))
+        cam = renderer.vertex_positions(state, m)[0]
+        dst = image_to_camera(cam)[:, :2]
+        folds.append(visible_folds(mesh.src_xy, dst, strips, face_region(dst[: G.NUM_LANDMARKS], shape, margin=0.0)))
+        frame = renderer.render_frame(state, cam)
+        edges.append(hard_edges_added(frame, analysis.crop, face_region(dst[: G.NUM_LANDMARKS], shape, margin=-0.02)))
+    if maps is not None:
+        maps.mkdir(parents=True, exist_ok=True)
+        vis = (analysis.crop * 0.5).astype(np.uint8)
+        vis[outside] = (255, 255, 0)
+        vis[pops.pixels > 0] = (255, 0, 0)
+        cv2.imwrite(str(maps / f"{Path(path).stem}_changes.png"), cv2.cvtColor(vis, cv2.COLOR_RGB2BGR))
+    return {"pops": pops.count, "outside_px": int(outside.sum()), "folds": max(folds), "new_edges": max(edges)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--portrait", action="append")
+    parser.add_argument("--audio", default=str(ROOT / "examples/speech/hello.wav"))
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--maps", type=Path)
+    args = parser.parse_args()
+    failed = False
+    print(f"{'portrait':24s} {'pop frames':>10s} {'bg px changed':>14s} {'visible folds':>14s} {'new edges':>10s}")
+    for path in tqdm(args.portrait or PORTRAITS, desc="portraits", leave=False):
+        r = evaluate(str(ROOT / path) if not Path(path).is_absolute() else path, args.audio, args.seconds, args.maps)
+        ok = r["pops"] == 0 and r["outside_px"] == 0 and r["folds"] == 0 and r["new_edges"] < 0.01
+        failed |= not ok
+        print(f"{Path(path).stem:24s} {r['pops']:10d} {r['outside_px']:14d} {r['folds']:14d} {r['new_edges']:10.4f}"
+              f"  {'ok' if ok else 'FAIL'}")
+    print("targets: 0 pop frames, 0 background pixels changed outside the head's reach, 0 visible folds, new edges < 1 %")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""Measures of what a viewer sees in rendered frames, so that appearance defects can fail a test.
+
+- pops: a pixel away from the face that jumps away from both neighbouring frames while they agree (a patch that
+  flashes for one frame);
+- background: pixels outside the region the head covers in any frame must stay the photo's;
+- folds: visible face triangles whose orientation flipped (the mesh tore or folded over itself);
+- emotion signatures: how each emotion displaces the tracked landmarks, to check that emotions are distinct.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from flap.face import landmark_groups as G
+
+
+def face_region(landmarks_xy: np.ndarray, shape: tuple[int, int], margin: float = 0.12) -> np.ndarray:
+    """(H, W) bool: the convex hull of the face oval, grown by ``margin`` of the face width."""
+    oval = landmarks_xy[list(G.face_oval_loop())].astype(np.float32)
+    hull = cv2.convexHull(oval)
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1)
+    grow = max(1, int(round(margin * (oval[:, 0].max() - oval[:, 0].min()))))
+    return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
+
+
+@dataclass(frozen=True)
+class PopReport:
+    frames: list[int]  # frame indices that pop
+    pixels: np.ndarray  # (H, W) how often each pixel popped
+
+    @property
+    def count(self) -> int:
+        return len(self.frames)
+
+
+def find_pops(frames: Iterable[np.ndarray], face_masks: Iterable[np.ndarray], jump: int = 24, agree: int = 8,
+              min_pixels: int = 12) -> PopReport:
+    """A frame pops where at least ``min_pixels`` pixels outside the face (``face_masks``, one per frame) differ
+    from both neighbours by more than ``jump`` levels while the neighbours differ by less than ``agree``."""
+    prev2 = prev = None
+    mask_prev = None
+    popped: list[int] = []
+    counts = None
+    for t, (frame, mask) in enumerate(zip(frames, face_masks)):
+        frame = frame.astype(np.int16)
+        if counts is None:
+            counts = np.zeros(frame.shape[:2], np.int32)
+        if prev2 is not None:
+            a = np.abs(prev - prev2).max(axis=2) > jump
+            b = np.abs(prev - frame).max(axis=2) > jump
+            same = np.abs(frame - prev2).max(axis=2) < agree
+            hit = a & b & same & ~(mask_prev | mask)
+            if hit.sum() >= min_pixels:
+                popped.append(t - 1)
+                counts += hit
+        prev2, prev, mask_prev = prev, frame, mask
+    return PopReport(frames=popped, pixels=counts if counts is not None else np.zeros((1, 1), np.int32))
+
+
+def changed_outside(frames: Iterable[np.ndarray], photo: np.ndarray, allowed: np.ndarray, tolerance: int = 2) -> np.ndarray:
+    """(H, W) bool: pixels outside ``allowed`` that differ from the photo by more than ``tolerance`` in any frame."""
+    bad = np.zeros(photo.shape[:2], bool)
+    ref = photo.astype(np.int16)
+    for frame in frames:
+        bad |= np.abs(frame.astype(np.int16) - ref).max(axis=2) > tolerance
+    return bad & ~allowed
+
+
+def visible_folds(src_xy: np.ndarray, dst_xy: np.ndarray, triangles: np.ndarray, hidden: np.ndarray, min_area: float = 2.0) -> int:
+    """How many of ``triangles`` (of at least ``min_area`` px in the source) are flipped in ``dst_xy`` with their
+    centre outside ``hidden`` (an (H, W) mask of what lies in front, e.g. the posed face): a tear or fold a viewer
+    sees, such as hair strips folding over each other beside a turned face."""
+    from flap.engines.embedded.rasterizer import folded_triangles
+
+    s = src_xy[triangles]
+    area = np.abs((s[:, 1, 0] - s[:, 0, 0]) * (s[:, 2, 1] - s[:, 0, 1]) - (s[:, 1, 1] - s[:, 0, 1]) * (s[:, 2, 0] - s[:, 0, 0]))
+    flipped = folded_triangles(src_xy, dst_xy, triangles) & (area >= 2 * min_area)
+    centre = np.round(dst_xy[triangles[flipped]].mean(axis=1)).astype(int)
+    h, w = hidden.shape
+    inside = (centre[:, 0] >= 0) & (centre[:, 0] < w) & (centre[:, 1] >= 0) & (centre[:, 1] < h)
+    centre = centre[inside]
+    return int(np.sum(~hidden[centre[:, 1], centre[:, 0]]))
+
+
+def hard_edges_added(frame: np.ndarray, photo: np.ndarray, region: np.ndarray, threshold: float = 60.0) -> float:
+    """Share of ``region`` pixels with a strong edge in ``frame`` where the photo has none nearby: seams, cuts and
+    stair-steps that a warp adds (the photo's own edges move a little, so they are dilated before comparing)."""
+    def edges(img: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+        return np.hypot(gx, gy) > threshold
+
+    own = cv2.dilate(edges(photo).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    new = edges(frame) & ~own & region
+    return float(new.sum() / max(1, region.sum()))
+
+
+def emotion_signature(neutral: np.ndarray, emotional: np.ndarray) -> np.ndarray:
+    """Landmark displacement of an emotion against the neutral render, normalised by the face width (flattened)."""
+    width = np.ptp(neutral[:, 0])
+    return ((emotional[:, :2] - neutral[:, :2]) / max(width, 1e-6)).ravel()
