@@ -3,6 +3,8 @@
     python benchmarks/bench_diffusion.py eager --out OUT      # CUDA: ceiling, bf16 vs fp32, FLOPs, timings, 60 s run
     python benchmarks/bench_diffusion.py compiled --out OUT   # CUDA: the same timings with regional torch.compile
     python benchmarks/bench_diffusion.py eager --smoke        # tiny model on the CPU: checks this script end to end
+    python benchmarks/bench_diffusion.py aot-compile --artifacts DIR --out OUT   # CUDA: AOTInductor artifacts into DIR
+    python benchmarks/bench_diffusion.py aot --artifacts DIR --out OUT           # a fresh process: load DIR, time it
 
 Timings are whole videos at 512x512 and 25 fps (reference preparation, windowed sampling, VAE decoding, frames
 copied to host memory), reported as seconds per output frame, peak GPU memory and achieved TFLOP/s (FLOPs
@@ -20,6 +22,8 @@ import os
 import sys
 import time
 import traceback
+
+PROCESS_START = time.perf_counter()  # the fresh process's start-up (imports included) is timed from here
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -388,9 +392,89 @@ def decode_chunks(pipe: FLAPPipeline) -> dict:
     return out
 
 
+# ---------------------------------------------------------------------- ahead-of-time compiled (issue 14)
+
+def run_aot_compile(size: dict, report: Report, artifacts: Path) -> None:
+    """Compile the product's AOT artifacts (channels-last bf16, fused q/k/v; the fast preset's cache branch)."""
+    pipe = build(size, torch.bfloat16)
+    pipe.optimize_for_inference(dtype=torch.bfloat16, channels_last=size["device"] == "cuda")
+    report.data["pipeline_settings"] = pipeline_settings(pipe)
+    options = SamplingOptions.fast(window=size["window"], overlap=size["overlap"])
+
+    def compile_all():
+        t0 = time.perf_counter()
+        manifest = pipe.compile_ahead_of_time(artifacts, window=options.window, decode_chunk=options.decode_chunk,
+                                              cache_branch=options.deepcache_branch, log_fn=report.log)
+        size_mb = {p.name: round(p.stat().st_size / 2**20, 1) for p in artifacts.glob("*.pt2")}
+        return {"seconds": time.perf_counter() - t0, "per_part_s": manifest["compile_seconds"], "package_mb": size_mb,
+                "target": manifest["target"]}
+
+    report.section("aot_compile", compile_all)
+
+
+def run_aot(size: dict, report: Report, artifacts: Path) -> None:
+    """A fresh process: start-up (imports, model, loading the artifacts, first video) timed separately from the
+    speed of the videos after it; AOT frames compared with eager frames of the same weights and seed."""
+    startup = {"imports_s": time.perf_counter() - PROCESS_START}
+    t = time.perf_counter()
+    pipe = build(size, torch.bfloat16)  # random weights built on the GPU (a real model loads its safetensors here)
+    startup["build_model_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    note = pipe.load_compiled(artifacts, dtype=torch.bfloat16)
+    startup["load_compiled_s"] = time.perf_counter() - t
+    startup["note"] = note
+    report.log(note)
+    if pipe._compiled is None:
+        report.data["errors"]["load_compiled"] = note
+        report.save()
+        return
+    report.data["pipeline_settings"] = pipeline_settings(pipe)
+    image = portrait(pipe.resolution, seed=1)
+    motion = talking_motion(size["frames"], seed=3)
+    base = dict(window=size["window"], overlap=size["overlap"], guidance_scale=3.5)
+    fast = SamplingOptions.fast(num_inference_steps=20, **base)
+    t = time.perf_counter()
+    first, _ = time_video(pipe, image, motion, fast, "first_video")
+    startup["first_video_s"] = time.perf_counter() - t
+    startup["first_video_s_per_frame"] = first.seconds_per_frame
+    startup["process_start_to_first_video_done_s"] = time.perf_counter() - PROCESS_START
+    report.data["sections"]["startup"] = startup
+    report.log(f"startup: {startup}")
+    report.save()
+    state = pipe.prepare_reference(image)
+    flops = measure_flops(pipe, state, frames=size["window"]) if size["device"] == "cuda" else None
+    variants = [("fast_20", fast), ("plain_20", SamplingOptions.plain(num_inference_steps=20, **base)),
+                ("plain_4", SamplingOptions.plain(num_inference_steps=4, **base)),
+                ("fast_20_overlap2", SamplingOptions.fast(num_inference_steps=20, **{**base, "overlap": size["overlap"] // 2}))]
+
+    def aot_vs_eager():
+        out = {}
+        _, aot_frames = time_video(pipe, image, motion, fast, "aot", keep="frames")
+        compiled, pipe._compiled = pipe._compiled, None
+        try:
+            run, eager_frames = time_video(pipe, image, motion, fast, "eager", keep="frames")
+            run, eager_frames = time_video(pipe, image, motion, fast, "eager", keep="frames")  # after cuDNN tuning
+        finally:
+            pipe._compiled = compiled
+        out["eager_fast_20_s_per_frame_same_process"] = run.seconds_per_frame
+        out["psnr_aot_vs_eager_db"] = psnr(aot_frames, eager_frames)
+        out["max_abs_diff"] = int(np.abs(aot_frames.astype(int) - eager_frames.astype(int)).max())
+        return out
+
+    report.section("video_timings", timings, pipe, size, flops, variants)
+    report.section("aot_vs_eager", aot_vs_eager)
+    long_variants = [("fast_20", fast), variants[-1]]
+    report.section("long_video_speed", long_video_speed, pipe, size, flops, long_variants)
+    report.section("long_video_memory", long_video, pipe, size,
+                   SamplingOptions.plain(num_inference_steps=1, window=size["window"], overlap=size["overlap"]))
+    report.section("kernel_profile", kernel_profile, pipe, size, fast)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["eager", "compiled"])
+    parser.add_argument("mode", choices=["eager", "compiled", "aot-compile", "aot"])
+    parser.add_argument("--artifacts", default=os.environ.get("FLAP_AOT_ARTIFACTS", "/tmp/flap_aot"),
+                        help="folder of the AOT artifacts (aot-compile writes it, aot loads it)")
     parser.add_argument("--smoke", action="store_true", help="tiny model on the CPU (checks the script, not speed)")
     parser.add_argument("--out", default=os.environ.get("OUT", "bench_out"))
     parser.add_argument("--compile-backend", default=None,
@@ -399,10 +483,15 @@ def main() -> None:
     size = dict(SMOKE if args.smoke else FULL)
     if size["device"] == "cuda" and not torch.cuda.is_available():
         sys.exit("CUDA is not available: run with --smoke on a CPU")
-    report = Report(Path(args.out) / f"bench_{args.mode}{'_smoke' if args.smoke else ''}.json", args.mode, args.smoke)
+    name = args.mode.replace("-", "_")
+    report = Report(Path(args.out) / f"bench_{name}{'_smoke' if args.smoke else ''}.json", args.mode, args.smoke)
     report.log(f"{args.mode} benchmark on {size['device']} ({report.data['environment']})")
     if args.mode == "eager":
         run_eager(size, report)
+    elif args.mode == "aot-compile":
+        run_aot_compile(size, report, Path(args.artifacts))
+    elif args.mode == "aot":
+        run_aot(size, report, Path(args.artifacts))
     else:
         run_compiled(size, report, backend=args.compile_backend or ("eager" if args.smoke else "inductor"))
     report.log(f"done; results in {report.path}")

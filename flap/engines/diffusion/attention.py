@@ -3,8 +3,8 @@
 - ``ReferenceCaptureProcessor`` (ReferenceNet): records the hidden states entering each spatial self-attention.
 - ``ReferenceAttnProcessor`` (denoising UNet, spatial self-attention): appends the reference's keys/values to the
   frame's own, so every frame attends to the portrait (identity, clothes, background).  The reference keys/values
-  are projected once per video and kept as non-persistent buffers, so steps and windows reuse them and they
-  never enter a checkpoint.
+  are projected once per video and kept as plain attributes (not buffers: they never enter a checkpoint, DDP
+  need not broadcast them, and ``torch.export`` sees them as the inputs they are, not as frozen constants).
 - ``DecoupledConditionAttnProcessor`` (denoising UNet, cross-attention): head-motion tokens go through the
   attention's own key/value projections, expression tokens through a second pair owned by the processor; the two
   softmax attentions are summed before the shared output projection (IP-Adapter's decoupled cross-attention).
@@ -68,8 +68,8 @@ class ReferenceAttnProcessor(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.register_buffer("ref_key", None, persistent=False)
-        self.register_buffer("ref_value", None, persistent=False)
+        self.ref_key: torch.Tensor | None = None
+        self.ref_value: torch.Tensor | None = None
         self.register_buffer("qkv_weight", None, persistent=False)
 
     @staticmethod

@@ -22,7 +22,7 @@ import torch
 from diffusers import AutoencoderKL, DDIMScheduler, DiffusionPipeline, MotionAdapter, UNet2DConditionModel, UNetMotionModel
 from PIL import Image
 
-from flap.engines.diffusion import speed
+from flap.engines.diffusion import aot, speed
 from flap.engines.diffusion.compose import image_to_tensor, paste_back, tensor_to_frames
 from flap.engines.diffusion.config import ConditionEncoderConfig, FLAPModelConfig
 from flap.engines.diffusion.denoising_unet import FLAPDenoisingUNet, ReferenceKV
@@ -33,7 +33,10 @@ from flap.errors import MotionFormatError
 from flap.motion.representation import CONDITION_DIM, MotionSequence
 
 #: Stage -> parameter groups trained (FLAP's Progressively Focused Training; the ReferenceNet trains in 1 and 2).
+#: Stage 0 is the ablation's baseline: everything at once, on video clips with the full condition.
+ALL_AT_ONCE = 0
 TRAINING_STAGES: dict[int, tuple[str, ...]] = {
+    ALL_AT_ONCE: ("head_motion", "expression", "spatial", "reference", "temporal"),
     1: ("head_motion", "expression", "spatial", "reference"),  # head-motion image stage: all layers (expression tokens dropped)
     2: ("expression", "spatial", "reference"),  # expression image stage: head-motion attention frozen
     3: ("temporal",),  # video stage: temporal layers only
@@ -63,6 +66,7 @@ class FLAPOutput:
 class FLAPPipeline(DiffusionPipeline):
     model_cpu_offload_seq = "reference_net->denoising_unet->vae"
     _optional_components = ["vae", "audio_to_flame"]
+    _compiled = None  # flap.engines.diffusion.aot.CompiledParts once load_compiled succeeded
 
     def __init__(self, reference_net: FLAPReferenceNet, denoising_unet: FLAPDenoisingUNet, scheduler: DDIMScheduler,
                  vae: AutoencoderKL | None = None, audio_to_flame=None):
@@ -164,6 +168,9 @@ class FLAPPipeline(DiffusionPipeline):
         """(N, C, h, w) latents -> (N, 3, H, W) images in [-1, 1]."""
         if self.vae is None:
             return latents.float()
+        compiled = self._compiled_parts()
+        if compiled is not None and compiled.decodes(latents):
+            return compiled.vae_decoder(latents.to(self.vae.dtype).contiguous())
         with speed.attention_preference(self.device):
             return self.vae.decode(latents.to(self.vae.dtype) / self.vae.config.scaling_factor).sample
 
@@ -174,8 +181,12 @@ class FLAPPipeline(DiffusionPipeline):
         reference-attention layer of the denoiser (shared by all steps, windows and both guidance branches)."""
         size = (image.height, image.width) if isinstance(image, Image.Image) else tuple(np.asarray(image).shape[:2])
         with speed.attention_preference(self.device):
-            latent = self.encode_image(image_to_tensor(image, self.resolution))
-            features = self.reference_net(latent.to(self.reference_net.dtype))
+            latent = self.encode_image(image_to_tensor(image, self.resolution)).to(self.reference_net.dtype)
+            compiled = self._compiled_parts()
+            if compiled is not None and compiled.encodes_reference(latent):
+                features = compiled.reference_net(latent.contiguous())
+            else:
+                features = self.reference_net(latent)
         return ReferenceState(kv=self.denoising_unet.project_reference(features), size=size)
 
     def motion_condition(self, motion: MotionSequence | np.ndarray) -> np.ndarray:
@@ -200,6 +211,8 @@ class FLAPPipeline(DiffusionPipeline):
         condition = torch.from_numpy(self.motion_condition(motion)).to(self.device)
         unet = self.denoising_unet
         unet.set_reference(reference.kv)
+        compiled = self._compiled_parts()
+        model = unet if compiled is None else aot.CompiledDenoiser(unet, compiled, reference.kv)
         shape = self.latent_shape
 
         def tokens_for(a: int, b: int) -> torch.Tensor:
@@ -209,7 +222,7 @@ class FLAPPipeline(DiffusionPipeline):
             return frame_noise(seed, a, b, shape).to(self.device)
 
         chunk = max(1, options.decode_chunk)
-        for _, latents in sample_latents(unet, self.scheduler, condition.shape[0], tokens_for, noise_for, options,
+        for _, latents in sample_latents(model, self.scheduler, condition.shape[0], tokens_for, noise_for, options,
                                          progress=progress, stats=stats):
             latents = latents[0].transpose(0, 1)  # (n, C, h, w)
             if output == "latents":
@@ -265,6 +278,38 @@ class FLAPPipeline(DiffusionPipeline):
             self.compile_decoder(**compile_kwargs)
         return self
 
+    def compile_ahead_of_time(self, folder: str | os.PathLike, **kwargs) -> dict:
+        """AOTInductor-compile the denoiser, VAE decoder and ReferenceNet into ``folder`` (``aot.compile_pipeline``;
+        call ``optimize_for_inference`` first: the artifacts keep its dtype and layout).  Returns the manifest."""
+        return aot.compile_pipeline(self, folder, **kwargs)
+
+    def load_compiled(self, folder: str | os.PathLike | None = None, dtype: torch.dtype = torch.bfloat16) -> str:
+        """Make the pipeline inference-ready as the artifacts in ``folder`` (default: ``aot/`` beside the weights)
+        were compiled (dtype, layout, fused q/k/v) and run them from now on.  Returns a note saying what was
+        loaded, or why the pipeline runs eagerly instead (no artifacts; another GPU, torch, dtype or shape)."""
+        folder = Path(folder) if folder is not None else Path(self.name_or_path or ".") / aot.AOT_FOLDER
+        self._compiled = None
+        try:
+            manifest = aot.read_manifest(folder)
+        except (OSError, ValueError):
+            manifest = None
+        layout = aot.AOTTarget.from_json(manifest["target"]) if manifest and "target" in manifest else None
+        self.optimize_for_inference(dtype=dtype, channels_last=layout.channels_last if layout else None,
+                                    fuse_qkv=layout.fused_qkv if layout else True)
+        self._compiled, note = aot.load(self, folder)
+        return note
+
+    def _compiled_parts(self):
+        """The loaded AOT programs, or None; dropped (eager from then on) once the weights they point at moved."""
+        if self._compiled is not None and not self._compiled.still_bound():
+            self._compiled = None
+            import logging
+
+            logging.getLogger("flap.diffusion.aot").warning(
+                "the model's weights moved since the compiled artifacts were loaded; running eagerly "
+                "(call load_compiled again after .to() or loading weights)")
+        return self._compiled
+
     def compile_decoder(self, **compile_kwargs) -> bool:
         """``torch.compile`` the VAE decoder in place: its GroupNorm + SiLU pairs fuse and it is a sixth of the
         per-frame work of the fast sampler.  Dynamic shapes, so a short last chunk does not recompile."""
@@ -283,8 +328,8 @@ class FLAPPipeline(DiffusionPipeline):
         return groups
 
     def set_training_stage(self, stage: int) -> list[torch.nn.Parameter]:
-        """Set ``requires_grad`` for a FLAP training stage (1 head motion, 2 expression, 3 video) and return the
-        trainable parameters.  The VAE and Audio-to-FLAME stay frozen."""
+        """Set ``requires_grad`` for a FLAP training stage (1 head motion, 2 expression, 3 video; 0 everything at
+        once, the ablation's baseline) and return the trainable parameters.  The VAE and Audio-to-FLAME stay frozen."""
         if stage not in TRAINING_STAGES:
             raise ValueError(f"training stage must be one of {sorted(TRAINING_STAGES)}; got {stage}")
         trainable = []
