@@ -53,7 +53,7 @@ def load_portrait(spec: str, size: int):
     from flap.io.images import load_image
 
     if spec.startswith("grey:"):
-        image = load_image(spec[5:])
+        image, _ = load_image(spec[5:])
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         return analyze_portrait(np.dstack([grey] * 3), size=size), Path(spec[5:]).stem + "_grey"
     return analyze_portrait(spec, size=size), Path(spec).stem

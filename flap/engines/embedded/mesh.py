@@ -96,7 +96,14 @@ def build_mesh(landmarks_px: np.ndarray, pose: HeadPose, config: MeshConfig = Me
         c, d = outer, np.roll(outer, -1)
         strips.append(np.stack([a, b, d], axis=1))
         strips.append(np.stack([a, d, c], axis=1))
-    cullable = np.concatenate([np.ones(len(faces), bool)] + [np.zeros(len(t), bool) for t in eye_tris]
+    # The triangles across the mouth opening are squeezed when the lips close, like the eye openings: never culled.
+    upper_in, lower_in = set(G.UPPER_INNER_LIP[1:-1]), set(G.LOWER_INNER_LIP[1:-1])
+    # Nor the triangles on the face oval: where the far side turns away they fold onto the silhouette, and a
+    # folded rim reads as a cheek seen edge-on; culled, it would leave a hole to the strips behind.
+    rim = set(G.face_oval_loop())
+    skin = np.array([not (set(t.tolist()) & upper_in and set(t.tolist()) & lower_in) and not set(t.tolist()) & rim
+                     for t in faces])
+    cullable = np.concatenate([skin] + [np.zeros(len(t), bool) for t in eye_tris]
                               + [np.zeros(len(t), bool) for t in strips])
     triangles = np.concatenate(triangles + strips).astype(np.int64)
 

@@ -19,24 +19,41 @@ class MouthStyle:
     cavity: np.ndarray  # RGB float
     teeth: np.ndarray
     tongue: np.ndarray
+    inner_lip: np.ndarray  # the wet inner side of the lips, seen just inside the opening
+
+
+def _greyscale(crop: np.ndarray, points: np.ndarray) -> bool:
+    """A black-and-white photo: no chroma on the face (colours painted into it must have none either)."""
+    x0, y0 = np.floor(points.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(points.max(axis=0)).astype(int)
+    face = crop[max(y0, 0):max(y1, y0 + 1), max(x0, 0):max(x1, x0 + 1)].astype(np.float32)
+    if face.size == 0:
+        return False
+    return float(np.mean(face.max(axis=2) - face.min(axis=2))) < 6.0
 
 
 def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
-    """Colours from the portrait: lip tone for the cavity and tongue, skin brightness for the teeth."""
+    """Colours from the portrait: lip tone for the cavity, inner lips and tongue, skin brightness for the teeth,
+    all in the photo's light; grey on a greyscale photo."""
     pts = landmarks[:, :2]
     lips = np.array([pts[i] for i in G.LOWER_OUTER_LIP[2:-2]] + [pts[i] for i in G.LOWER_INNER_LIP[2:-2]])
     lip_colour = _sample(crop, lips)
     cheeks = np.array([pts[i] for i in (50, 280, 101, 330, 205, 425)])
     skin = _sample(crop, cheeks)
     light = float(np.clip(skin.mean() / 170.0, 0.45, 1.2))
-    cavity = np.clip(lip_colour * 0.3 + np.array([22.0, 5.0, 6.0]), 0, 255) * min(light, 1.0)
-    # Teeth sit in the mouth's shadow: a warm off-white tinted by the skin and dimmer than the face.
-    teeth = np.clip((0.35 * skin + 0.65 * np.array([228.0, 220.0, 200.0])) * 0.8 * light, 50, 225)
+    cavity = np.clip(lip_colour * 0.3 + np.array([8.0, 0.0, 1.0]), 0, 255) * min(light, 1.0)
+    inner_lip = np.clip(lip_colour * 0.78, 0, 255)
+    # Teeth sit in the mouth's shadow: ivory, about as bright as the skin, in the photo's white balance.
+    tint = (skin / max(skin.mean(), 1.0)) ** 0.2
+    teeth = np.clip(np.array([1.0, 0.97, 0.9]) * tint * np.clip(skin.max() * 0.92, 70, 220), 40, 232)
     own = _visible_teeth(crop, pts)
     if own is not None:  # the photo shows teeth: use their colour
         teeth = 0.8 * own + 0.2 * teeth
-    tongue = np.clip(lip_colour * 0.7 + np.array([15.0, -5.0, -5.0]), 0, 255) * min(light, 1.0)
-    return MouthStyle(cavity=cavity, teeth=teeth, tongue=tongue)
+    tongue = np.clip(lip_colour * 0.62 + np.array([12.0, -6.0, -6.0]), 0, 255) * min(light, 1.0)
+    colours = [cavity, teeth, tongue, inner_lip]
+    if _greyscale(crop, pts[list(G.face_oval_loop())]):
+        colours = [np.full(3, float(c @ np.array([0.299, 0.587, 0.114]))) for c in colours]
+    return MouthStyle(*colours)
 
 
 @dataclass(frozen=True)
@@ -77,7 +94,11 @@ def close_mouth_texture(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 
 def _visible_teeth(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
     """Median colour of the brightest pixels between the inner lips, if the mouth is open enough to show any."""
-    polygon = np.concatenate([pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP[1:-1])][::-1]])
+    upper, lower = pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)]
+    width = np.linalg.norm(upper[-1] - upper[0])
+    if width < 4 or np.max(np.linalg.norm(lower - upper, axis=1)) / width < 0.06:  # closed: only lips in between
+        return None
+    polygon = np.concatenate([upper, lower[1:-1][::-1]])
     mask = np.zeros(crop.shape[:2], dtype=np.uint8)
     cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
     inside = crop[mask > 0].astype(np.float64)
@@ -85,9 +106,10 @@ def _visible_teeth(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
         return None
     brightness = inside.mean(axis=1)
     bright = inside[brightness >= np.quantile(brightness, 0.7)]
-    if bright.mean() < 90:  # a dark opening, no teeth to copy
+    colour = np.median(bright, axis=0)
+    if bright.mean() < 90 or colour.max() - colour.min() > 70:  # a dark opening or lip-red: no teeth to copy
         return None
-    return np.median(bright, axis=0) * 0.92
+    return colour * 0.92
 
 
 def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -97,10 +119,25 @@ def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.median(image[ys, xs].astype(np.float64), axis=0)
 
 
+def smooth_contour(points: np.ndarray, samples: int = 33) -> np.ndarray:
+    """A lip contour (corner to corner) through its landmarks as a smooth curve: no polygon corners."""
+    from scipy.interpolate import CubicSpline
+
+    step = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    t = np.concatenate([[0.0], np.cumsum(np.maximum(step, 1e-6))])
+    return CubicSpline(t / t[-1], points, axis=0, bc_type="natural")(np.linspace(0.0, 1.0, samples))
+
+
+def _band(distance: np.ndarray, height: np.ndarray, soft: float) -> np.ndarray:
+    """1 inside [0, height] of ``distance``, with soft edges ``soft`` pixels wide."""
+    return np.clip(distance / soft + 0.5, 0, 1) * np.clip((height - distance) / soft + 0.5, 0, 1)
+
+
 def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndarray, style: MouthStyle,
                 strength: float = 1.0, source: SourceMouth | None = None) -> None:
-    """Paint the interior between the inner lip contours (corner to corner, (11, 2) each) into ``frame`` in place.
-    With ``source`` the photo's own teeth are shown under the upper lip at their natural size."""
+    """Paint the interior between the inner lip contours (corner to corner, (11, 2) each) into ``frame`` in place:
+    inner lips, a cavity that darkens with depth, upper and lower teeth and a tongue as far as the opening shows
+    them, under soft lip edges.  With ``source`` the photo's own teeth are shown under the upper lip."""
     if strength <= 0.0:
         return
     right, left = upper_inner[0], upper_inner[-1]
@@ -117,77 +154,82 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
         rel = points - centre
         return rel @ e_u / half, rel @ e_v
 
-    uu, vu = local(upper_inner)
-    ul, vl = local(lower_inner)
-    gap_profile = np.interp(np.linspace(-0.6, 0.6, 7), ul, vl) - np.interp(np.linspace(-0.6, 0.6, 7), uu, vu)
-    opening = float(gap_profile.max())
-    if opening < 1.0:
+    upper_s, lower_s = smooth_contour(upper_inner), smooth_contour(lower_inner)
+    uu, vu = local(upper_s)
+    ul, vl = local(lower_s)
+    probe = np.linspace(-0.6, 0.6, 7)
+    opening = float((np.interp(probe, np.sort(ul), vl[np.argsort(ul)]) - np.interp(probe, np.sort(uu), vu[np.argsort(uu)])).max())
+    if opening <= 0.25:
         return
-    polygon = np.concatenate([upper_inner, lower_inner[1:-1][::-1]])
+    fade = strength * float(np.clip((opening - 0.25) / 1.5, 0.0, 1.0))  # a parting mouth fades in, never pops
+    polygon = np.concatenate([upper_s, lower_s[1:-1][::-1]])
     h, w = frame.shape[:2]
-    x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - 2
-    x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + 3
+    x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - 3
+    x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + 4
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return
     mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
     shift = 4
-    poly = np.round((polygon - [x0, y0]) * (1 << shift)).astype(np.int32)
-    cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=shift)
-    alpha = mask.astype(np.float32) / 255.0 * strength
+    cv2.fillPoly(mask, [np.round((polygon - [x0, y0]) * (1 << shift)).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=shift)
+    soft = max(0.8, 0.012 * width)  # lip edges as soft as the photo's
+    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.5 * soft) * fade
 
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    pts = np.stack([xs.ravel(), ys.ravel()], axis=1)
-    un, v = local(pts)
-    order_u = np.argsort(uu)
-    order_l = np.argsort(ul)
-    top = np.interp(un, uu[order_u], vu[order_u])
-    bottom = np.interp(un, ul[order_l], vl[order_l])
+    un, v = local(np.stack([xs.ravel(), ys.ravel()], axis=1))
+    top = np.interp(un, np.sort(uu), vu[np.argsort(uu)])
+    bottom = np.interp(un, np.sort(ul), vl[np.argsort(ul)])
     gap = np.maximum(bottom - top, 1e-3)
-    t = np.clip((v - top) / gap, 0.0, 1.0)
-    edge = np.clip(1.0 - np.abs(un), 0.0, 1.0)
+    below_top, above_bottom = v - top, bottom - v
+    depth = np.clip(np.minimum(below_top, above_bottom) / (0.5 * gap), 0.0, 1.0)  # 0 at the lips, 1 mid-opening
+    across = np.clip(1.0 - np.abs(un), 0.0, 1.0)
 
-    shade = (1.0 - 0.45 * np.sin(np.pi * t)) * (0.6 + 0.4 * np.sqrt(edge))
-    colour = style.cavity[None, :] * shade[:, None]
+    # Cavity: darkest deep inside and toward the corners; the wet inner lip just inside the edge.
+    shade = (1.0 - 0.55 * depth ** 0.7) * (0.55 + 0.45 * np.sqrt(across))
+    colour = style.cavity[None, :] * (0.8 + 0.6 * (1 - depth))[:, None] * shade[:, None] / 0.8
+    lip_band = np.clip(1.0 - np.minimum(below_top, above_bottom) / max(1.5, 0.07 * width), 0.0, 1.0) ** 1.2
+    colour = colour * (1 - lip_band[:, None]) + style.inner_lip[None, :] * lip_band[:, None]
 
-    # Tongue: a soft ellipse resting on the floor of the mouth, seen when the mouth is well open.
-    tongue_vis = np.clip((opening / width - 0.12) / 0.2, 0.0, 1.0)
+    rel_open = opening / width
+    # Tongue: a soft rounded shape on the floor of the mouth, when it is well open.
+    tongue_vis = float(np.clip((rel_open - 0.1) / 0.18, 0.0, 1.0))
     if tongue_vis > 0:
-        du = un / 0.6
-        dv = (v - (bottom - 0.18 * gap)) / (0.32 * gap)
-        blob = np.clip(1.0 - (du**2 + dv**2), 0.0, 1.0) ** 0.5 * tongue_vis
-        colour = colour * (1 - blob[:, None]) + (style.tongue[None, :] * (0.6 + 0.4 * (1 - t))[:, None]) * blob[:, None]
+        du = un / 0.62
+        dv = (v - (bottom - 0.16 * gap)) / (0.34 * gap)
+        blob = np.clip(1.0 - (du ** 2 + dv ** 2), 0.0, 1.0) ** 0.6 * tongue_vis
+        tongue = style.tongue[None, :] * (0.55 + 0.45 * (1 - depth) * across)[:, None]
+        colour = colour * (1 - blob[:, None]) + tongue * blob[:, None]
 
-    if source is not None:
-        colour = _source_teeth(source, un, v - top, colour, max(1.0, 0.012 * width))
-    # Upper teeth: a band under the upper lip, widest in the middle and fading toward the corners.
-    across = np.clip(1.0 - (np.abs(un) / 0.72) ** 3, 0.0, 1.0)
-    teeth_height = np.minimum(0.11 * width, 0.42 * gap) * across
-    depth_into = v - top
-    soft = max(1.0, 0.012 * width)
-    upper_teeth = np.clip((teeth_height - depth_into) / soft, 0.0, 1.0) * np.clip(across * 3.0, 0.0, 1.0)
-    if source is not None:
-        upper_teeth = upper_teeth * 0.0
-    separations = 1.0 - 0.06 * np.exp(-(((np.abs(un) % 0.2) - 0.1) ** 2) / (2 * 0.015**2)) * (np.abs(un) > 0.05)
-    tooth_shade = (0.55 + 0.45 * across) * (1.0 - 0.25 * np.clip(depth_into / np.maximum(teeth_height, 1e-3), 0, 1))
-    teeth_colour = style.teeth[None, :] * (tooth_shade * separations)[:, None]
-    colour = colour * (1 - upper_teeth[:, None]) + teeth_colour * upper_teeth[:, None]
-
-    # Lower teeth: a thin band above the lower lip in the middle, when the mouth is open enough.
-    lower_vis = np.clip((opening / width - 0.16) / 0.15, 0.0, 1.0) * 0.8
+    # Lower teeth: the incisors' edges over the lower lip, in shadow, once the mouth is open enough.
+    lower_vis = float(np.clip((rel_open - 0.14) / 0.16, 0.0, 1.0))
     if lower_vis > 0:
-        low_across = np.clip(1.0 - (np.abs(un) / 0.5) ** 2, 0.0, 1.0)
-        low_height = 0.05 * width * low_across
-        above_lip = bottom - v
-        lower_teeth = np.clip((low_height - above_lip) / soft, 0.0, 1.0) * lower_vis * (above_lip >= 0) * low_across
-        colour = colour * (1 - lower_teeth[:, None]) + (style.teeth[None, :] * 0.7) * lower_teeth[:, None]
+        arch = np.sqrt(np.clip(1.0 - (un / 0.5) ** 2, 0.0, 1.0))
+        low = _band(above_bottom - 0.01 * width, np.minimum(0.045 * width, 0.2 * gap) * arch, soft) * arch * lower_vis
+        tone = style.teeth[None, :] * (0.5 + 0.15 * arch)[:, None] * _separations(un)[:, None]
+        colour = colour * (1 - low[:, None]) + tone * low[:, None]
+
+    # Upper teeth: under the upper lip along its curve, widest in the middle, in the mouth's shadow at the sides.
+    arch = np.sqrt(np.clip(1.0 - (un / 0.8) ** 2, 0.0, 1.0))
+    teeth_height = np.minimum(0.12 * width, 0.48 * gap) * arch
+    if source is not None:
+        colour = _source_teeth(source, un, below_top, colour, soft)
+    else:
+        upper_teeth = _band(below_top, teeth_height, soft) * np.clip(arch * 2.5, 0.0, 1.0)
+        fall = 1.0 - 0.2 * np.clip(below_top / np.maximum(teeth_height, 1e-3), 0, 1)
+        tone = style.teeth[None, :] * ((0.72 + 0.28 * arch) * fall * _separations(un))[:, None]
+        colour = colour * (1 - upper_teeth[:, None]) + tone * upper_teeth[:, None]
 
     roi = frame[y0:y1, x0:x1].astype(np.float32)
-    painted = colour.reshape(roi.shape).astype(np.float32)
-    blur = max(0.5, 0.006 * width)  # match the photo's softness; no hard synthetic edges
-    painted = cv2.GaussianBlur(painted, (0, 0), blur)
+    painted = cv2.GaussianBlur(colour.reshape(roi.shape).astype(np.float32), (0, 0), 0.5 * soft)
     a = alpha[:, :, None]
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + painted * a, 0, 255).astype(np.uint8)
+
+
+def _separations(un: np.ndarray) -> np.ndarray:
+    """Faint darker lines between teeth: central incisors widest, narrower toward the corners."""
+    edges = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72])
+    d = np.min(np.abs(np.abs(un)[:, None] - edges[None, :]), axis=1)
+    return 1.0 - 0.1 * np.exp(-(d ** 2) / (2 * 0.01 ** 2))
 
 
 def _source_teeth(source: SourceMouth, un: np.ndarray, depth: np.ndarray, colour: np.ndarray, soft: float) -> np.ndarray:

@@ -40,7 +40,7 @@ class EmbeddedRendererConfig:
     calibrate_pose: bool = True
     calibration_angles: tuple[tuple[float, float], tuple[float, float]] = ((12.0, 27.0), (10.0, 20.0))  # yaw, pitch
     gain_range: tuple[float, float] = (0.75, 1.6)
-    max_geometric_angle: float = 42.0  # degrees of actual warp, whatever the gain
+    max_geometric_angle: float = 34.0  # degrees of actual warp, whatever the gain: beyond it a warp of one photo tears
     mouth_interior: bool = True
     lash_line: bool = True
     mesh: MeshConfig = field(default_factory=MeshConfig)
