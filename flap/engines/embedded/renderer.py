@@ -212,17 +212,15 @@ class EmbeddedRenderer:
         shift = motion.translation.astype(np.float64) * 100.0 * pose.scale  # metres -> cm -> pixels
         offset = pose.scale * (pose.rotation @ pivot) + pose.translation + shift[:, None, :]
         cam = scale[:, None, None] * np.einsum("tij,tvj->tvi", r_dst, allp - pivot) + offset
-        # Hair and ears follow the head's outline: the outline centre's motion plus in-plane roll and zoom.
-        centre_src = pose.to_camera(mesh.outline_centre[None])[0]
-        centre_dst = scale[:, None] * np.einsum("tij,j->ti", r_dst, mesh.outline_centre - pivot) + offset[:, 0]
+        # Hair and ears follow the head's outline for yaw (a round head's silhouette stays put when it turns) but
+        # nod and tilt with it in 3D (the top of the head comes down with the forehead on a nod).
         relative = r_dst @ pose.rotation.T
-        roll = np.arctan2(relative[:, 1, 0], relative[:, 0, 0])
-        cos, sin = np.cos(roll)[:, None], np.sin(roll)[:, None]
-        rel = state.source_camera[None, :, :2] - centre_src[:2]
-        outline = np.empty_like(cam)
-        zoom = motion.scale.astype(np.float64)[:, None]
-        outline[..., 0] = centre_dst[:, None, 0] + zoom * (cos * rel[..., 0] - sin * rel[..., 1])
-        outline[..., 1] = centre_dst[:, None, 1] + zoom * (sin * rel[..., 0] + cos * rel[..., 1])
+        euler = matrix_to_euler(relative)
+        no_yaw = euler_to_matrix(np.zeros(t), euler[:, 1], euler[:, 2]) @ pose.rotation
+        centre_dst = scale[:, None] * np.einsum("tij,j->ti", r_dst, mesh.outline_centre - pivot) + offset[:, 0]
+        centre_no_yaw = scale[:, None] * np.einsum("tij,j->ti", no_yaw, mesh.outline_centre - pivot) + offset[:, 0]
+        outline = scale[:, None, None] * np.einsum("tij,tvj->tvi", no_yaw, allp - pivot) + offset
+        outline[..., :2] += (centre_dst - centre_no_yaw)[:, None, :2]
         outline[..., 2] = cam[..., 2]
         share = mesh.share_3d[None, :, None]
         cam = share * cam + (1 - share) * outline
