@@ -8,6 +8,8 @@
 #
 #   bash scripts/gpu_full_model_aot.sh            # compile (or wait for a compile under way), then bench
 #   bash scripts/gpu_full_model_aot.sh --smoke    # the same path on a CPU with the tiny model (about 6 minutes)
+#   START_ONLY=1 bash scripts/gpu_full_model_aot.sh   # start the compile in the background and return at once
+#                                                     # (other GPU work can run meanwhile; run again to bench)
 # Environment: OUT (default ./gpu_out), ARTIFACTS (default /tmp/flap_aot), PYTHON (default python3),
 #   FLAP_GPU_BUDGET_S (default 560: when to give up waiting for the compile in this command).
 set -u
@@ -50,6 +52,7 @@ else
   setsid bash -c "$PY benchmarks/bench_diffusion.py aot-compile $MODE --artifacts '$ARTIFACTS' --out '$STATE' > '$STATE/compile.log' 2>&1; echo \$? > '$STATE/compile.rc'; touch '$STATE/compile.done'" &
   echo $! > "$STATE/compile.pid"
 fi
+if [ "${START_ONLY:-0}" = 1 ]; then say "compile under way in the background"; exit 0; fi
 while [ ! -f "$STATE/compile.done" ]; do
   if [ $(( $(date +%s) - START )) -gt $(( BUDGET - 30 )) ]; then
     say "compile still running after this command's budget; run this script again at once (the machine stays warm)"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from flap.engines.diffusion.pipeline import TRAINING_STAGES, FLAPPipeline
+from flap.engines.diffusion.pipeline import ALL_AT_ONCE, TRAINING_STAGES, FLAPPipeline
 from flap.engines.diffusion.testing import portrait, talking_motion, torch_test_settings  # noqa: F401 (one torch thread)
 from flap.training.diffusion_task import DiffusionTask
 from flap.training.loop import list_checkpoints, train
@@ -36,7 +36,7 @@ def _changed(pipe, before) -> dict[str, set[str]]:
     return {g: {n for n, p in now[g].items() if not torch.equal(p.detach(), before[g][n])} for g in before}
 
 
-@pytest.mark.parametrize("stage", [1, 2, 3])
+@pytest.mark.parametrize("stage", [1, 2, 3, "all"])
 def test_one_step_changes_exactly_the_stage_groups(stage, toy, tmp_path):
     config = tiny_config(str(stage), toy, tmp_path / "run")
     task = DiffusionTask(config)
@@ -44,7 +44,7 @@ def test_one_step_changes_exactly_the_stage_groups(stage, toy, tmp_path):
     result = train(config, task=task)
     assert result.steps == 1 and np.isfinite(result.final_loss)
     changed = _changed(task.pipe, before)
-    trained = set(TRAINING_STAGES[stage])
+    trained = set(TRAINING_STAGES[ALL_AT_ONCE if stage == "all" else stage])
     for group in ALL_GROUPS:
         if group in trained:
             assert changed[group], f"stage {stage}: nothing in trained group {group} changed"

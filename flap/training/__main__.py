@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from flap.training.config import STAGES
+
 
 def _prepare(args) -> int:
     from flap.training.prepare import PrepareConfig, prepare_dataset
@@ -78,6 +80,26 @@ def _experiment(args) -> int:
     return 0
 
 
+def _decoupling(args) -> int:
+    from flap.training.decoupling import DecouplingSpec, run_decoupling
+
+    spec = DecouplingSpec.smoke() if args.smoke else DecouplingSpec()
+    if args.budget_s is not None:
+        spec.budget_s = args.budget_s
+    if args.resolution is not None:
+        spec.resolution = args.resolution
+    result = run_decoupling(args.cache, args.out, spec, work_dir=args.work)
+    print(json.dumps(result, indent=1, default=str))
+    return 0
+
+
+def _evaluate_decoupling(args) -> int:
+    from flap.training.decoupling import evaluate_decoupling
+
+    print(evaluate_decoupling(args.results, docs=None if args.no_docs else args.docs))
+    return 0
+
+
 def _evaluate(args) -> int:
     from flap.training.evaluation import evaluate_results
 
@@ -104,9 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_prepare)
 
-    p = sub.add_parser("train", help="run one training stage (1, 2, 3 or audio)")
+    p = sub.add_parser("train", help="run one training stage (1, 2, 3, audio; or 'all': everything at once, the ablation)")
     p.add_argument("--config", help="YAML config (configs/*.yaml)")
-    p.add_argument("--stage", choices=("1", "2", "3", "audio"))
+    p.add_argument("--stage", choices=STAGES)
     p.add_argument("--data", help="training-set folder (data.root)")
     p.add_argument("--output", help="run folder (run.output_dir)")
     p.add_argument("--init-from", help="start from this saved pipeline (model.init_from)")
@@ -139,6 +161,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage-shares", default=None, help="shares of the training time for stages 1,2,3, e.g. 0.3,0.55,0.15")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, a few steps: the same code path on a CPU")
     p.set_defaults(func=_experiment)
+
+    p = sub.add_parser("decoupling", help="the decoupling ablation: progressive vs all-at-once training, cross-talk probes")
+    p.add_argument("--cache", default=".gpucache/issue6")
+    p.add_argument("--out", required=True, help="results folder (JPEG frames in .npz + results.json)")
+    p.add_argument("--work", default=None, help="scratch folder for data and runs")
+    p.add_argument("--budget-s", type=float, default=None, help="wall-clock budget of the whole experiment")
+    p.add_argument("--resolution", type=int, default=None, help="frame side in pixels (default 96)")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, a few steps: the same code path on a CPU")
+    p.set_defaults(func=_decoupling)
+
+    p = sub.add_parser("evaluate-decoupling", help="track the decoupling experiment's frames (needs MediaPipe)")
+    p.add_argument("--results", required=True)
+    p.add_argument("--docs", default="docs/training.md", help="write the tables into this file's decoupling section")
+    p.add_argument("--no-docs", action="store_true")
+    p.set_defaults(func=_evaluate_decoupling)
 
     p = sub.add_parser("evaluate", help="measure head pose and mouth opening on an experiment's frames (needs MediaPipe)")
     p.add_argument("--results", required=True)

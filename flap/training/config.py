@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-STAGES = ("1", "2", "3", "audio")
+STAGES = ("1", "2", "3", "all", "audio")  # "all": one stage training everything (the ablation baseline)
 
 
 @dataclass
@@ -132,7 +132,7 @@ class TrainConfig:
             raise ValueError("run.batch_size, run.gradient_accumulation_steps and run.max_steps must be >= 1")
         if self.run.mixed_precision not in ("auto", "no", "bf16", "fp16"):
             raise ValueError("run.mixed_precision must be auto, no, bf16 or fp16")
-        if self.stage == "3" and self.data.frames_per_clip < 2:
+        if self.stage in ("3", "all") and self.data.frames_per_clip < 2:
             raise ValueError("stage 3 trains temporal layers: data.frames_per_clip must be >= 2")
         return self
 

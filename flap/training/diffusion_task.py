@@ -60,7 +60,7 @@ class DiffusionTask:
         self.plan: StagePlan = plan_for(config)
         self.pipe = build_pipeline(config.model)
         self.resolution = self.pipe.resolution
-        if self.plan.stage == 3 and config.diffusion.zero_init_temporal:
+        if self.plan.temporal and config.diffusion.zero_init_temporal:
             zero_temporal_outputs(self.pipe.denoising_unet)
         self.trainable = self.pipe.set_training_stage(self.plan.stage)
         if config.run.gradient_checkpointing:

@@ -177,12 +177,13 @@ def evaluate_results(folder: str | Path, docs: str | Path | None = None, command
     return report
 
 
-def write_into_docs(path: Path, report: str) -> None:
-    """Replace the text between the results markers (or append the section)."""
-    block = f"{DOC_START}\n{report}\n{DOC_END}"
+def write_into_docs(path: Path, report: str, start: str = DOC_START, end: str = DOC_END,
+                    heading: str = "## Measured controllability (issue 6)") -> None:
+    """Replace the text between the ``start`` and ``end`` markers (or append the section under ``heading``)."""
+    block = f"{start}\n{report}\n{end}"
     text = path.read_text() if path.is_file() else "# Training FLAP\n"
-    if DOC_START in text and DOC_END in text:
-        text = re.sub(re.escape(DOC_START) + r".*?" + re.escape(DOC_END), lambda _: block, text, flags=re.S)
+    if start in text and end in text:
+        text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
     else:
-        text = text.rstrip() + "\n\n## Measured controllability (issue 6)\n\n" + block + "\n"
+        text = text.rstrip() + f"\n\n{heading}\n\n" + block + "\n"
     path.write_text(text)

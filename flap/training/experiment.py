@@ -91,21 +91,24 @@ def held_out_set(data: Path, frames: int) -> HeldOut:
     return HeldOut(np.stack(conditions), np.stack(videos), np.stack(refs), [c.identity for c in clips], [c.id for c in clips])
 
 
-def stage_config(spec: ExperimentSpec, stage: int, data: Path, work: Path, init_from: Path, seconds: float):
+def stage_config(spec: ExperimentSpec, stage: int | str, data: Path, work: Path, init_from: Path, seconds: float):
+    """One stage's TrainConfig (stage 1, 2, 3, or "all": everything at once on video clips, the ablation)."""
     from flap.training.config import TrainConfig
 
     image = stage in (1, 2)
+    video = not image
     return TrainConfig.from_dict({
         "stage": str(stage),
         "model": {"init_from": str(init_from), "preset": spec.preset, "resolution": spec.resolution},
         "data": {"root": str(data), "head_motion_top_fraction": spec.top_fraction, "frames_per_clip": spec.video_frames,
                  "reference": "identity", "num_workers": spec.loader_workers},
-        "optim": {"learning_rate": spec.lr_image if image else spec.lr_video, "lr_warmup_steps": spec.warmup_steps},
+        "optim": {"learning_rate": spec.lr_video if stage == 3 else spec.lr_image, "lr_warmup_steps": spec.warmup_steps},
         "run": {"output_dir": str(work / f"stage{stage}"), "batch_size": spec.image_batch if image else spec.video_batch,
                 "max_steps": spec.max_steps_per_stage, "max_seconds": seconds, "checkpoint_every": 0, "resume": None,
-                "gradient_checkpointing": spec.gradient_checkpointing, "log_every": spec.log_every, "seed": spec.seed + stage,
+                "gradient_checkpointing": spec.gradient_checkpointing, "log_every": spec.log_every,
+                "seed": spec.seed + (stage if isinstance(stage, int) else 0),
                 "report_to": "tensorboard", "ema_decay": spec.ema_decay},
-        "diffusion": {"zero_init_temporal": stage == 3},
+        "diffusion": {"zero_init_temporal": video},  # untrained temporal layers start as the identity
     })
 
 

@@ -10,6 +10,9 @@
    them, the leak the staging exists to stop.
 3. video: consecutive frames through the AnimateDiff temporal layers, the only ones that train.
 
+"all" (stage 0) is the ablation's baseline, not part of FLAP: one stage training every layer at once on video
+clips with the full condition, to measure what the staging itself gives.
+
 Which parameters belong to which group is the pipeline's business (``FLAPPipeline.parameter_groups`` and
 ``set_training_stage``); this module only picks the stage.
 """
@@ -19,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flap.training.config import TrainConfig
+
+ALL_AT_ONCE = 0  # flap.engines.diffusion.pipeline.ALL_AT_ONCE (not imported: that module loads diffusers)
 
 
 @dataclass(frozen=True)
@@ -32,10 +37,12 @@ class StagePlan:
 
     @property
     def name(self) -> str:
-        return {1: "head motion", 2: "expression", 3: "video"}[self.stage]
+        return {0: "all at once", 1: "head motion", 2: "expression", 3: "video"}[self.stage]
 
 
 def plan_for(config: TrainConfig) -> StagePlan:
+    if config.stage == "all":
+        return StagePlan(ALL_AT_ONCE, config.data.frames_per_clip, True, False, False, None)
     stage = int(config.stage)
     if stage == 1:
         return StagePlan(1, 1, False, True, False, config.data.head_motion_top_fraction)

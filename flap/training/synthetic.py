@@ -129,6 +129,28 @@ class SyntheticSpec:
     max_jaw: float = 0.35  # radians
     blink_rate: tuple[float, float] = (18.0, 32.0)  # per minute
     seed: int = 0
+    # cross-talk probes: each held-out clip also rendered with its pose frozen (expression channels moving)
+    # and with its expression channels frozen (pose moving); see ``probe_motion``
+    crosstalk_probes: bool = False
+
+
+#: Held-out clip variants: the sampled motion, its pose frozen, its expression channels frozen.
+PROBES = ("motion", "fixed_pose", "fixed_expression")
+
+
+def probe_motion(motion: MotionSequence, probe: str) -> MotionSequence:
+    """``fixed_pose``: every frame keeps frame 0's head rotation while jaw, eyelids, gaze and expression move;
+    ``fixed_expression``: those keep frame 0's values while the head moves.  A decoupled model moves only
+    what changes."""
+    if probe == "motion":
+        return motion
+    first = lambda a: np.repeat(a[:1], len(a), axis=0)  # noqa: E731
+    if probe == "fixed_pose":
+        return motion.replace(global_rotation=first(motion.global_rotation))
+    if probe == "fixed_expression":
+        return motion.replace(jaw=first(motion.jaw), eyelids=first(motion.eyelids), eyes=first(motion.eyes),
+                              expression=first(motion.expression))
+    raise ValueError(f"unknown probe {probe!r}; choose from {PROBES}")
 
 
 def sample_motion(rng: np.random.Generator, spec: SyntheticSpec, amplitude: float) -> MotionSequence:
@@ -182,16 +204,18 @@ def _render_job(job: dict) -> dict:
     state = _STATES[key]
     spec = SyntheticSpec(**job["spec"])
     rng = np.random.default_rng(job["seed"])
-    relative = sample_motion(rng, spec, job["amplitude"])
+    relative = probe_motion(sample_motion(rng, spec, job["amplitude"]), job.get("probe", "motion"))
     frames = np.stack([_resize(f, spec.resolution) for f in EmbeddedRenderer().render_frames(state, relative)])
     motion = absolute_motion(relative, state.portrait.pose.rotation)
-    motion.meta.update(identity=key, amplitude=job["amplitude"], seed=job["seed"])
+    motion.meta.update(identity=key, amplitude=job["amplitude"], seed=job["seed"], probe=job.get("probe", "motion"))
     folder = clip_dir(job["out"], job["clip_id"])
     write_frames(folder, frames, "npy")
     motion.save(folder / "motion.npz")
     entry = ClipEntry(id=job["clip_id"], num_frames=len(frames), identity=key, frames="npy",
                       head_motion=head_motion_score(motion.head_euler_degrees()), split=job["split"],
-                      source="synthetic", extra={"amplitude": job["amplitude"], "seed": job["seed"]})
+                      source="synthetic", extra={"amplitude": job["amplitude"], "seed": job["seed"],
+                                                 "probe": job.get("probe", "motion"),
+                                                 "new_identity": job.get("new_identity", False)})
     return asdict(entry)
 
 
@@ -214,24 +238,34 @@ def identities_in(cache: str | Path) -> list[str]:
 
 
 def render_dataset(cache: str | Path, out: str | Path, spec: SyntheticSpec = SyntheticSpec(), workers: int | None = None,
-                   identities: list[str] | None = None) -> Manifest:
+                   identities: list[str] | None = None, new_identities: list[str] | None = None,
+                   clips_per_new_identity: int = 2) -> Manifest:
     """Render the synthetic set into ``out``: training clips of evenly spread head-motion amplitudes per identity
-    (so stage 1's top-motion share covers every identity) and held-out clips (split 'test') from other seeds."""
+    (so stage 1's top-motion share covers every identity) and held-out clips (split 'test') from other seeds.
+    ``new_identities`` get held-out clips only (identities never seen in training); with
+    ``spec.crosstalk_probes`` every held-out clip is also rendered as each of ``PROBES``."""
     import multiprocessing as mp
 
     start = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    names = identities or identities_in(cache)
+    new = list(new_identities or [])
+    names = [n for n in (identities or identities_in(cache)) if n not in new]
+    probes = PROBES if spec.crosstalk_probes else ("motion",)
     jobs = []
     amplitudes = np.linspace(0.15, 1.0, spec.clips_per_identity) if spec.clips_per_identity > 1 else np.array([1.0])
     for k, name in enumerate(names):
         for c, amp in enumerate(amplitudes):
             jobs.append(dict(identity=name, cache=str(cache), spec=asdict(spec), seed=spec.seed * 100003 + k * 1009 + c,
                              amplitude=float(amp), out=str(out), clip_id=f"{name}_c{c:02d}", split="train"))
-        for h in range(spec.heldout_per_identity):
-            jobs.append(dict(identity=name, cache=str(cache), spec=asdict(spec), seed=10**7 + spec.seed * 7919 + k * 97 + h,
-                             amplitude=0.8, out=str(out), clip_id=f"{name}_heldout{h}", split="test"))
+    for k, name in enumerate(names + new):
+        for h in range(spec.heldout_per_identity if name in names else clips_per_new_identity):
+            for probe in probes:
+                suffix = "" if probe == "motion" else f"_{probe}"
+                jobs.append(dict(identity=name, cache=str(cache), spec=asdict(spec),
+                                 seed=10**7 + spec.seed * 7919 + k * 97 + h, amplitude=0.8, out=str(out),
+                                 clip_id=f"{name}_heldout{h}{suffix}", split="test", probe=probe,
+                                 new_identity=name in new))
     workers = max(1, min(workers or (os.cpu_count() or 2) - 1, len(jobs)))
     if workers == 1:
         entries = [_render_job(j) for j in jobs]
@@ -239,7 +273,7 @@ def render_dataset(cache: str | Path, out: str | Path, spec: SyntheticSpec = Syn
         with mp.get_context("fork" if hasattr(os, "fork") else "spawn").Pool(workers) as pool:
             entries = pool.map(_render_job, jobs, chunksize=1)
     (out / "references").mkdir(exist_ok=True)
-    for name in names:
+    for name in names + new:
         state = load_state(cache, name)
         np.save(out / "references" / f"{name}.npy", _resize(state.portrait.crop, spec.resolution))
     clips = []
@@ -248,6 +282,7 @@ def render_dataset(cache: str | Path, out: str | Path, spec: SyntheticSpec = Syn
         clips.append(ClipEntry(**e))
     manifest = Manifest(fps=spec.fps, resolution=spec.resolution, clips=clips,
                         meta={"source": "synthetic (embedded engine)", "spec": asdict(spec), "identities": names,
+                              "new_identities": new,
                               "cache_matches_code": json.loads((Path(cache) / "cache.json").read_text()).get("code")
                               == code_fingerprint(),
                               "render_seconds": round(time.perf_counter() - start, 2), "workers": workers})

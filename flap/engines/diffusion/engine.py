@@ -7,6 +7,7 @@ Pipelines stay loaded across calls in a module-level cache keyed by weights sour
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from flap.engines.diffusion import loading
 from flap.errors import EngineUnavailableError
 from flap.motion.representation import MotionSequence
 
+ENV_AOT = "FLAP_AOT"
+log = logging.getLogger("flap.diffusion")
 _PIPELINES: dict[tuple, object] = {}
 _LOCK = threading.RLock()
 
@@ -35,8 +38,11 @@ class DiffusionEngine:
 
     source: weights (hub repo id or folder; default $FLAP_MODEL).  preset: "fast" (DeepCache + guidance on the
     first 70% of steps) or "quality" (exact guided sampling).  compile: regional torch.compile of the denoiser
-    (default: $FLAP_COMPILE=1; off otherwise, because the first video then waits for compilation).  device/dtype
-    exist for tests; the engine is offered only with CUDA.
+    (default: $FLAP_COMPILE=1; off otherwise, because the first video then waits for compilation).  Without it,
+    ahead-of-time compiled artifacts are loaded when the weights have them (``aot/`` beside them, or the folder
+    $FLAP_AOT names; FLAP_AOT=0 turns them off); artifacts built for another GPU, torch or shape are skipped
+    with a logged note and the model runs eagerly.  device/dtype exist for tests; the engine is offered only
+    with CUDA.
     """
 
     name = "flap-diffusion"
@@ -52,6 +58,7 @@ class DiffusionEngine:
         if compile is None:
             compile = device == "cuda" and os.environ.get("FLAP_COMPILE", "") in ("1", "true", "yes")
         self.compile = compile
+        self.note = ""  # what loading said about compiled artifacts (loaded, or why the model runs eagerly)
 
     # ------------------------------------------------------------------ availability (cheap)
     def availability(self) -> tuple[bool, str]:
@@ -81,7 +88,12 @@ class DiffusionEngine:
 
                 dtype = getattr(torch, self.dtype)
                 pipe = FLAPPipeline.from_pretrained(key[0], dtype=dtype).to(self.device)
-                pipe.optimize_for_inference(dtype=dtype, compile=self.compile)
+                aot_folder = os.environ.get(ENV_AOT, "").strip()
+                if self.compile or aot_folder.lower() in ("0", "off", "false", "no"):
+                    pipe.optimize_for_inference(dtype=dtype, compile=self.compile)
+                else:
+                    self.note = pipe.load_compiled(aot_folder or None, dtype=dtype)
+                    log.info(self.note)
                 _PIPELINES[key] = pipe
             return _PIPELINES[key]
 

@@ -71,7 +71,8 @@ def check_pipeline_folder(folder: str | os.PathLike) -> Path:
 
 def locate_weights(source: str | os.PathLike | None = None, token: str | None = None,
                    local_files_only: bool = False) -> Path:
-    """A checked local folder for the weights, downloading a Hub repo (config and safetensors only) if needed."""
+    """A checked local folder for the weights, downloading a Hub repo (configs, safetensors and the ahead-of-time
+    compiled ``aot/*.pt2`` artifacts when the repo has them) if needed."""
     source = weights_source(source)
     if not is_repo_id(source):
         return check_pipeline_folder(source)
@@ -80,7 +81,7 @@ def locate_weights(source: str | os.PathLike | None = None, token: str | None = 
     token = token or os.environ.get(ENV_TOKEN) or None
     try:
         folder = snapshot_download(source, token=token, local_files_only=local_files_only,
-                                   allow_patterns=["*.json", "*.safetensors", "*.txt"])
+                                   allow_patterns=["*.json", "*.safetensors", "*.txt", "*.pt2"])
     except Exception as exc:  # offline, 404, gated, auth: huggingface_hub raises several types
         raise EngineUnavailableError(_hub_failure(source, exc, token)) from exc
     return check_pipeline_folder(folder)

@@ -1,0 +1,297 @@
+"""The decoupling experiment (issue 14): are head pose and expression independently controllable, and is it the
+progressive training that makes them so?  FLAP's ablation, at small scale, on the synthetic talking-head set.
+
+On one GPU, in one wall-clock budget: render the set at ``resolution`` px (training identities, plus identities
+kept out of training entirely, and for every held-out clip two cross-talk probes: its pose frozen while the
+expression channels move, and its expression channels frozen while the pose moves; ``synthetic.probe_motion``),
+then train the same small model twice with the same time: through FLAP's three stages, and all at once (stage
+"all": every layer on video clips with the full condition), and sample every held-out clip with the untrained
+model and both trained ones.  Frames are written as JPEG (quality 95) in .npz files to stay within the device's
+transfer limits; ``evaluate_decoupling`` tracks them on the machine with MediaPipe and writes the table.
+
+Files in ``out``: heldout.npz, ground_truth.npz, untrained.npz, progressive.npz, all_at_once.npz, results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from flap.training.experiment import ExperimentSpec, _device_name, held_out_set, stage_config
+from flap.training.synthetic import PROBES, SyntheticSpec, identities_in, render_dataset
+
+MODELS = ("ground_truth", "untrained", "progressive", "all_at_once")
+LABELS = {"ground_truth": "ground-truth renders (embedded engine)", "untrained": "FLAP small, untrained",
+          "progressive": "progressive (stages 1, 2, 3)", "all_at_once": "all at once (one stage)"}
+DOC_START = "<!-- issue14-decoupling:start -->"
+DOC_END = "<!-- issue14-decoupling:end -->"
+
+
+@dataclass
+class DecouplingSpec(ExperimentSpec):
+    resolution: int = 96
+    budget_s: float = 540.0
+    stage_shares: tuple[float, float, float] = (0.3, 0.55, 0.15)
+    heldout_per_identity: int = 1
+    new_identities: tuple[str, ...] = ("astronaut_green_bg", "hopper_cool_light")  # one variant of each person
+    clips_per_new_identity: int = 2
+    jpeg_quality: int = 95
+
+    @classmethod
+    def smoke(cls) -> "DecouplingSpec":
+        base = asdict(ExperimentSpec.smoke())
+        base.update(resolution=32, new_identities=("hopper_mirror",), clips_per_new_identity=1,
+                    identities=["astronaut_orig", "hopper_mirror"])
+        return cls(**base)
+
+
+# ---------------------------------------------------------------------- frames as JPEG
+def save_frames(path: Path, frames: np.ndarray, quality: int = 95) -> None:
+    """(N, F, R, R, 3) uint8 RGB -> one .npz of JPEG bytes (noise-like untrained frames do not compress otherwise)."""
+    flat = frames.reshape(-1, *frames.shape[-3:])
+    blobs = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])[1].ravel()
+             for f in flat]
+    np.savez(path, jpeg=np.concatenate(blobs), sizes=np.array([len(b) for b in blobs]), shape=np.array(frames.shape))
+
+
+def load_frames(path: Path) -> np.ndarray:
+    data = np.load(path)
+    if "frames" in data:
+        return data["frames"]
+    ends = np.cumsum(data["sizes"])
+    starts = ends - data["sizes"]
+    jpeg = data["jpeg"]
+    frames = [cv2.cvtColor(cv2.imdecode(jpeg[a:b], cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for a, b in zip(starts, ends)]
+    return np.stack(frames).reshape(tuple(data["shape"]))
+
+
+# ---------------------------------------------------------------------- the GPU part
+def run_decoupling(cache: str | Path, out: str | Path, spec: DecouplingSpec = DecouplingSpec(),
+                   work_dir: str | Path | None = None) -> dict:
+    start = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(work_dir) if work_dir else Path(tempfile.gettempdir()) / "flap_decoupling_work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    timings: dict[str, float] = {}
+
+    def mark(name: str, since: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(now - since, 2)
+        print(f"[decoupling] {name}: {timings[name]:.1f} s (total {now - start:.1f} s)", flush=True)
+        return now
+
+    t = time.perf_counter()
+    names = spec.identities or identities_in(cache)
+    new = [n for n in spec.new_identities if n in names]
+    synth = SyntheticSpec(resolution=spec.resolution, clips_per_identity=spec.clips_per_identity,
+                          frames_per_clip=spec.frames_per_clip, heldout_per_identity=spec.heldout_per_identity,
+                          seed=spec.seed, crosstalk_probes=True)
+    data = work / "data"
+    manifest = render_dataset(cache, data, synth, workers=spec.render_workers, identities=names, new_identities=new,
+                              clips_per_new_identity=spec.clips_per_new_identity)
+    heldout = held_out_set(data, spec.eval_frames)
+    extra = {c.id: c.extra for c in manifest.select("test")}
+    probes = np.array([extra[c]["probe"] for c in heldout.clip_ids])
+    new_identity = np.array([bool(extra[c]["new_identity"]) for c in heldout.clip_ids])
+    np.savez_compressed(out / "heldout.npz", conditions=heldout.conditions, references=heldout.references,
+                        identities=np.array(heldout.identities), clip_ids=np.array(heldout.clip_ids), probes=probes,
+                        new_identity=new_identity, fps=np.float32(manifest.fps))
+    save_frames(out / "ground_truth.npz", heldout.frames, spec.jpeg_quality)
+    t = mark("render_data", t)
+
+    import torch
+
+    from flap.engines.diffusion.pipeline import FLAPPipeline
+    from flap.training.config import ModelSpec
+    from flap.training.heldout import generate_clips
+    from flap.training.loop import train
+    from flap.training.models import new_pipeline
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+    def sample(pipe, name: str) -> float:
+        ts = time.perf_counter()
+        frames = generate_clips(pipe.to(device), heldout.references, heldout.conditions, steps=spec.sample_steps,
+                                guidance=spec.guidance, temporal=True, seed=spec.seed)
+        save_frames(out / f"{name}.npz", frames, spec.jpeg_quality)
+        return time.perf_counter() - ts
+
+    torch.manual_seed(spec.seed)
+    pipe = new_pipeline(replace(ModelSpec(), preset=spec.preset, resolution=spec.resolution))
+    untrained = work / "untrained"
+    pipe.save_pretrained(untrained)  # both trainings start from exactly these weights
+    sample_s = sample(pipe, "untrained")  # includes CUDA start-up: an upper bound for the later samplings
+    del pipe
+    t = mark("untrained_sampling", t)
+    # the same training time for both models: what is left, minus two samplings and the reserve, halved
+    left = spec.budget_s - (time.perf_counter() - start) - spec.reserve_s - 2 * sample_s
+    per_model = max(15.0, left / 2)
+    runs: dict[str, list[dict]] = {}
+
+    def record(result, config, seconds) -> dict:
+        return {"stage": config.stage, "budget_s": round(seconds, 1), "steps": result.steps, "samples": result.samples,
+                "train_seconds": round(result.seconds, 1), "final_loss": result.final_loss,
+                "stopped_by": result.stopped_by, "description": result.description}
+
+    # progressive: stages 1, 2, 3, each from the previous export, the time split by stage_shares
+    model_start = time.perf_counter()
+    previous, runs["progressive"] = untrained, []
+    shares = list(spec.stage_shares)
+    for k, stage in enumerate((1, 2, 3)):
+        remaining = per_model - (time.perf_counter() - model_start)
+        seconds = max(5.0, remaining * shares[k] / sum(shares[k:]))
+        config = stage_config(spec, stage, data, work / "progressive", previous, seconds)
+        result = train(config)
+        runs["progressive"].append(record(result, config, seconds))
+        previous = result.export_dir
+    timings["progressive_train_wall"] = round(time.perf_counter() - model_start, 1)
+    t = mark("progressive_train", t)
+    sample(FLAPPipeline.from_pretrained(previous), "progressive")
+    t = mark("progressive_sampling", t)
+
+    # all at once: one stage, every layer, video clips, full condition, the same wall-clock time
+    model_start = time.perf_counter()
+    seconds = max(5.0, per_model)
+    config = stage_config(spec, "all", data, work / "all_at_once", untrained, seconds)
+    result = train(config)
+    runs["all_at_once"] = [record(result, config, seconds)]
+    timings["all_at_once_train_wall"] = round(time.perf_counter() - model_start, 1)
+    t = mark("all_at_once_train", t)
+    sample(FLAPPipeline.from_pretrained(result.export_dir), "all_at_once")
+    t = mark("all_at_once_sampling", t)
+
+    results = {
+        "experiment": "issue14 decoupling", "device": _device_name(), "torch": torch.__version__,
+        "python": sys.version.split()[0], "spec": asdict(spec), "synthetic": asdict(synth),
+        "dataset": {"clips": len(manifest.clips), "train_clips": len(manifest.select("train")),
+                    "heldout_clips": len(heldout.clip_ids), "identities": [n for n in names if n not in new],
+                    "new_identities": new, "probes": list(PROBES),
+                    "train_frames": int(sum(c.num_frames for c in manifest.select("train"))),
+                    "render_seconds": manifest.meta.get("render_seconds"),
+                    "cache_matches_code": manifest.meta.get("cache_matches_code")},
+        "sampling": {"steps": spec.sample_steps, "guidance": spec.guidance, "temporal": True},
+        "training_seconds_per_model": round(per_model, 1), "runs": runs, "timings_s": timings,
+        "total_seconds": round(time.perf_counter() - start, 1), "command": " ".join(sys.argv),
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    return {k: results[k] for k in ("device", "total_seconds", "timings_s")}
+
+
+# ---------------------------------------------------------------------- the measuring part (MediaPipe)
+@dataclass
+class CrossTalk:
+    pose_drift_deg: float | None  # fixed pose, expression moving: mean |euler - clip median| over yaw/pitch/roll
+    mouth_change: float | None  # fixed expression, pose moving: mean over clips of the std of mouth opening
+    eyes_change: float | None  # ... of eye openness
+
+
+def _per_clip(values: np.ndarray, ok: np.ndarray, clips: int, fn) -> float | None:
+    """Mean over clips of fn(values of the clip's usable frames); clips with fewer than 4 usable frames skipped."""
+    per = []
+    values, ok = values.reshape(clips, -1, *values.shape[1:]), ok.reshape(clips, -1)
+    for v, k in zip(values, ok):
+        if k.sum() >= 4:
+            per.append(fn(v[k]))
+    return float(np.mean(per)) if per else None
+
+
+def crosstalk(m_pose, ok_pose, m_expr, ok_expr, clips_pose: int, clips_expr: int) -> CrossTalk:
+    drift = _per_clip(m_pose.euler, ok_pose, clips_pose, lambda e: np.abs(e - np.median(e, axis=0)).mean())
+    mouth = _per_clip(m_expr.mouth, ok_expr, clips_expr, np.std)
+    eyes = _per_clip(m_expr.eyes, ok_expr, clips_expr, np.std)
+    return CrossTalk(drift, mouth, eyes)
+
+
+def evaluate_decoupling(folder: str | Path, docs: str | Path | None = None) -> str:
+    """Track every model's frames; control (held-out motions) and cross-talk (probes), on training identities and
+    on new ones; the Markdown table, written into ``docs`` between the markers when given."""
+    from flap.training.evaluation import Measures, box_iou, measure, requested, score
+
+    folder = Path(folder)
+    held = np.load(folder / "heldout.npz")
+    probes, new_identity = held["probes"], held["new_identity"]
+    frames_per_clip = held["conditions"].shape[1]
+    measures: dict[str, Measures] = {}
+    for name in MODELS:
+        path = folder / f"{name}.npz"
+        if path.is_file():
+            measures[name] = measure(load_frames(path))
+    gt = measures["ground_truth"]
+
+    def subset(m: Measures, clips: np.ndarray) -> Measures:
+        rows = np.repeat(clips, frames_per_clip)
+        return Measures(m.found[rows], m.euler[rows], m.mouth[rows], m.eyes[rows], m.boxes[rows])
+
+    def usable(name: str, m: Measures, g: Measures) -> np.ndarray:
+        ok = m.found.copy()
+        if name != "ground_truth":
+            ok &= g.found & (box_iou(np.nan_to_num(m.boxes), np.nan_to_num(g.boxes)) >= 0.5)
+        return ok
+
+    sections = []
+    rows_json = []
+    for group, label in ((False, "held-out motions, training identities"), (True, "new identities (never trained on)")):
+        motion = (probes == "motion") & (new_identity == group)
+        fixed_pose = (probes == "fixed_pose") & (new_identity == group)
+        fixed_expr = (probes == "fixed_expression") & (new_identity == group)
+        if not motion.any():
+            continue
+        req = requested(held["conditions"][motion])
+        lines = [f"**{label}** ({int(motion.sum())} clips x {frames_per_clip} frames, each also as both probes)", "",
+                 "| model | face found | yaw err (deg) | pitch err | yaw r | pitch r | mouth r | blink r | "
+                 "pose drift, expression only (deg) | mouth change, pose only | eye change, pose only |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for name, m in measures.items():
+            c = score(name, subset(m, motion), req, subset(gt, motion))
+            mp, gp = subset(m, fixed_pose), subset(gt, fixed_pose)
+            me, ge = subset(m, fixed_expr), subset(gt, fixed_expr)
+            x = crosstalk(mp, usable(name, mp, gp), me, usable(name, me, ge), int(fixed_pose.sum()), int(fixed_expr.sum()))
+            f = lambda v, d=2: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
+            lines.append(f"| {LABELS[name]} | {100 * c.face_found:.0f}% | {f(c.yaw_err, 1)} | {f(c.pitch_err, 1)} | "
+                         f"{f(c.yaw_r)} | {f(c.pitch_r)} | {f(c.mouth_r)} | {f(c.blink_r)} | {f(x.pose_drift_deg)} | "
+                         f"{f(x.mouth_change, 3)} | {f(x.eyes_change, 3)} |")
+            rows_json.append({"group": "new_identities" if group else "training_identities", **asdict(c), **asdict(x)})
+        sections.append("\n".join(lines))
+    results_path = folder / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    report = "\n\n".join([run_summary(results), *sections,
+                          "```json\n" + json.dumps({"decoupling": rows_json}) + "\n```"])
+    if docs:
+        from flap.training.evaluation import write_into_docs
+
+        write_into_docs(Path(docs), report, DOC_START, DOC_END, "## Decoupling: progressive against all at once (issue 14)")
+    return report
+
+
+def run_summary(results: dict) -> str:
+    if not results:
+        return "(results.json missing)"
+    spec, data = results.get("spec", {}), results.get("dataset", {})
+    lines = [f"- device: **{results.get('device')}**, torch {results.get('torch')}; whole run {results.get('total_seconds')} s "
+             f"(budget {spec.get('budget_s')} s); training time per model {results.get('training_seconds_per_model')} s",
+             f"- data: {len(data.get('identities', []))} training identities, {data.get('train_clips')} training clips "
+             f"({data.get('train_frames')} frames at {spec.get('resolution')} px); new identities "
+             f"{', '.join(data.get('new_identities', []))}; {data.get('heldout_clips')} held-out clips (probes included) "
+             f"x {spec.get('eval_frames')} frames; rendered in {data.get('render_seconds')} s",
+             f"- model: preset `{spec.get('preset')}`, pixel space; sampling {results.get('sampling', {}).get('steps')} "
+             f"DDIM steps, guidance {results.get('sampling', {}).get('guidance')}"]
+    for model, stages in results.get("runs", {}).items():
+        for s in stages:
+            d = s.get("description", {})
+            lines.append(f"- {model}, stage {s['stage']}: {s['steps']} steps x {d.get('global_batch')} samples in "
+                         f"{s['train_seconds']} s ({d.get('trainable_parameters', 0) / 1e6:.1f} M parameters trained: "
+                         f"{', '.join(d.get('trained_groups', []))}), final loss {s['final_loss']:.4f}")
+    return "\n".join(lines)
