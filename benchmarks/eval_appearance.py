@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
-from flap.evaluation.appearance import changed_outside, face_region, find_pops, hard_edges_added, visible_folds  # noqa: E402
+from flap.evaluation.appearance import (changed_outside, face_region, find_pops, hard_edges_added, head_reach,  # noqa: E402
+                                        posed_landmarks, visible_folds)
 from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
 from flap.face.portrait import analyze_portrait  # noqa: E402
@@ -33,25 +34,6 @@ PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hoppe
              "tests/portraits/obama_speaking.jpg", "tests/portraits/biden_standing.jpg"]
 EXTREMES = [dict(yaw=30), dict(yaw=-30), dict(pitch=25), dict(pitch=-25), dict(roll=25), dict(roll=-25),
             dict(mouth=2.0), dict(expression=2.0)]
-HEAD_REACH = (2.4, 1.7)  # the head (face, hair, ears) lies within these factors of the face oval: above, below
-
-
-def head_reach(landmarks_xy: np.ndarray, shape: tuple[int, int], factors: tuple[float, float] = HEAD_REACH) -> np.ndarray:
-    oval = landmarks_xy[list(G.face_oval_loop())]
-    centre = oval.mean(axis=0)
-    rel = oval - centre
-    down = np.clip(rel[:, 1] / np.maximum(np.linalg.norm(rel, axis=1), 1e-9) * 0.5 + 0.5, 0, 1)[:, None]
-    grown = centre + rel * ((1 - down) * factors[0] + down * factors[1])
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(mask, np.round(cv2.convexHull(grown.astype(np.float32))).astype(np.int32), 1)
-    return mask > 0
-
-
-def posed_landmarks(renderer, state, motion) -> np.ndarray:
-    cams = renderer.vertex_positions(state, motion)
-    return np.stack([image_to_camera(c[: G.NUM_LANDMARKS])[:, :2] for c in cams])
-
-
 def evaluate(path: str, audio: str, seconds: float, maps: Path | None) -> dict:
     analysis = analyze_portrait(path, size=512)
     renderer = EmbeddedRenderer()

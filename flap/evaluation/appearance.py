@@ -28,6 +28,30 @@ def face_region(landmarks_xy: np.ndarray, shape: tuple[int, int], margin: float 
     return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
 
 
+#: The head (face, hair, ears) lies within these factors of the face oval around its centre: above, below.
+HEAD_REACH = (2.4, 1.7)
+
+
+def head_reach(landmarks_xy: np.ndarray, shape: tuple[int, int], factors: tuple[float, float] = HEAD_REACH) -> np.ndarray:
+    """(H, W) bool: where the head may be, from its landmarks: hair reaches far above the face, the neck below."""
+    oval = landmarks_xy[list(G.face_oval_loop())]
+    centre = oval.mean(axis=0)
+    rel = oval - centre
+    down = np.clip(rel[:, 1] / np.maximum(np.linalg.norm(rel, axis=1), 1e-9) * 0.5 + 0.5, 0, 1)[:, None]
+    grown = centre + rel * ((1 - down) * factors[0] + down * factors[1])
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, np.round(cv2.convexHull(grown.astype(np.float32))).astype(np.int32), 1)
+    return mask > 0
+
+
+def posed_landmarks(renderer, state, motion) -> np.ndarray:
+    """(T, 478, 2) where the embedded renderer puts the face landmarks in each frame (pixels)."""
+    from flap.face.geometry import image_to_camera
+
+    cams = renderer.vertex_positions(state, motion)
+    return np.stack([image_to_camera(c[: G.NUM_LANDMARKS])[:, :2] for c in cams])
+
+
 @dataclass(frozen=True)
 class PopReport:
     frames: list[int]  # frame indices that pop

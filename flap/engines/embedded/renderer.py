@@ -65,6 +65,7 @@ class PreparedPortrait:
     detail_regions: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (vertex ids, triangles, cullable) at full resolution
     detail_cells: tuple[int, ...]  # rasteriser cell per detail region: 1 for eyes (lids must meet), coarser for the mouth
     identity_grid: tuple[np.ndarray, np.ndarray]  # rasteriser cell centres in pixels
+    pixel_grid: tuple[np.ndarray, np.ndarray]  # every pixel's own x and y (float32), the identity map
     base: np.ndarray  # the still head over the plate: what every frame starts from, so no region ever pops back
 
 
@@ -106,6 +107,7 @@ class EmbeddedRenderer:
             moving_triangles=moving_triangles,
             moving_cullable=mesh.cullable[moves],
             identity_grid=self._identity_grid(size),
+            pixel_grid=tuple(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))),
             detail_regions=self._detail_regions(mesh),
             detail_cells=(1,),
             pose_gains=np.ones((2, 2, 2)),
@@ -273,7 +275,14 @@ class EmbeddedRenderer:
         folded = folded_triangles(state.mesh.src_xy, dst[:, :2], moving) & state.moving_cullable
         map_x, map_y, covered = rasterize_backward_map(dst[:, :2], camera[:, 2], state.mesh.src_xy, moving[~folded], grid, cell)
         ident_x, ident_y = state.identity_grid
-        moved = (np.abs(map_x - ident_x) > 0.2) | (np.abs(map_y - ident_y) > 0.2)
+        # Sub-pixel displacements fade out continuously instead of at a threshold: where the body lets go of the
+        # head, a cell that flips between still and moved would shift a sharp edge for one frame (a pop).
+        dx, dy = map_x - ident_x, map_y - ident_y
+        magnitude = np.hypot(dx, dy)
+        moved = magnitude > 0.1
+        keep = np.clip((magnitude - 0.1) / 0.5, 0.0, 1.0)
+        keep = keep * keep * (3.0 - 2.0 * keep)
+        dx, dy = dx * keep, dy * keep
         out = state.base.copy()
         if moved.any():
             rows = np.nonzero(moved.any(axis=1))[0]
@@ -282,10 +291,14 @@ class EmbeddedRenderer:
             gx0, gx1 = max(cols[0] - 2, 0), min(cols[-1] + 3, grid[1])
             x0, y0 = gx0 * cell, gy0 * cell
             x1, y1 = min(gx1 * cell, size), min(gy1 * cell, size)
-            # Upsample the map of the region; cell-aligned, so pixel centres line up with the grid.
-            sub_x = cv2.resize(map_x[gy0:gy1, gx0:gx1], ((gx1 - gx0) * cell, (gy1 - gy0) * cell), interpolation=cv2.INTER_LINEAR)
-            sub_y = cv2.resize(map_y[gy0:gy1, gx0:gx1], ((gx1 - gx0) * cell, (gy1 - gy0) * cell), interpolation=cv2.INTER_LINEAR)
-            sub_x, sub_y = sub_x[: y1 - y0, : x1 - x0], sub_y[: y1 - y0, : x1 - x0]
+            # Upsample the displacement of the region (cell-aligned, so pixel centres line up with the grid) and add
+            # it to each pixel's own position: at the region's edges the displacement is zero, so the edge pixels
+            # stay exactly where they are wherever the region ends.
+            shape = ((gx1 - gx0) * cell, (gy1 - gy0) * cell)
+            sub_x = cv2.resize(dx[gy0:gy1, gx0:gx1], shape, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+            sub_y = cv2.resize(dy[gy0:gy1, gx0:gx1], shape, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+            sub_x += state.pixel_grid[0][y0:y1, x0:x1]
+            sub_y += state.pixel_grid[1][y0:y1, x0:x1]
             self._refine_details(state, dst[:, :2], camera[:, 2], sub_x, sub_y, (x0, y0, x1, y1))
             warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
