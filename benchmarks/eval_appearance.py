@@ -21,8 +21,9 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flap.engines.embedded.rasterizer import folded_triangles  # noqa: E402
 from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
-from flap.evaluation.appearance import (changed_outside, face_region, find_pops, hard_edges_added, head_reach,  # noqa: E402
+from flap.evaluation.appearance import (changed_outside, face_region, find_pops, full_map, hard_edges_added, head_reach,  # noqa: E402
                                         posed_landmarks, visible_folds)
 from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
@@ -50,14 +51,16 @@ def evaluate(path: str, audio: str, seconds: float, maps: Path | None) -> dict:
     outside = changed_outside(frames, analysis.crop, reach)
     folds, edges = [], []
     mesh = state.mesh
-    strips = mesh.triangles[np.any(mesh.triangles >= G.NUM_LANDMARKS, axis=1) & np.any(mesh.rigidity[mesh.triangles] > 0.01, axis=1)]
     for controls in EXTREMES:
         m = apply_controls(motion.take(np.array([int(np.argmax(motion.jaw[:, 0]))])), MotionControls(motion_scale=0, **controls))
         cam = renderer.vertex_positions(state, m)[0]
         dst = image_to_camera(cam)[:, :2]
-        folds.append(visible_folds(mesh.src_xy, dst, strips, face_region(dst[: G.NUM_LANDMARKS], shape, margin=0.0)))
+        drawn = state.moving_triangles[~(folded_triangles(mesh.src_xy, dst, state.moving_triangles) & state.moving_cullable)]
+        strips = drawn[np.any(drawn >= G.NUM_LANDMARKS, axis=1)]
+        folds.append(visible_folds(mesh.src_xy, dst, cam[:, 2], strips, drawn, shape))
         frame = renderer.render_frame(state, cam)
-        edges.append(hard_edges_added(frame, analysis.crop, face_region(dst[: G.NUM_LANDMARKS], shape, margin=-0.02)))
+        edges.append(hard_edges_added(frame, analysis.crop, face_region(dst[: G.NUM_LANDMARKS], shape, margin=-0.02),
+                                      full_map(renderer, state, cam)))
     if maps is not None:
         maps.mkdir(parents=True, exist_ok=True)
         vis = (analysis.crop * 0.5).astype(np.uint8)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from flap.engines.embedded import EmbeddedRenderer
-from flap.evaluation.appearance import (changed_outside, emotion_signature, face_region, find_pops, hard_edges_added,
+from flap.evaluation.appearance import (changed_outside, emotion_signature, face_region, find_pops, full_map, hard_edges_added,
                                         head_reach, posed_landmarks, visible_folds)
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
@@ -95,15 +95,35 @@ def test_no_tears_or_new_seams_at_the_slider_extremes(renderer, states, controls
         dst = image_to_camera(cam)[:, :2]
         shape = state.portrait.crop.shape[:2]
         mesh = state.mesh
-        strips = mesh.triangles[np.any(mesh.triangles >= G.NUM_LANDMARKS, axis=1) & np.any(mesh.rigidity[mesh.triangles] > 0.01, axis=1)]
-        folds = visible_folds(mesh.src_xy, dst, strips, face_region(dst[: G.NUM_LANDMARKS], shape, margin=0.0))
+        folds = visible_folds(mesh.src_xy, dst, cam[:, 2], *drawn_strips(renderer, state, cam), shape)
         assert folds == 0, f"{name} {controls}: {folds} hair/neck strips fold where they can be seen"
         frame = renderer.render_frame(state, cam)
         inner = face_region(dst[: G.NUM_LANDMARKS], shape, margin=-0.02)
         lips = np.zeros(shape, np.uint8)
         cv2.fillPoly(lips, [np.round(dst[list(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP[::-1])]).astype(np.int32)], 1)
-        added = hard_edges_added(frame, state.portrait.crop, inner & (cv2.dilate(lips, np.ones((9, 9), np.uint8)) == 0))
+        added = hard_edges_added(frame, state.portrait.crop, inner & (cv2.dilate(lips, np.ones((9, 9), np.uint8)) == 0),
+                                 full_map(renderer, state, cam))
         assert added < 0.01, f"{name} {controls}: {added:.1%} of the face has new hard edges (seams, cuts)"
+
+
+def drawn_strips(renderer, state, cam):
+    """(the hair and neck strips, every triangle the renderer draws for this pose)."""
+    from flap.engines.embedded.rasterizer import folded_triangles
+
+    mesh = state.mesh
+    dst = image_to_camera(cam)[:, :2]
+    drawn = state.moving_triangles[~(folded_triangles(mesh.src_xy, dst, state.moving_triangles) & state.moving_cullable)]
+    return drawn[np.any(drawn >= G.NUM_LANDMARKS, axis=1)], drawn
+
+
+def test_the_fold_detector_sees_a_fold():
+    src = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], float)
+    triangles = np.array([[0, 1, 2], [1, 3, 2]])
+    flat = visible_folds(src, src, np.zeros(4), triangles, triangles, (12, 12))
+    folded = src.copy()
+    folded[3] = [-6, -6]  # the second triangle flips over the first
+    over = visible_folds(src, folded, np.array([0, 0, 0, 1.0]), triangles, triangles, (12, 12))
+    assert flat == 0 and over == 1
 
 
 def test_the_seam_detector_sees_a_cut():

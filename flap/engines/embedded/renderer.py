@@ -227,7 +227,44 @@ class EmbeddedRenderer:
         share = mesh.share_3d[None, :, None]
         cam = share * cam + (1 - share) * outline
         w = mesh.rigidity[None, :, None]
-        return w * cam + (1 - w) * state.source_camera[None]
+        return self._attach_rings(state, w * cam + (1 - w) * state.source_camera[None])
+
+    @staticmethod
+    def _attach_rings(state: PreparedPortrait, cam: np.ndarray, spacing: float = 0.04) -> np.ndarray:
+        """Keep each ring outside the one inside it (and the first outside the posed face oval), radially from the
+        posed face centre: where a turn pushes the oval out past its hair ring, the ring goes with the
+        silhouette instead of folding its strip over."""
+        mesh = state.mesh
+        oval = np.array(G.face_oval_loop())
+        n_oval = len(oval)
+        n_rings = (len(mesh.head_points) - mesh.num_landmarks) // n_oval
+        xy = cam[..., :2]
+        centre = xy[:, oval].mean(axis=1, keepdims=True)  # (T, 1, 2)
+        # The face oval onto the posed silhouette: where a turn carries the far rim behind the cheek, each rim
+        # vertex goes out to the face's farthest extent in its direction, so the rim stays the outline.
+        face = xy[:, : mesh.num_landmarks] - centre
+        rim = xy[:, oval] - centre
+        rim_angle = np.arctan2(rim[..., 1], rim[..., 0])  # (T, n_oval)
+        face_angle = np.arctan2(face[..., 1], face[..., 0])
+        sector = np.argmin(np.abs(np.angle(np.exp(1j * (face_angle[:, :, None] - rim_angle[:, None, :])))), axis=2)
+        radius = np.linalg.norm(face, axis=2)
+        extent = np.zeros(rim_angle.shape)
+        np.maximum.at(extent, (np.repeat(np.arange(len(xy)), face.shape[1]), sector.ravel()), radius.ravel())
+        rim_radius = np.linalg.norm(rim, axis=2)
+        grow = np.maximum(extent, rim_radius) / np.maximum(rim_radius, 1e-9)
+        xy[:, oval] = centre + rim * grow[..., None]
+        inner = xy[:, oval] - centre
+        for k in range(n_rings):
+            ids = mesh.num_landmarks + k * n_oval + np.arange(n_oval)
+            rel = xy[:, ids] - centre
+            length = np.linalg.norm(rel, axis=2, keepdims=True)
+            direction = rel / np.maximum(length, 1e-9)
+            reach = np.sum(inner * direction, axis=2, keepdims=True) * (1.0 + spacing)  # the inner ring along it
+            pushed = np.maximum(length, reach)
+            xy[:, ids] = centre + direction * pushed
+            inner = xy[:, ids] - centre
+        cam[..., :2] = xy
+        return cam
 
     def _perceptual(self, relative: np.ndarray, gains: np.ndarray) -> np.ndarray:
         """Scale the yaw and pitch of relative rotations by the portrait's perceptual gains, interpolated between
@@ -264,8 +301,25 @@ class EmbeddedRenderer:
 
     def render_frame(self, state: PreparedPortrait, camera: np.ndarray, blink: float = 0.0) -> np.ndarray:
         """One frame from the posed vertices (``vertex_positions``); ``blink`` (0..1) darkens the lash line."""
-        portrait = state.portrait
-        size = portrait.size
+        out = state.base.copy()
+        region = self.backward_map(state, camera)
+        if region is not None:
+            (x0, y0, x1, y1), sub_x, sub_y = region
+            warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
+        pts = image_to_camera(camera[: G.NUM_LANDMARKS])[:, :2]
+        if self.config.mouth_interior and state.paint_interior:
+            paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
+        if self.config.lash_line and blink > 0.35:
+            self._paint_lash_line(out, pts, min(1.0, (blink - 0.35) / 0.5))
+        return out
+
+    def backward_map(self, state: PreparedPortrait, camera: np.ndarray
+                     ) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+        """Where each output pixel of the moving region samples the photo: ((x0, y0, x1, y1), map_x, map_y) in
+        pixels, or None when nothing moves (the frame is the still head).  Outside the region the map is the
+        identity."""
+        size = state.portrait.size
         cell = self.config.grid_cell
         grid = (int(np.ceil(size / cell)),) * 2
         dst = image_to_camera(camera)  # back to image axes (y down, z away) -> depth = -z
@@ -280,34 +334,27 @@ class EmbeddedRenderer:
         dx, dy = map_x - ident_x, map_y - ident_y
         magnitude = np.hypot(dx, dy)
         moved = magnitude > 0.1
+        if not moved.any():
+            return None
         keep = np.clip((magnitude - 0.1) / 0.5, 0.0, 1.0)
         keep = keep * keep * (3.0 - 2.0 * keep)
         dx, dy = dx * keep, dy * keep
-        out = state.base.copy()
-        if moved.any():
-            rows = np.nonzero(moved.any(axis=1))[0]
-            cols = np.nonzero(moved.any(axis=0))[0]
-            gy0, gy1 = max(rows[0] - 2, 0), min(rows[-1] + 3, grid[0])
-            gx0, gx1 = max(cols[0] - 2, 0), min(cols[-1] + 3, grid[1])
-            x0, y0 = gx0 * cell, gy0 * cell
-            x1, y1 = min(gx1 * cell, size), min(gy1 * cell, size)
-            # Upsample the displacement of the region (cell-aligned, so pixel centres line up with the grid) and add
-            # it to each pixel's own position: at the region's edges the displacement is zero, so the edge pixels
-            # stay exactly where they are wherever the region ends.
-            shape = ((gx1 - gx0) * cell, (gy1 - gy0) * cell)
-            sub_x = cv2.resize(dx[gy0:gy1, gx0:gx1], shape, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-            sub_y = cv2.resize(dy[gy0:gy1, gx0:gx1], shape, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-            sub_x += state.pixel_grid[0][y0:y1, x0:x1]
-            sub_y += state.pixel_grid[1][y0:y1, x0:x1]
-            self._refine_details(state, dst[:, :2], camera[:, 2], sub_x, sub_y, (x0, y0, x1, y1))
-            warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
-        pts = dst[: G.NUM_LANDMARKS, :2]
-        if self.config.mouth_interior and state.paint_interior:
-            paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
-        if self.config.lash_line and blink > 0.35:
-            self._paint_lash_line(out, pts, min(1.0, (blink - 0.35) / 0.5))
-        return out
+        rows = np.nonzero(moved.any(axis=1))[0]
+        cols = np.nonzero(moved.any(axis=0))[0]
+        gy0, gy1 = max(rows[0] - 2, 0), min(rows[-1] + 3, grid[0])
+        gx0, gx1 = max(cols[0] - 2, 0), min(cols[-1] + 3, grid[1])
+        x0, y0 = gx0 * cell, gy0 * cell
+        x1, y1 = min(gx1 * cell, size), min(gy1 * cell, size)
+        # Upsample the displacement of the region (cell-aligned, so pixel centres line up with the grid) and add
+        # it to each pixel's own position: at the region's edges the displacement is zero, so the edge pixels
+        # stay exactly where they are wherever the region ends.
+        shape = ((gx1 - gx0) * cell, (gy1 - gy0) * cell)
+        sub_x = cv2.resize(dx[gy0:gy1, gx0:gx1], shape, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+        sub_y = cv2.resize(dy[gy0:gy1, gx0:gx1], shape, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+        sub_x += state.pixel_grid[0][y0:y1, x0:x1]
+        sub_y += state.pixel_grid[1][y0:y1, x0:x1]
+        self._refine_details(state, dst[:, :2], camera[:, 2], sub_x, sub_y, (x0, y0, x1, y1))
+        return (x0, y0, x1, y1), sub_x, sub_y
 
     def _refine_details(self, state: PreparedPortrait, dst_xy: np.ndarray, depth: np.ndarray, map_x: np.ndarray,
                         map_y: np.ndarray, roi: tuple[int, int, int, int]) -> None:
