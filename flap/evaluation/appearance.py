@@ -96,11 +96,12 @@ def changed_outside(frames: Iterable[np.ndarray], photo: np.ndarray, allowed: np
 
 
 def visible_folds(src_xy: np.ndarray, dst_xy: np.ndarray, depth: np.ndarray, triangles: np.ndarray, drawn: np.ndarray,
-                  shape: tuple[int, int], min_pixels: int = 6) -> int:
+                  shape: tuple[int, int], min_pixels: int = 6, opaque: np.ndarray | None = None) -> int:
     """How many of ``drawn`` (the triangles the renderer draws, z-buffered by ``depth``, larger = nearer) are
     flipped against the source and still win at least ``min_pixels`` pixels of the frame: folds and tears a viewer
     sees, such as hair strips folding over each other beside a turned face.  ``triangles`` selects which of the
-    drawn triangles to count (e.g. the hair and neck strips)."""
+    drawn triangles to count (e.g. the hair and neck strips); ``opaque`` (H, W) bool, if given, counts only pixels
+    where the warp shows the person (a fold over fully transparent background is invisible)."""
     from flap.engines.embedded.rasterizer import folded_triangles, rasterize_backward_map
 
     # Rasterise every drawn triangle with its own index as the value: the map then says which one won each pixel.
@@ -109,6 +110,8 @@ def visible_folds(src_xy: np.ndarray, dst_xy: np.ndarray, depth: np.ndarray, tri
     values = np.stack([index, np.zeros_like(index)], axis=1)
     own = np.arange(len(corners)).reshape(-1, 3)
     winner, _, covered = rasterize_backward_map(dst_xy[corners], depth[corners], values, own, shape, 1.0)
+    if opaque is not None:
+        covered &= opaque
     counts = np.bincount(np.round(winner[covered]).astype(int), minlength=len(drawn))
     counted = (drawn[:, None, :] == triangles[None, :, :]).all(axis=2).any(axis=1) if len(triangles) else np.zeros(len(drawn), bool)
     flipped = folded_triangles(src_xy, dst_xy, drawn)
@@ -134,6 +137,12 @@ def hard_edges_added(frame: np.ndarray, photo: np.ndarray, region: np.ndarray, s
     return float(new.sum() / max(1, region.sum()))
 
 
+def warped_alpha(renderer, state, camera) -> np.ndarray:
+    """(H, W) float: how opaque the warped person is in each pixel of the frame (0 = the plate shows)."""
+    map_x, map_y = full_map(renderer, state, camera)
+    return cv2.remap(state.premultiplied[:, :, 3], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) / 255.0
+
+
 def full_map(renderer, state, camera) -> tuple[np.ndarray, np.ndarray]:
     """The embedded renderer's backward map for a whole frame (identity where nothing moves)."""
     map_x, map_y = (g.copy() for g in state.pixel_grid)
@@ -145,6 +154,14 @@ def full_map(renderer, state, camera) -> tuple[np.ndarray, np.ndarray]:
 
 
 def emotion_signature(neutral: np.ndarray, emotional: np.ndarray) -> np.ndarray:
-    """Landmark displacement of an emotion against the neutral render, normalised by the face width (flattened)."""
-    width = np.ptp(neutral[:, 0])
-    return ((emotional[:, :2] - neutral[:, :2]) / max(width, 1e-6)).ravel()
+    """How an emotion moves the face's landmarks against the neutral render, after removing the head's own
+    motion (a 2D similarity fit), normalised by the face width and flattened: the expression, not the pose."""
+    a, b = neutral[:, :2].astype(np.float64), emotional[:, :2].astype(np.float64)
+    ca, cb = a.mean(axis=0), b.mean(axis=0)
+    a0, b0 = a - ca, b - cb
+    u, sv, vt = np.linalg.svd(b0.T @ a0)
+    rotation = u @ vt
+    scale = sv.sum() / max(np.sum(b0 ** 2), 1e-9)
+    aligned = scale * b0 @ rotation + ca
+    width = np.ptp(a[:, 0])
+    return ((aligned - a) / max(width, 1e-6)).ravel()

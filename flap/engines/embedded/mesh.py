@@ -117,11 +117,13 @@ def build_mesh(landmarks_px: np.ndarray, pose: HeadPose, config: MeshConfig = Me
     neck = 1.0 - _smoothstep(below)
     rigidity = np.where(np.arange(len(head_points)) < n_land, 1.0, radial * neck)
     # Smooth along each ring: neighbours that move very differently shear their strips into folds on a roll.
+    # Only downward: a ring vertex never moves more than it did, so the body below the head still stays put.
     rings = rigidity[n_land:].reshape(len(config.ring_factors), n_oval)
     kernel = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) / 9.0
+    smooth = rings
     for _ in range(3):
-        rings = sum(w * np.roll(rings, k - 2, axis=1) for k, w in enumerate(kernel))
-    rigidity[n_land:] = rings.ravel()
+        smooth = sum(w * np.roll(smooth, k - 2, axis=1) for k, w in enumerate(kernel))
+    rigidity[n_land:] = np.minimum(rings, smooth).ravel()
     shares = [1.0] * n_land
     for k in range(len(config.ring_factors)):
         shares += [config.ring_3d_share[k] if k < len(config.ring_3d_share) else 0.0] * n_oval
