@@ -67,6 +67,7 @@ class PreparedPortrait:
     identity_grid: tuple[np.ndarray, np.ndarray]  # rasteriser cell centres in pixels
     pixel_grid: tuple[np.ndarray, np.ndarray]  # every pixel's own x and y (float32), the identity map
     base: np.ndarray  # the still head over the plate: what every frame starts from, so no region ever pops back
+    outer_face: np.ndarray  # landmarks in the outer part of the face, which can reach past the rim on a turn
 
 
 class EmbeddedRenderer:
@@ -112,6 +113,7 @@ class EmbeddedRenderer:
             detail_cells=(1,),
             pose_gains=np.ones((2, 2, 2)),
             base=portrait.crop,
+            outer_face=self._outer_face(mesh),
         )
         state.base = still_frame(portrait.crop, state.premultiplied, plate)
         if self.config.calibrate_pose:
@@ -149,6 +151,17 @@ class EmbeddedRenderer:
                             gains[axis, direction, level_index] = float(np.clip(requested / measured, lo, hi))
                     k += 1
         return gains
+
+    @staticmethod
+    def _outer_face(mesh: RenderMesh, share: float = 0.55) -> np.ndarray:
+        """Landmarks farther from the face centre than ``share`` of the rim in their direction."""
+        xy = mesh.src_xy[: mesh.num_landmarks]
+        oval = np.array(G.face_oval_loop())
+        centre = xy[oval].mean(axis=0)
+        rel, rim = xy - centre, xy[oval] - centre
+        angle, rim_angle = np.arctan2(rel[:, 1], rel[:, 0]), np.arctan2(rim[:, 1], rim[:, 0])
+        nearest = np.argmin(np.abs(np.mod(angle[:, None] - rim_angle[None] + np.pi, 2 * np.pi) - np.pi), axis=1)
+        return np.nonzero(np.linalg.norm(rel, axis=1) > share * np.linalg.norm(rim[nearest], axis=1))[0]
 
     @staticmethod
     def _detail_regions(mesh: RenderMesh) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -242,11 +255,12 @@ class EmbeddedRenderer:
         centre = xy[:, oval].mean(axis=1, keepdims=True)  # (T, 1, 2)
         # The face oval onto the posed silhouette: where a turn carries the far rim behind the cheek, each rim
         # vertex goes out to the face's farthest extent in its direction, so the rim stays the outline.
-        face = xy[:, : mesh.num_landmarks] - centre
+        face = xy[:, state.outer_face] - centre
         rim = xy[:, oval] - centre
         rim_angle = np.arctan2(rim[..., 1], rim[..., 0])  # (T, n_oval)
         face_angle = np.arctan2(face[..., 1], face[..., 0])
-        sector = np.argmin(np.abs(np.angle(np.exp(1j * (face_angle[:, :, None] - rim_angle[:, None, :])))), axis=2)
+        turn = np.mod(face_angle[:, :, None] - rim_angle[:, None, :] + np.pi, 2 * np.pi) - np.pi
+        sector = np.argmin(np.abs(turn), axis=2)
         radius = np.linalg.norm(face, axis=2)
         extent = np.zeros(rim_angle.shape)
         np.maximum.at(extent, (np.repeat(np.arange(len(xy)), face.shape[1]), sector.ravel()), radius.ravel())
