@@ -41,6 +41,9 @@ class EmbeddedRendererConfig:
     calibration_angles: tuple[tuple[float, float], tuple[float, float]] = ((12.0, 27.0), (10.0, 20.0))  # yaw, pitch
     gain_range: tuple[float, float] = (0.75, 1.6)
     max_geometric_angle: float = 34.0  # degrees of actual warp, whatever the gain: beyond it a warp of one photo tears
+    # ... and at most this far from frontal (yaw, pitch) with the photo's own pose: a face already turned 20 degrees
+    # has less room on that side.
+    max_absolute_angle: tuple[float, float] = (42.0, 36.0)
     mouth_interior: bool = True
     lash_line: bool = True
     mesh: MeshConfig = field(default_factory=MeshConfig)
@@ -221,7 +224,7 @@ class EmbeddedRenderer:
             relative = motion_rot @ pose.rotation.T
         else:
             relative = motion_rot
-        r_dst = self._perceptual(relative, state.pose_gains) @ pose.rotation
+        r_dst = self._perceptual(relative, state.pose_gains, matrix_to_euler(pose.rotation)) @ pose.rotation
         pivot = np.array(self.config.head_pivot_cm) * rig.unit
         scale = pose.scale * motion.scale.astype(np.float64)
         shift = motion.translation.astype(np.float64) * 100.0 * pose.scale  # metres -> cm -> pixels
@@ -280,11 +283,9 @@ class EmbeddedRenderer:
         cam[..., :2] = xy
         return cam
 
-    def _perceptual(self, relative: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    def _perceptual(self, relative: np.ndarray, gains: np.ndarray, photo_euler: np.ndarray) -> np.ndarray:
         """Scale the yaw and pitch of relative rotations by the portrait's perceptual gains, interpolated between
-        the two calibration magnitudes, and cap the geometric angle."""
-        if np.allclose(gains, 1.0):
-            return relative
+        the two calibration magnitudes, and cap the geometric angle (also counting the photo's own pose)."""
         euler = matrix_to_euler(relative)
         limit = self.config.max_geometric_angle
         for axis in (0, 1):
@@ -293,7 +294,9 @@ class EmbeddedRenderer:
             share = np.clip((np.abs(value) - small) / (large - small), 0.0, 1.0)
             direction = np.where(value >= 0, 0, 1)
             gain = gains[axis, direction, 0] * (1 - share) + gains[axis, direction, 1] * share
-            euler[:, axis] = np.clip(value * gain, -limit, limit)
+            room = self.config.max_absolute_angle[axis]
+            lo, hi = max(-limit, -room - photo_euler[axis]), min(limit, room - photo_euler[axis])
+            euler[:, axis] = np.clip(value * gain, min(lo, 0.0), max(hi, 0.0))
         return euler_to_matrix(euler[:, 0], euler[:, 1], euler[:, 2])
 
     # ------------------------------------------------------------------ frames
