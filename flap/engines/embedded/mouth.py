@@ -173,7 +173,7 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     shift = 4
     cv2.fillPoly(mask, [np.round((polygon - [x0, y0]) * (1 << shift)).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=shift)
     soft = max(0.8, 0.012 * width)  # lip edges as soft as the photo's
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.5 * soft) * fade
+    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.8 * soft) * fade
 
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     un, v = local(np.stack([xs.ravel(), ys.ravel()], axis=1))
@@ -185,7 +185,7 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     across = np.clip(1.0 - np.abs(un), 0.0, 1.0)
 
     # Cavity: darkest deep inside and toward the corners; the wet inner lip just inside the edge.
-    shade = (1.0 - 0.55 * depth ** 0.7) * (0.55 + 0.45 * np.sqrt(across))
+    shade = (1.0 - 0.5 * depth ** 0.8) * (0.6 + 0.4 * np.sqrt(across))
     colour = style.cavity[None, :] * (0.8 + 0.6 * (1 - depth))[:, None] * shade[:, None] / 0.8
     lip_band = np.clip(1.0 - np.minimum(below_top, above_bottom) / max(1.5, 0.07 * width), 0.0, 1.0) ** 1.2
     colour = colour * (1 - lip_band[:, None]) + style.inner_lip[None, :] * lip_band[:, None]
@@ -201,11 +201,11 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
         colour = colour * (1 - blob[:, None]) + tongue * blob[:, None]
 
     # Lower teeth: the incisors' edges over the lower lip, in shadow, once the mouth is open enough.
-    lower_vis = float(np.clip((rel_open - 0.14) / 0.16, 0.0, 1.0))
+    lower_vis = float(np.clip((rel_open - 0.2) / 0.2, 0.0, 1.0)) * 0.85
     if lower_vis > 0:
-        arch = np.sqrt(np.clip(1.0 - (un / 0.5) ** 2, 0.0, 1.0))
-        low = _band(above_bottom - 0.01 * width, np.minimum(0.045 * width, 0.2 * gap) * arch, soft) * arch * lower_vis
-        tone = style.teeth[None, :] * (0.5 + 0.15 * arch)[:, None] * _separations(un)[:, None]
+        arch = np.sqrt(np.clip(1.0 - (un / 0.42) ** 2, 0.0, 1.0))
+        low = _band(above_bottom - 0.015 * width, np.minimum(0.035 * width, 0.15 * gap) * arch, soft) * arch * lower_vis
+        tone = style.teeth[None, :] * (0.62 + 0.2 * arch)[:, None] * _separations(un)[:, None]
         colour = colour * (1 - low[:, None]) + tone * low[:, None]
 
     # Upper teeth: under the upper lip along its curve, widest in the middle, in the mouth's shadow at the sides.
@@ -229,7 +229,7 @@ def _separations(un: np.ndarray) -> np.ndarray:
     """Faint darker lines between teeth: central incisors widest, narrower toward the corners."""
     edges = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72])
     d = np.min(np.abs(np.abs(un)[:, None] - edges[None, :]), axis=1)
-    return 1.0 - 0.1 * np.exp(-(d ** 2) / (2 * 0.01 ** 2))
+    return 1.0 - 0.06 * np.exp(-(d ** 2) / (2 * 0.008 ** 2))
 
 
 def _source_teeth(source: SourceMouth, un: np.ndarray, depth: np.ndarray, colour: np.ndarray, soft: float) -> np.ndarray:
