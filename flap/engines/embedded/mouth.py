@@ -49,7 +49,7 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     own = _visible_teeth(crop, pts)
     if own is not None:  # the photo shows teeth: use their colour
         teeth = 0.8 * own + 0.2 * teeth
-    tongue = np.clip(lip_colour * 0.62 + np.array([12.0, -6.0, -6.0]), 0, 255) * min(light, 1.0)
+    tongue = np.clip(lip_colour * 0.9 + np.array([18.0, -4.0, -2.0]), 0, 255) * min(light, 1.0)
     colours = [cavity, teeth, tongue, inner_lip]
     if _greyscale(crop, pts[list(G.face_oval_loop())]):
         colours = [np.full(3, float(c @ np.array([0.299, 0.587, 0.114]))) for c in colours]
@@ -191,14 +191,14 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     colour = colour * (1 - lip_band[:, None]) + style.inner_lip[None, :] * lip_band[:, None]
 
     rel_open = opening / width
-    # Tongue: a soft rounded shape on the floor of the mouth, when it is well open.
-    tongue_vis = float(np.clip((rel_open - 0.1) / 0.18, 0.0, 1.0))
+    # Tongue: a broad rounded mass on the floor of the mouth, lit from the front, when the mouth is open.
+    tongue_vis = float(np.clip((rel_open - 0.08) / 0.2, 0.0, 1.0))
     if tongue_vis > 0:
-        du = un / 0.62
-        dv = (v - (bottom - 0.16 * gap)) / (0.34 * gap)
-        blob = np.clip(1.0 - (du ** 2 + dv ** 2), 0.0, 1.0) ** 0.6 * tongue_vis
-        tongue = style.tongue[None, :] * (0.55 + 0.45 * (1 - depth) * across)[:, None]
-        colour = colour * (1 - blob[:, None]) + tongue * blob[:, None]
+        du = un / 0.75
+        surface = bottom - (0.42 - 0.22 * du ** 2) * gap  # its top edge, an arch lower at the sides
+        blob = np.clip((v - surface) / np.maximum(1.0, 0.08 * gap), 0.0, 1.0) * np.clip(1.0 - np.abs(du) ** 3, 0.0, 1.0) * tongue_vis
+        lit = 0.45 + 0.5 * np.clip(1.0 - (v - surface) / np.maximum(0.3 * gap, 1e-3), 0.0, 1.0) * np.sqrt(across)
+        colour = colour * (1 - blob[:, None]) + (style.tongue[None, :] * lit[:, None]) * blob[:, None]
 
     # Lower teeth: the incisors' edges over the lower lip, in shadow, once the mouth is open enough.
     lower_vis = float(np.clip((rel_open - 0.2) / 0.2, 0.0, 1.0)) * 0.85
@@ -210,7 +210,7 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
 
     # Upper teeth: under the upper lip along its curve, widest in the middle, in the mouth's shadow at the sides.
     arch = np.sqrt(np.clip(1.0 - (un / 0.8) ** 2, 0.0, 1.0))
-    teeth_height = np.minimum(0.12 * width, 0.48 * gap) * arch
+    teeth_height = np.minimum(0.15 * width, 0.5 * gap) * arch
     if source is not None:
         colour = _source_teeth(source, un, below_top, colour, soft)
     else:
@@ -226,10 +226,13 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
 
 
 def _separations(un: np.ndarray) -> np.ndarray:
-    """Faint darker lines between teeth: central incisors widest, narrower toward the corners."""
-    edges = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72])
-    d = np.min(np.abs(np.abs(un)[:, None] - edges[None, :]), axis=1)
-    return 1.0 - 0.06 * np.exp(-(d ** 2) / (2 * 0.008 ** 2))
+    """Each tooth a little rounded: brighter in its middle, darker toward its neighbours (central incisors
+    widest, narrower toward the corners), without drawn lines."""
+    edges = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72, 0.82])
+    a = np.abs(un)
+    k = np.clip(np.searchsorted(edges, a) - 1, 0, len(edges) - 2)
+    phase = (a - edges[k]) / (edges[k + 1] - edges[k])
+    return 0.9 + 0.1 * np.sin(np.pi * np.clip(phase, 0.0, 1.0)) ** 0.7
 
 
 def _source_teeth(source: SourceMouth, un: np.ndarray, depth: np.ndarray, colour: np.ndarray, soft: float) -> np.ndarray:
