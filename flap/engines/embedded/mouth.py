@@ -119,13 +119,13 @@ def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.median(image[ys, xs].astype(np.float64), axis=0)
 
 
-def smooth_contour(points: np.ndarray, samples: int = 33) -> np.ndarray:
-    """A lip contour (corner to corner) through its landmarks as a smooth curve: no polygon corners."""
-    from scipy.interpolate import CubicSpline
-
-    step = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    t = np.concatenate([[0.0], np.cumsum(np.maximum(step, 1e-6))])
-    return CubicSpline(t / t[-1], points, axis=0, bc_type="natural")(np.linspace(0.0, 1.0, samples))
+def smooth_contour(points: np.ndarray, per_segment: int = 3) -> np.ndarray:
+    """A lip contour (corner to corner) through its landmarks as a smooth curve (Catmull-Rom): no polygon corners."""
+    p = np.concatenate([points[:1], points, points[-1:]]).astype(np.float64)
+    t = np.linspace(0.0, 1.0, per_segment, endpoint=False)[:, None, None]
+    p0, p1, p2, p3 = p[:-3][None], p[1:-2][None], p[2:-1][None], p[3:][None]
+    curve = 0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t ** 3)
+    return np.concatenate([curve.transpose(1, 0, 2).reshape(-1, 2), points[-1:]])
 
 
 def _band(distance: np.ndarray, height: np.ndarray, soft: float) -> np.ndarray:
