@@ -1,6 +1,6 @@
 """Ahead-of-time compiled FLAP (torch.export + AOTInductor) on the CPU with the tiny model: the artifacts, loaded
-into another pipeline object, give the eager model's videos; shapes they were not built for, another torch or a
-moved model fall back to eager with a note.  One compile for the module (a few minutes on 2 cores)."""
+into another pipeline object with the same weights, give the eager model's videos; other weights, shapes they
+were not built for, another torch or dtype fall back to eager with a note.  One compile for the module (a few minutes on 2 cores)."""
 
 from __future__ import annotations
 
@@ -60,21 +60,20 @@ def test_fresh_pipeline_loads_artifacts_and_matches_eager(artifacts, monkeypatch
     assert np.abs(frames.astype(int) - eager_frames.astype(int)).max() <= 1
 
 
-def test_artifacts_hold_no_weights_they_run_the_model_they_are_loaded_into(artifacts):
-    other = ready(seed=5)  # same architecture, other weights
+def test_other_weights_are_refused_with_a_note(artifacts):
+    other = ready(seed=5)  # same architecture, other weights: the packages hold the compiled-in ones
     expected = video(other)
-    assert other.load_compiled(artifacts, dtype=torch.float32).startswith("loaded")
-    got = video(other)
-    assert torch.linalg.vector_norm(got - expected) / torch.linalg.vector_norm(expected) < 1e-4
-    assert torch.linalg.vector_norm(got - video(ready())) > 0.1 * torch.linalg.vector_norm(expected)
+    note = other.load_compiled(artifacts, dtype=torch.float32)
+    assert "values differ" in note and "running eagerly" in note and other._compiled is None
+    assert torch.allclose(video(other), expected, atol=1e-6)
 
 
 def test_shapes_outside_the_compiled_ones_run_eagerly(artifacts):
     expected = video(ready(), frames=5)  # shorter than a window: 5 frames, not 8
     pipe = ready()
     pipe.load_compiled(artifacts, dtype=torch.float32)
-    got = video(pipe, frames=5)
-    assert torch.allclose(got, expected, atol=1e-5)
+    got = video(pipe, frames=5)  # (the compiled ReferenceNet still runs: float rounding, not a different model)
+    assert torch.linalg.vector_norm(got - expected) / torch.linalg.vector_norm(expected) < 1e-5
 
 
 def test_artifacts_of_another_torch_are_refused_with_a_note(artifacts, tmp_path):
@@ -97,11 +96,9 @@ def test_missing_artifacts_and_other_dtype_give_notes(artifacts, tmp_path):
     assert "dtype" in note and pipe._compiled is None
 
 
-def test_moving_the_weights_drops_the_compiled_programs(artifacts):
+def test_another_dtype_after_loading_drops_the_compiled_programs(artifacts):
     pipe = ready()
     pipe.load_compiled(artifacts, dtype=torch.float32)
-    pipe.to(dtype=torch.float64)
-    pipe.to(dtype=torch.float32)  # new tensors: the programs' pointers are stale
+    pipe.to(dtype=torch.float64)  # the programs were built for float32 inputs
     got = video(pipe, frames=10)
-    assert pipe._compiled is None
-    assert torch.allclose(got, video(ready(), frames=10), atol=1e-5)
+    assert pipe._compiled is None and torch.isfinite(got).all()
