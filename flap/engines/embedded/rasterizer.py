@@ -58,9 +58,10 @@ def rasterize_backward_map(dst_xy: np.ndarray, depth: np.ndarray, src_xy: np.nda
     x0, x1, x2 = tx[:, 0], tx[:, 1], tx[:, 2]
     y0, y1, y2 = ty[:, 0], ty[:, 1], ty[:, 2]
     area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
-    row_lo = np.maximum(np.ceil(ty.min(axis=1)), 0).astype(np.int64)
-    row_hi = np.minimum(np.floor(ty.max(axis=1)), gh - 1).astype(np.int64)
-    ok = (np.abs(area) > 1e-9) & (row_hi >= row_lo) & (tx.max(axis=1) >= 0) & (tx.min(axis=1) <= gw - 1)
+    row_lo = np.maximum(np.ceil(np.minimum(np.minimum(y0, y1), y2)), 0).astype(np.int64)
+    row_hi = np.minimum(np.floor(np.maximum(np.maximum(y0, y1), y2)), gh - 1).astype(np.int64)
+    ok = ((np.abs(area) > 1e-9) & (row_hi >= row_lo) & (np.maximum(np.maximum(x0, x1), x2) >= 0)
+          & (np.minimum(np.minimum(x0, x1), x2) <= gw - 1))
     if cullable is not None:
         ok &= ~(cullable & folded_triangles(src_xy, dst_xy, triangles, area))
     faces = np.nonzero(ok)[0]
@@ -79,18 +80,21 @@ def rasterize_backward_map(dst_xy: np.ndarray, depth: np.ndarray, src_xy: np.nda
     qb = np.einsum("fk,fkq->fq", b, values)
     qc = np.einsum("fk,fkq->fq", c, values)
 
-    # Spans: for each (triangle, row), the x where all three weights are >= 0.
+    # Spans: for each (triangle, row), the x where all three weights are >= 0.  Each weight is handled as its own
+    # 1-D array (reductions over a length-3 axis are slow in numpy).
     rows, owner = _ragged_arange(row_lo[faces], row_hi[faces] - row_lo[faces] + 1)
-    aa = a[owner]
-    base = b[owner] * rows[:, None] + c[owner]  # w_i = aa_i * x + base_i on this row
     eps = 1e-7
-    pos = aa > eps
-    neg = aa < -eps
-    safe = np.where(pos | neg, aa, 1.0)
-    bound = -base / safe
-    lower = np.where(pos, bound, -np.inf).max(axis=1)
-    upper = np.where(neg, bound, np.inf).min(axis=1)
-    blocked = np.any(~pos & ~neg & (base < -eps), axis=1)
+    lower = np.full(len(rows), -np.inf)
+    upper = np.full(len(rows), np.inf)
+    blocked = np.zeros(len(rows), dtype=bool)
+    for k in range(3):
+        ak = a[:, k][owner]
+        base = b[:, k][owner] * rows + c[:, k][owner]  # w_k = ak * x + base on this row
+        pos, neg = ak > eps, ak < -eps
+        bound = -base / np.where(pos | neg, ak, 1.0)
+        np.maximum(lower, np.where(pos, bound, -np.inf), out=lower)
+        np.minimum(upper, np.where(neg, bound, np.inf), out=upper)
+        blocked |= ~pos & ~neg & (base < -eps)
     left = np.maximum(np.ceil(lower - 1e-6), 0)
     right = np.minimum(np.floor(upper + 1e-6), gw - 1)
     count = np.where(blocked, 0, np.maximum(right - left + 1, 0)).astype(np.int64)
@@ -98,17 +102,19 @@ def rasterize_backward_map(dst_xy: np.ndarray, depth: np.ndarray, src_xy: np.nda
     if not live.any():
         return map_x, map_y, covered
     rows, owner, left, count = rows[live], owner[live], left[live].astype(np.int64), count[live]
-    span_start = qb[owner] * rows[:, None] + qc[owner]  # (S, 3) value at x = 0 on the row
-    span_slope = qa[owner]
+    # Per span, each quantity as its own contiguous array: per-cell gathers from 1-D arrays are the hot loop.
+    start = [qb[:, q][owner] * rows + qc[:, q][owner] for q in range(3)]  # value at x = 0 on the row
+    slope = [qa[:, q][owner] for q in range(3)]
     cols, span = _ragged_arange(left, count)
-    z = span_slope[span, 0] * cols + span_start[span, 0]
+    x = cols.astype(np.float64)
+    z = slope[0][span] * x + start[0][span]
     pix = rows[span] * gw + cols
     if len(pix) > len(np.unique(pix)) if len(pix) < 64 else True:
         zbuf = np.full(gh * gw, -np.inf)
         np.maximum.at(zbuf, pix, z)
         win = z >= zbuf[pix]
-        pix, cols, span = pix[win], cols[win], span[win]
-    map_x.reshape(-1)[pix] = span_slope[span, 1] * cols + span_start[span, 1]
-    map_y.reshape(-1)[pix] = span_slope[span, 2] * cols + span_start[span, 2]
+        pix, x, span = pix[win], x[win], span[win]
+    map_x.reshape(-1)[pix] = slope[1][span] * x + start[1][span]
+    map_y.reshape(-1)[pix] = slope[2][span] * x + start[2][span]
     covered.reshape(-1)[pix] = True
     return map_x, map_y, covered
