@@ -110,3 +110,9 @@ def test_paste_back_is_seamless_at_the_crop_border(astronaut_rgb):
     # the outermost ring of the crop keeps the photo; the centre takes the frame
     assert np.abs(out[y0 + 1, x0 + side // 2].astype(int) - a.image[y0 + 1, x0 + side // 2].astype(int)).max() < 30
     assert out[y0 + side // 2, x0 + side // 2].max() < 10
+
+
+def test_face_oval_constant_matches_mediapipe():
+    from flap.face import landmark_groups as G
+
+    assert G.face_oval_loop() == G.face_oval_loop_from_mediapipe()

@@ -37,9 +37,20 @@ CHIN = 152
 FOREHEAD = 10
 
 
-@functools.lru_cache(maxsize=1)
+#: The 36 face-oval landmarks as a closed loop, clockwise on screen from the forehead (10); MediaPipe's
+#: FACEMESH_FACE_OVAL edges walked in order (tests/test_face_analysis.py checks it against MediaPipe), written out
+#: so that rendering needs no MediaPipe import.
+FACE_OVAL_LOOP: tuple[int, ...] = (10, 109, 67, 103, 54, 21, 162, 127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148,
+                                   152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454, 356, 389, 251, 284, 332, 297, 338)
+
+
 def face_oval_loop() -> tuple[int, ...]:
     """The 36 face-oval landmarks as a closed loop, clockwise on screen starting at the forehead (10)."""
+    return FACE_OVAL_LOOP
+
+
+def face_oval_loop_from_mediapipe() -> tuple[int, ...]:
+    """FACE_OVAL_LOOP derived from MediaPipe's edge list (for the test that keeps the constant honest)."""
     from mediapipe.python.solutions.face_mesh_connections import FACEMESH_FACE_OVAL
 
     neighbours: dict[int, list[int]] = {}
