@@ -16,47 +16,14 @@ from typing import Iterable
 
 import numpy as np
 
-from flap.errors import ControlRangeError, InputError
+from flap.errors import InputError
 from flap.face.portrait import PortraitAnalysis, analyze_portrait, paste_into
 from flap.io.video import VideoWriter
+from flap.job import JobConfig
+from flap.motion.channels import parse_channels
 from flap.motion.controls import MotionControls, apply_controls
 from flap.motion.representation import MotionSequence
 from flap.progress import ProgressReporter, silent, stage_callback
-
-ENGINES = ("embedded", "full")
-
-
-@dataclass
-class JobConfig:
-    """How a job runs (what the motion looks like is MotionControls' business)."""
-
-    fps: float = 25.0
-    size: int = 512  # side of the face-crop video
-    paste_back: bool = False  # put the animated crop back into the whole photo
-    seed: int = 0
-    engine: str = "embedded"
-    max_audio_seconds: float | None = None  # None: no limit (the shared Space sets one)
-    steps: int = 20  # full model only
-    guidance: float = 3.5  # full model only
-    fit: str = "hold"  # how a given motion is fitted to the audio: hold, loop, trim
-
-    def validated(self) -> "JobConfig":
-        if not 10 <= float(self.fps) <= 60:
-            raise ControlRangeError(f"fps must be between 10 and 60; got {self.fps}")
-        if not 128 <= int(self.size) <= 1024:
-            raise ControlRangeError(f"size must be between 128 and 1024 pixels; got {self.size}")
-        self.size = int(self.size) - int(self.size) % 2
-        if self.engine not in ENGINES:
-            raise ControlRangeError(f"engine must be one of {', '.join(ENGINES)}; got '{self.engine}'")
-        if not 1 <= int(self.steps) <= 100:
-            raise ControlRangeError(f"steps must be between 1 and 100; got {self.steps}")
-        if not 1.0 <= float(self.guidance) <= 15.0:
-            raise ControlRangeError(f"guidance must be between 1 and 15; got {self.guidance}")
-        if self.fit not in ("hold", "loop", "trim"):
-            raise ControlRangeError(f"fit must be hold, loop or trim; got '{self.fit}'")
-        self.seed = int(self.seed)
-        return self
-
 
 @dataclass
 class JobResult:
@@ -110,7 +77,7 @@ def make_motion(audio, transcript: str | None = None, controls: MotionControls |
         else:
             motion = generate_motion(analysis, seed=config.seed)
         if imported is not None:
-            take = tuple(take)
+            take = parse_channels(take)
             if take:
                 from flap.interop.mixing import mix_channels
 

@@ -13,6 +13,9 @@ import numpy as np
 
 from flap.errors import EngineUnavailableError
 
+#: The engines a job can ask for, by name.
+ENGINE_NAMES: tuple[str, ...] = ("embedded", "full")
+
 
 @functools.lru_cache(maxsize=None)
 def _embedded():
@@ -55,10 +58,12 @@ class FullModelEngine:
     def render_frames(self, state: _FullState, motion, progress=None, config=None, **_):
         import cv2
 
-        steps = getattr(config, "steps", 20)
-        guidance = getattr(config, "guidance", 3.5)
-        seed = getattr(config, "seed", 0)
-        for frame in self.engine.render_frames(state.inner, motion, progress=progress, steps=steps, guidance=guidance, seed=seed):
+        from flap.engines.diffusion.options import FullModelOptions
+
+        options = config.full_model if config is not None else FullModelOptions()
+        seed = config.seed if config is not None else 0
+        for frame in self.engine.render_frames(state.inner, motion, progress=progress, steps=options.steps,
+                                               guidance=options.guidance, seed=seed):
             frame = np.asarray(frame)
             if frame.shape[0] != state.size:
                 frame = cv2.resize(frame, (state.size, state.size), interpolation=cv2.INTER_LANCZOS4)
@@ -73,7 +78,7 @@ def get_engine(name: str):
         if not ok:
             raise EngineUnavailableError(reason if reason.lower().startswith("the full") else f"The full model cannot run here: {reason}")
         return _full()
-    raise EngineUnavailableError(f"unknown engine '{name}': use 'embedded' or 'full'")
+    raise EngineUnavailableError(f"unknown engine '{name}': use one of {', '.join(ENGINE_NAMES)}")
 
 
 @functools.lru_cache(maxsize=1)

@@ -15,11 +15,13 @@ from typing import Callable, Iterator
 import numpy as np
 
 from flap.engines.diffusion import loading
+from flap.engines.diffusion.options import FullModelOptions
 from flap.errors import EngineUnavailableError
 from flap.motion.representation import MotionSequence
 
 _PIPELINES: dict[tuple, object] = {}
 _LOCK = threading.RLock()
+_DEFAULTS = FullModelOptions()
 
 
 @dataclass
@@ -93,7 +95,8 @@ class DiffusionEngine:
             return DiffusionState(reference=pipe.prepare_reference(reference_rgb), pipeline_key=self._key())
 
     def render_frames(self, state: DiffusionState, motion: MotionSequence,
-                      progress: Callable[[int, int], None] | None = None, steps: int = 20, guidance: float = 3.5,
+                      progress: Callable[[int, int], None] | None = None, steps: int = _DEFAULTS.steps,
+                      guidance: float = _DEFAULTS.guidance,
                       seed: int = 0) -> Iterator[np.ndarray]:
         """Yield (H, W, 3) uint8 frames at the crop size, one per motion frame, as they are finished.
 
