@@ -98,11 +98,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "engines":
-            from flap.engines.registry import full_model_status
+            from flap.engines.registry import ENGINE_NAMES, availability
 
-            ok, reason = full_model_status()
-            print("embedded: available (CPU, no weights)")
-            print(f"full: {'available' if ok else 'unavailable'} ({reason})")
+            for name in ENGINE_NAMES:
+                ok, reason = availability(name)
+                print(f"{name}: {'available' if ok else 'unavailable'} ({reason})")
             return 0
         with TqdmProgress() as progress:
             if args.command == "generate":

@@ -16,6 +16,8 @@ from typing import Iterable
 
 import numpy as np
 
+from flap.engines.base import Engine
+from flap.engines import registry
 from flap.errors import InputError
 from flap.face.portrait import PortraitAnalysis, analyze_portrait, paste_into
 from flap.io.video import VideoWriter
@@ -110,27 +112,23 @@ def generate(portrait, audio, out=None, transcript: str | None = None, controls:
              config: JobConfig | None = None, save_motion=None, imported: MotionSequence | None = None,
              take: Iterable[str] = (), progress: ProgressReporter = silent) -> JobResult:
     """Portrait + speech -> talking video (and its motion)."""
-    from flap.engines.registry import get_engine
-
     config = (config or JobConfig()).validated()
     controls = (controls or MotionControls()).validated()
-    get_engine(config.engine)  # fail fast, before any analysis, when the engine cannot run here
+    engine = registry.get_engine(config.engine)  # fail fast, before any analysis, when the engine cannot run here
     timer = _Timer()
     progress("analysing portrait", 0, 1)
     with timer.stage("portrait"):
         analysis = analyze_portrait(portrait, size=config.size, paste_back=config.paste_back)
     progress("analysing portrait", 1, 1)
     motion, warnings = make_motion(audio, transcript, controls, config, imported, take, progress, timer)
-    return _finish(analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
+    return _finish(engine, analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
 
 
 def render(portrait, motion, audio=None, out=None, controls: MotionControls | None = None, config: JobConfig | None = None,
            save_motion=None, progress: ProgressReporter = silent) -> JobResult:
     """Portrait + a given motion (object or file) [+ speech for the sound track] -> video."""
-    from flap.engines.registry import get_engine
-
     config = (config or JobConfig()).validated()
-    get_engine(config.engine)  # fail fast when the engine cannot run here
+    engine = registry.get_engine(config.engine)  # fail fast when the engine cannot run here
     timer = _Timer()
     warnings: list[str] = []
     if not isinstance(motion, MotionSequence):
@@ -152,7 +150,7 @@ def render(portrait, motion, audio=None, out=None, controls: MotionControls | No
             motion = motion.fit_to_length(frames, config.fit)
     if controls is not None:
         motion = apply_controls(motion, controls.validated(), seed=config.seed)
-    return _finish(analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
+    return _finish(engine, analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
 
 
 def load_motion_file(path, fps: float) -> tuple[MotionSequence, list[str]]:
@@ -186,16 +184,12 @@ def _motion_path(save_motion, video: Path) -> Path | None:
     return Path(save_motion)
 
 
-def _finish(analysis: PortraitAnalysis, motion: MotionSequence, audio, out, config: JobConfig, save_motion,
-            warnings: list[str], progress: ProgressReporter, timer: _Timer) -> JobResult:
-    from flap.engines.registry import get_engine
-
+def _finish(engine: Engine, analysis: PortraitAnalysis, motion: MotionSequence, audio, out, config: JobConfig,
+            save_motion, warnings: list[str], progress: ProgressReporter, timer: _Timer) -> JobResult:
     out = _default_out(out)
-    engine = get_engine(config.engine)
     with timer.stage("prepare"):
         state = engine.prepare(analysis)
-    extra, notes = engine_extras(engine, motion)
-    warnings = warnings + notes
+    warnings = warnings + engine.notes(motion)
     if config.paste_back:
         image = analysis.image[: analysis.image.shape[0] // 2 * 2, : analysis.image.shape[1] // 2 * 2]
         size = (image.shape[1], image.shape[0])
@@ -205,7 +199,7 @@ def _finish(analysis: PortraitAnalysis, motion: MotionSequence, audio, out, conf
     on_frame = stage_callback(progress, "rendering video")
     with timer.stage("render+encode"):
         with VideoWriter(out, config.fps, size, audio_path=audio, num_frames=motion.num_frames) as writer:
-            for frame in engine.render_frames(state, motion, progress=on_frame, config=config, **extra):
+            for frame in engine.render_frames(state, motion, config, progress=on_frame):
                 if image is not None:
                     frame = paste_into(image, frame, analysis.crop_box)
                 writer.write(frame)
@@ -213,20 +207,6 @@ def _finish(analysis: PortraitAnalysis, motion: MotionSequence, audio, out, conf
     if motion_path is not None:
         motion_path = motion.save(motion_path)
     return JobResult(video=out, motion=motion, motion_path=motion_path, warnings=_unique(warnings), timings=timer.timings, portrait=analysis)
-
-
-def engine_extras(engine, motion: MotionSequence) -> tuple[dict, list[str]]:
-    """Per-engine extras for a motion: FLAME expression offsets for the embedded engine when the model is there."""
-    if engine.name != "embedded" or not motion.has_flame_expression:
-        return {}, []
-    from flap.flame.landmark_offsets import expression_offsets, expression_status
-    from flap.flame.loading import load_flame_model_if_configured
-
-    model = load_flame_model_if_configured()  # None when not configured; a wrong path is a clear error
-    if model is None:
-        note = expression_status(motion, False)
-        return {}, [note] if note else []
-    return {"expression_offsets": expression_offsets(motion, model)}, []
 
 
 def _unique(items: list[str]) -> list[str]:

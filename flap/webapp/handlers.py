@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import html
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,23 +74,12 @@ def get_limits() -> SpaceLimits:
     return SpaceLimits.from_env()
 
 
-_status_lock = threading.Lock()
-_status: tuple[float, tuple[bool, str]] | None = None
-STATUS_TTL_S = 300.0
-
-
 def full_model_status(refresh: bool = False) -> tuple[bool, str]:
-    """flap.engines.registry.full_model_status, cached for a few minutes (it imports torch and may ask the Hub)."""
-    global _status
-    with _status_lock:
-        if refresh or _status is None or time.monotonic() - _status[0] > STATUS_TTL_S:
-            from flap.engines.registry import full_model_status as status
+    """Whether the full model can run here: flap.engines.registry's answer, cached there for a few minutes and
+    shared with the pipeline, so a job checks (and perhaps asks the Hub) at most once."""
+    from flap.engines.registry import full_model_status as status
 
-            try:
-                _status = (time.monotonic(), status())
-            except FlapError as exc:
-                _status = (time.monotonic(), (False, str(exc)))
-        return _status[1]
+    return status(refresh=refresh)
 
 
 def engine_status_markdown() -> str:
@@ -109,7 +97,9 @@ def engine_status_markdown() -> str:
 def check_engine(engine: str) -> str:
     engine = (engine or "embedded").strip().lower()
     if engine == "full":
-        ok, reason = full_model_status(refresh=True)
+        ok, reason = full_model_status()
+        if not ok:  # a cached 'no' is asked again: the weights or the GPU may have come since
+            ok, reason = full_model_status(refresh=True)
         if not ok:
             reason = reason.strip().rstrip(".")
             if not reason.lower().startswith("the full"):
