@@ -9,7 +9,6 @@ from __future__ import annotations
 import flap.webapp.gpu  # noqa: F401  (imports `spaces` first, as ZeroGPU wants, before anything loads torch)
 
 import logging
-import os
 import threading
 
 import gradio as gr
@@ -18,6 +17,7 @@ from flap.job import JobConfig
 from flap.motion.channels import CHANNEL_WORDS, CHANNELS
 from flap.motion.controls import GAZE_PRESETS, MotionControls
 from flap.parameters import parameter
+from flap.settings import settings
 from flap.webapp import handlers
 from flap.webapp.components import api_input, checkbox, choice, slider
 from flap.webapp.examples import EXAMPLES_DIR, example_rows
@@ -27,6 +27,7 @@ from flap.webapp.signatures import parameter_names
 from flap.webapp.voices import DEFAULT_VOICE, VOICE_CHOICES
 
 LIMITS = handlers.get_limits()
+SETTINGS = settings()  # read once at start: a bad FLAP_* value stops the app with a message naming it
 CHANNEL_CHOICES = [(CHANNEL_WORDS[c], c) for c in CHANNELS]
 GAZE_CHOICES = ([("natural (follows the motion)", "natural"), ("at the camera", "camera")]
                 + [(name, name) for name in GAZE_PRESETS])
@@ -189,6 +190,6 @@ if __name__ == "__main__":
     flap.webapp.gpu.preload_for_zero_gpu()
     demo.launch(max_file_size=LIMITS.max_file_size, allowed_paths=[str(EXAMPLES_DIR), str(output_root())],
                 theme=THEME, ssr_mode=False, prevent_thread_lock=True)
-    if os.environ.get("FLAP_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off"):
+    if SETTINGS.warmup:
         threading.Thread(target=handlers.warm_up, name="flap-warm-up", daemon=True).start()
     demo.block_thread()

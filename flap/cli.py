@@ -11,6 +11,7 @@ from flap.job import JobConfig
 from flap.motion.channels import CHANNELS, parse_channels
 from flap.motion.controls import MotionControls
 from flap.parameters import from_values, specs
+from flap.settings import settings
 
 #: What the motion-only command uses of JobConfig.
 MOTION_JOB = ("fps", "seed")
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     from flap.progress import TqdmProgress
 
     try:
+        settings()  # refuse a bad FLAP_* value before any work, naming it
         if args.command == "engines":
             from flap.engines.registry import ENGINE_NAMES, availability
 

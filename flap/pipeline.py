@@ -93,9 +93,9 @@ def make_motion(audio, transcript: str | None = None, controls: MotionControls |
 def _audio_to_flame():
     """The trained Audio-to-FLAME network when its weights are configured (FLAP_AUDIO2FLAME, or an audio_to_flame/
     folder in FLAP_MODEL's weights), loaded once; otherwise None and the embedded generator is used."""
-    import os
+    from flap.settings import settings
 
-    if not (os.environ.get("FLAP_AUDIO2FLAME", "").strip() or os.environ.get("FLAP_MODEL", "").strip()):
+    if not (settings().audio2flame or settings().model):
         return None
     return _load_audio_to_flame()
 

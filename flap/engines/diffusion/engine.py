@@ -9,7 +9,6 @@ calls in a module-level cache keyed by weights source, device and dtype.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -21,6 +20,7 @@ from flap.engines.diffusion import loading
 from flap.engines.diffusion.options import FullModelOptions
 from flap.errors import EngineUnavailableError
 from flap.motion.representation import MotionSequence
+from flap.settings import settings
 
 _PIPELINES: dict[tuple, object] = {}
 _LOCK = threading.RLock()
@@ -55,7 +55,7 @@ class DiffusionEngine:
         self.device = device
         self.dtype = dtype
         if compile is None:
-            compile = device == "cuda" and os.environ.get("FLAP_COMPILE", "") in ("1", "true", "yes")
+            compile = device == "cuda" and settings().compile
         self.compile = compile
 
     # ------------------------------------------------------------------ availability (cheap)
