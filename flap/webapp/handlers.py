@@ -1,7 +1,8 @@
 """What the page and the named API endpoints call.  Plain values in (file paths, numbers, strings), files out.
 
-The API functions ``generate``, ``motion`` and ``render`` take the CLI's parameter names (Gradio reads the
-endpoint's parameter names from these signatures); ``ui_*`` functions serve the page and return more (plot,
+The API functions ``generate``, ``motion`` and ``render`` take the CLI's parameter names: their control and job
+parameters are spliced into their signatures from MotionControls and JobConfig (flap.webapp.signatures), and
+Gradio reads the endpoint's parameter names from those signatures; ``ui_*`` functions serve the page and return more (plot,
 exports, notes).  All of them run flap.pipeline underneath, so the page can do nothing that Python and the CLI
 cannot.  Every FlapError reaches the user as a ``gr.Error`` with the same message; anything unexpected is logged
 with its traceback and shown as a short apology, never as a stack trace.  All are callable from plain Python (the
