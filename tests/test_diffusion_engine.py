@@ -16,6 +16,7 @@ from flap.engines.diffusion.pipeline import FLAPPipeline
 from flap.engines.diffusion.testing import (device_under_test, torch_test_settings, portrait,  # noqa: F401
                                             talking_motion, tiny_pipeline)
 from flap.errors import EngineUnavailableError
+from flap.job import JobConfig
 
 DEVICE = device_under_test()
 
@@ -94,10 +95,10 @@ def test_engine_renders_frames_at_the_crop_size(saved_model):
     assert ok, reason
     state = engine.prepare(portrait(20))
     progress = []
-    frames = list(engine.render_frames(state, talking_motion(5), progress=lambda d, t: progress.append((d, t)),
-                                       steps=2, guidance=2.0, seed=1))
+    request = JobConfig(steps=2, guidance=2.0, seed=1)
+    frames = list(engine.render_frames(state, talking_motion(5), request, progress=lambda d, t: progress.append((d, t))))
     assert len(frames) == 5 and all(f.shape == (20, 20, 3) and f.dtype == np.uint8 for f in frames)
     assert progress[-1] == (2, 2)
     again = list(DiffusionEngine(source=str(saved_model), device=DEVICE, dtype="float32", preset="quality")
-                 .render_frames(state, talking_motion(5), steps=2, guidance=2.0, seed=1))
+                 .render_frames(state, talking_motion(5), request))
     assert all(np.array_equal(a, b) for a, b in zip(frames, again))  # cached pipeline reused, same output

@@ -1,7 +1,7 @@
 """FLAP diffusion modules with tiny random weights: shapes, the conditions are really used, the head-motion and
 expression paths are separable, parameter groups, image mode, DeepCache and gradient checkpointing.
 
-Set FLAP_TEST_DEVICE=cuda to run the same checks on a GPU (scripts/gpu_issue5.sh does)."""
+Set FLAP_TEST_DEVICE=cuda to run the same checks on a GPU (scripts/gpu_full_model.sh does)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """FLAPPipeline end to end with tiny random weights: frames, determinism, the condition and the reference are
 used, save/load round trips exactly, pixel-space models, composing from standard parts, paste-back.
 
-Set FLAP_TEST_DEVICE=cuda to run the same checks on a GPU (scripts/gpu_issue5.sh does)."""
+Set FLAP_TEST_DEVICE=cuda to run the same checks on a GPU (scripts/gpu_full_model.sh does)."""
 
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ ASTRONAUT = ROOT / "examples/portraits/astronaut.jpg"
 def test_full_engine_renders_through_the_pipeline(tmp_path, monkeypatch):
     weights = tmp_path / "flap-tiny"
     tiny_pipeline(device="cpu", resolution=16).save_pretrained(weights)
-    engine = registry.FullModelEngine(DiffusionEngine(source=str(weights), device="cpu", dtype="float32"))
-    monkeypatch.setattr(registry, "full_model_status", lambda: (True, "tiny test model"))
+    engine = DiffusionEngine(source=str(weights), device="cpu", dtype="float32")
+    monkeypatch.setattr(registry, "full_model_status", lambda refresh=False: (True, "tiny test model"))
     monkeypatch.setattr(registry, "_full", lambda: engine)
     motion = MotionSequence.neutral(10, 25.0)
     config = JobConfig(engine="full", size=128, steps=2, guidance=2.0)

@@ -68,6 +68,9 @@ CONTROL_NAMES: tuple[str, ...] = (
 CONTROL_INDEX = {name: i for i, name in enumerate(CONTROL_NAMES)}
 NUM_CONTROLS = len(CONTROL_NAMES)
 
+#: How a motion is fitted to a longer length: hold the last frame, loop it, or trim (leave it shorter).
+FIT_MODES: tuple[str, ...] = ("hold", "loop", "trim")
+
 #: Per-frame array fields and their trailing shapes.
 ARRAY_FIELDS: dict[str, tuple[int, ...]] = {
     "global_rotation": (3,),
@@ -260,13 +263,13 @@ class MotionSequence:
             raise MotionFormatError("cannot take zero frames from a motion")
         return self.replace(**{name: getattr(self, name)[idx] for name in ARRAY_FIELDS})
 
-    def fit_to_length(self, num_frames: int, mode: str = "hold") -> "MotionSequence":
+    def fit_to_length(self, num_frames: int, mode: str = FIT_MODES[0]) -> "MotionSequence":
         """Trim, or extend by holding the last frame ('hold') or repeating the sequence ('loop')."""
         num_frames = int(num_frames)
         if num_frames <= 0:
             raise MotionFormatError("the target length must be at least one frame")
-        if mode not in ("hold", "loop", "trim"):
-            raise MotionFormatError(f"unknown fit mode '{mode}': use hold, loop or trim")
+        if mode not in FIT_MODES:
+            raise MotionFormatError(f"unknown fit mode '{mode}': use {', '.join(FIT_MODES)}")
         if num_frames <= self.num_frames or mode == "trim":
             return self.take(np.arange(min(num_frames, self.num_frames)))
         if mode == "hold":

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from flap.errors import EngineUnavailableError
+from flap.settings import settings
 
 ENV_MODEL = "FLAP_MODEL"
 ENV_TOKEN = "HF_TOKEN"
@@ -29,7 +30,7 @@ _HOW_TO = (f"Set {ENV_MODEL} to a Hugging Face repo id (e.g. 'your-org/flap') or
 
 def weights_source(source: str | os.PathLike | None = None) -> str:
     """The configured weights (argument, else $FLAP_MODEL); a clear error when there are none."""
-    value = str(source) if source is not None else os.environ.get(ENV_MODEL, "").strip()
+    value = str(source) if source is not None else (settings().model or "")
     if not value:
         raise EngineUnavailableError(f"The full FLAP model has no weights configured: {ENV_MODEL} is not set. {_HOW_TO}")
     return value
@@ -78,7 +79,7 @@ def locate_weights(source: str | os.PathLike | None = None, token: str | None = 
         return check_pipeline_folder(source)
     from huggingface_hub import snapshot_download
 
-    token = token or os.environ.get(ENV_TOKEN) or None
+    token = token or settings().hf_token
     try:
         folder = snapshot_download(source, token=token, local_files_only=local_files_only,
                                    allow_patterns=["*.json", "*.safetensors", "*.txt", "*.pt2"])
@@ -109,7 +110,7 @@ def cuda_problem(min_free_gb: float = MIN_FREE_GPU_GB) -> str | None:
         return (f"the full FLAP model needs an NVIDIA GPU with CUDA, and PyTorch {torch.__version__} sees none here "
                 f"(torch.cuda.is_available() is False; a CPU-only PyTorch build or no driver). Use the embedded engine, "
                 f"or run on a machine with a CUDA GPU with at least {min_free_gb:.0f} GB free")
-    if os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "true", "t"):
+    if settings().zero_gpu:
         return None  # ZeroGPU lends the GPU per call (>= 40 GB); the main process cannot query its memory
     try:
         free, total = torch.cuda.mem_get_info()
@@ -136,14 +137,14 @@ def weights_problem(source: str | os.PathLike | None = None) -> tuple[str | None
             pass
         from huggingface_hub import constants
 
-        if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        if constants.HF_HUB_OFFLINE or settings().hub_offline:
             return (f"the weights '{source}' are not in the local Hugging Face cache and HF_HUB_OFFLINE is set. {_HOW_TO}", "")
         from huggingface_hub import HfApi
 
         try:
-            HfApi().model_info(source, token=os.environ.get(ENV_TOKEN) or None, timeout=5)
+            HfApi().model_info(source, token=settings().hf_token, timeout=5)
         except Exception as exc:
-            return _hub_failure(source, exc, os.environ.get(ENV_TOKEN)), ""
+            return _hub_failure(source, exc, settings().hf_token), ""
         return None, f"weights: {source} (downloaded from the Hub on first use)"
     except EngineUnavailableError as exc:
         return str(exc), ""
