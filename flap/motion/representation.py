@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterable
 
@@ -21,7 +21,6 @@ from flap.motion.rotations import (
     IDENTITY_6D,
     axis_angle_to_euler,
     axis_angle_to_matrix,
-    matrix_to_axis_angle,
     matrix_to_quaternion,
     quaternion_to_axis_angle,
     rotation_6d_to_matrix,
