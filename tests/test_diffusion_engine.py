@@ -13,9 +13,11 @@ import torch
 from flap.engines.diffusion import loading
 from flap.engines.diffusion.engine import DiffusionEngine
 from flap.engines.diffusion.pipeline import FLAPPipeline
-from flap.engines.diffusion.testing import (device_under_test, torch_test_settings, portrait,  # noqa: F401
+from flap.engines.diffusion.testing import (device_under_test, portrait,
                                             talking_motion, tiny_pipeline)
 from flap.errors import EngineUnavailableError
+
+pytestmark = pytest.mark.usefixtures("torch_test_settings")  # one torch thread (tests/conftest.py)
 
 DEVICE = device_under_test()
 

@@ -14,10 +14,12 @@ import torch
 from flap.engines.diffusion.compose import paste_back
 from flap.engines.diffusion.pipeline import FLAPPipeline
 from flap.engines.diffusion.sampling import SamplingOptions, SamplingStats
-from flap.engines.diffusion.testing import (device_under_test, torch_test_settings, portrait,  # noqa: F401
+from flap.engines.diffusion.testing import (device_under_test, portrait,
                                             talking_motion, tiny_pipeline)
 from flap.errors import MotionFormatError
 from flap.motion.representation import MotionSequence
+
+pytestmark = pytest.mark.usefixtures("torch_test_settings")  # one torch thread (tests/conftest.py)
 
 DEVICE = device_under_test()
 STEPS = 3

@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from flap.engines.diffusion.sampling import frame_noise, plan_windows, ramp
-from flap.engines.diffusion.testing import (device_under_test, torch_test_settings, portrait,  # noqa: F401
+from flap.engines.diffusion.testing import (device_under_test, portrait,
                                             talking_motion, tiny_pipeline)
+
+pytestmark = pytest.mark.usefixtures("torch_test_settings")  # one torch thread (tests/conftest.py)
 
 DEVICE = device_under_test()
 FRAMES, WINDOW, OVERLAP, STEPS = 20, 12, 4, 4

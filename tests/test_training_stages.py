@@ -12,10 +12,12 @@ import pytest
 import torch
 
 from flap.engines.diffusion.pipeline import TRAINING_STAGES, FLAPPipeline
-from flap.engines.diffusion.testing import portrait, talking_motion, torch_test_settings  # noqa: F401 (one torch thread)
+from flap.engines.diffusion.testing import portrait, talking_motion
 from flap.training.diffusion_task import DiffusionTask
 from flap.training.loop import list_checkpoints, train
 from flap.training.testing import tiny_config, write_toy_set
+
+pytestmark = pytest.mark.usefixtures("torch_test_settings")  # one torch thread (tests/conftest.py)
 
 ALL_GROUPS = ("head_motion", "expression", "temporal", "spatial", "reference")
 
