@@ -121,6 +121,6 @@ def test_export_loads_with_from_pretrained_and_generates(toy, tmp_path):
     pipe = FLAPPipeline.from_pretrained(result.export_dir)
     frames = pipe(portrait(16), talking_motion(3), num_inference_steps=2).frames
     assert frames.shape == (3, 16, 16, 3) and frames.dtype == np.uint8
-    from flap.engines.diffusion.loading import check_pipeline_folder
+    from flap.weights import check_pipeline_folder
 
     check_pipeline_folder(result.export_dir)  # what the app checks before offering the weights ($FLAP_MODEL)

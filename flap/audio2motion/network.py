@@ -197,7 +197,7 @@ def find_audio2flame(source: str | None = None) -> str | None:
     source = source or os.environ.get(ENV_AUDIO2FLAME) or None
     if source:
         return str(source)
-    from flap.engines.diffusion.loading import ENV_MODEL, is_repo_id
+    from flap.weights import ENV_MODEL, is_repo_id
 
     model = os.environ.get(ENV_MODEL, "").strip()
     if not model:
@@ -217,9 +217,11 @@ def load_audio2flame(source: str | None = None, device: str = "cpu") -> Audio2Fl
     """The trained network (see ``find_audio2flame``) on ``device`` (CPU works), or None when there is none."""
     import os
 
+    from flap.weights import ENV_TOKEN
+
     location = find_audio2flame(source)
     if location is None:
         return None
-    token = os.environ.get("HF_TOKEN") or None
+    token = os.environ.get(ENV_TOKEN) or None
     return Audio2FlameNetwork.from_pretrained(location, token=token).to(device).eval()
 

@@ -17,6 +17,7 @@ import numpy as np
 from flap.engines.diffusion import loading
 from flap.errors import EngineUnavailableError
 from flap.motion.representation import MotionSequence
+from flap.weights import weights_problem, weights_source
 
 _PIPELINES: dict[tuple, object] = {}
 _LOCK = threading.RLock()
@@ -58,13 +59,13 @@ class DiffusionEngine:
         """(can run, reason): CUDA present, enough free GPU memory, weights configured and present or resolvable.
         Reads no weights."""
         if self.device != "cuda":
-            problem, note = loading.weights_problem(self.source)
+            problem, note = weights_problem(self.source)
             return (False, f"The full FLAP engine cannot run here: {problem}") if problem else (True, note)
         return loading.availability(self.source)
 
     # ------------------------------------------------------------------ loading
     def _key(self) -> tuple:
-        return (loading.weights_source(self.source), self.device, self.dtype, self.compile)
+        return (weights_source(self.source), self.device, self.dtype, self.compile)
 
     def pipeline(self):
         """The loaded pipeline (loaded once per weights source, device and dtype, then reused)."""

@@ -26,11 +26,11 @@ from flap.engines.diffusion import aot, speed
 from flap.engines.diffusion.compose import image_to_tensor, paste_back, tensor_to_frames
 from flap.engines.diffusion.config import ConditionEncoderConfig, FLAPModelConfig
 from flap.engines.diffusion.denoising_unet import FLAPDenoisingUNet, ReferenceKV
-from flap.engines.diffusion.loading import locate_weights
 from flap.engines.diffusion.reference_net import FLAPReferenceNet
 from flap.engines.diffusion.sampling import Progress, SamplingOptions, SamplingStats, frame_noise, sample_latents
 from flap.errors import MotionFormatError
 from flap.motion.representation import CONDITION_DIM, MotionSequence
+from flap.weights import locate_weights
 
 #: Stage -> parameter groups trained (FLAP's Progressively Focused Training; the ReferenceNet trains in 1 and 2).
 #: Stage 0 is the ablation's baseline: everything at once, on video clips with the full condition.
