@@ -15,7 +15,7 @@ FLAP = Path(__file__).resolve().parents[1] / "flap"
 
 #: Lowest first.  Keep in step with the diagram in docs/architecture.md.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "lazy", "progress"),            # no flap imports at all
+    ("errors", "lazy", "progress", "assets"),  # no flap imports at all
     ("motion", "io", "weights"),               # the motion contract, media files, where trained weights are
     ("face", "audio", "flame"),                # analysis of the inputs; the FLAME head model
     ("audio2motion", "interop", "evaluation"),  # speech -> motion; other tools' motion files; measurements

@@ -1,4 +1,4 @@
-"""MediaPipe's canonical face (assets/face_geometry): the frame the embedded renderer works in.
+"""MediaPipe's canonical face (flap/assets/face_geometry): the frame the embedded renderer works in.
 
 468 vertices in MediaPipe landmark order, centimetres, x toward the image's right (the subject's left), y up,
 z toward the camera; neutral and frontal.  The 10 iris landmarks (468-477) are not part of the mesh.
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "face_geometry"
-CANONICAL_OBJ = ASSET_DIR / "canonical_face_model.obj"
+from flap.assets import FACE_GEOMETRY_DIR
+
+CANONICAL_OBJ = FACE_GEOMETRY_DIR / "canonical_face_model.obj"
 NUM_MESH_LANDMARKS = 468
 NUM_LANDMARKS = 478
 #: Iris landmarks (centre first) and the eye corners they follow: right iris 468-472 (subject's right),
