@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flap.assets import FACE_GEOMETRY_DIR
+from flap.assets import CANONICAL_FACE_OBJ, FACE_GEOMETRY_METADATA
 from flap.motion.rotations import matrix_to_euler
 
 
@@ -23,12 +23,12 @@ class CanonicalFace:
 @functools.lru_cache(maxsize=1)
 def canonical_face() -> CanonicalFace:
     vertices, faces = [], []
-    for line in (FACE_GEOMETRY_DIR / "canonical_face_model.obj").read_text().splitlines():
+    for line in CANONICAL_FACE_OBJ.read_text().splitlines():
         if line.startswith("v "):
             vertices.append([float(x) for x in line.split()[1:4]])
         elif line.startswith("f "):
             faces.append([int(tok.split("/")[0]) - 1 for tok in line.split()[1:4]])
-    text = (FACE_GEOMETRY_DIR / "geometry_pipeline_metadata_landmarks.pbtxt").read_text()
+    text = FACE_GEOMETRY_METADATA.read_text()
     pairs = re.findall(r"landmark_id:\s*(\d+)\s+weight:\s*([0-9.eE+-]+)", text)
     ids = np.array([int(i) for i, _ in pairs])
     weights = np.array([float(w) for _, w in pairs])
