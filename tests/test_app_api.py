@@ -26,6 +26,8 @@ HOPPER = REPO / "examples" / "portraits" / "grace_hopper.jpg"  # 512 x 600
 SCIENCE = REPO / "examples" / "speech" / "science.mp3"
 MAX_AUDIO_S = 20
 
+pytestmark = pytest.mark.server
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

@@ -12,7 +12,7 @@ from flap.engines.diffusion.testing import device_under_test
 from flap.errors import AudioInputError, ControlRangeError
 from flap.motion.representation import CONDITION_DIM, MotionSequence
 
-pytestmark = pytest.mark.usefixtures("torch_test_settings")  # one torch thread (tests/conftest.py)
+pytestmark = [pytest.mark.usefixtures("torch_test_settings"), pytest.mark.gpu]  # one torch thread (tests/conftest.py)
 
 DEVICE = device_under_test()
 

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ASTRONAUT = ROOT / "examples/portraits/astronaut.jpg"
 GRACE = ROOT / "examples/portraits/grace_hopper.jpg"
 
+pytestmark = pytest.mark.slow  # whole jobs: video in, video out
+
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "flap", *args], capture_output=True, text=True, cwd=ROOT)

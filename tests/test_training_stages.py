@@ -84,6 +84,7 @@ def test_zero_init_temporal_makes_temporal_layers_identity(toy, tmp_path):
     torch.testing.assert_close(with_temporal, without)
 
 
+@pytest.mark.slow
 def test_checkpoint_resume_continues_at_the_step_with_the_same_optimizer_state(toy, tmp_path):
     out = tmp_path / "run"
     first = train(tiny_config("1", toy, out, max_steps=2, checkpoint_every=1, checkpoints_total_limit=2, ema_decay=0.99))
