@@ -9,8 +9,16 @@ from __future__ import annotations
 from typing import Iterable
 
 from flap.errors import MotionFormatError
-from flap.motion.representation import CHANNEL_FIELDS, CHANNELS, MotionSequence
+from flap.motion.representation import MotionSequence
 
+CHANNELS = ("head_pose", "jaw", "eyelids", "expression", "eyes")
+CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
+    "head_pose": ("global_rotation", "translation", "scale"),
+    "jaw": ("jaw",),
+    "eyelids": ("eyelids",),
+    "expression": ("expression", "controls"),
+    "eyes": ("eyes",),
+}
 _ALIASES = {"head": "head_pose", "pose": "head_pose", "head pose": "head_pose", "eyelid": "eyelids", "blinks": "eyelids",
             "gaze": "eyes", "eye": "eyes", "expressions": "expression", "face": "expression", "mouth": "jaw"}
 

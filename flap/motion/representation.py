@@ -88,17 +88,6 @@ CONDITION_DIM = CONDITION_LAYOUT[CONDITION_FIELDS[-1]][1]
 HEAD_MOTION_COLUMNS = slice(*CONDITION_LAYOUT["global_rotation"])
 EXPRESSION_COLUMNS = slice(HEAD_MOTION_COLUMNS.stop, CONDITION_DIM)
 
-#: Channels a user can take from an imported motion (mixing), and the fields each one carries: every per-frame
-#: field belongs to exactly one channel.
-CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
-    "head_pose": ("global_rotation", "translation", "scale"),
-    "jaw": ("jaw",),
-    "eyelids": ("eyelids",),
-    "expression": ("expression", "controls"),
-    "eyes": ("eyes",),
-}
-CHANNELS: tuple[str, ...] = tuple(CHANNEL_FIELDS)
-
 MAX_ABS_ROTATION_RAD = np.pi  # any axis-angle beyond this is not a head pose
 
 
