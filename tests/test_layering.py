@@ -18,9 +18,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "lazy", "progress", "assets"),  # no flap imports at all
     ("motion", "io", "weights"),               # the motion contract, media files, where trained weights are
     ("face", "audio", "flame"),                # analysis of the inputs; the FLAME head model
-    ("audio2motion", "interop", "evaluation"),  # speech -> motion; other tools' motion files; measurements
+    ("audio2motion", "interop"),               # speech -> motion; other tools' motion files
     ("engines",),                              # renderers: motion -> frames
-    ("pipeline",),                             # one job: portrait + speech -> video
+    ("pipeline", "evaluation"),                # one job: portrait + speech -> video; measurements of the output
     ("cli", "webapp", "training"),             # entry points
     ("__main__", "__init__"),                  # python -m flap (runs the CLI); flap's lazy top-level names
 )
