@@ -209,6 +209,7 @@ def test_old_outputs_are_removed(tmp_path):
     assert fresh.exists() and not old.exists()
 
 
+@pytest.mark.slow
 def test_app_imports_nothing_heavy():
     """The page must be up quickly: app.py builds without torch, mediapipe, OpenCV, scipy or matplotlib."""
     code = ("import sys, time; t = time.perf_counter(); import app; "

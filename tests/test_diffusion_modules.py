@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from flap.engines.diffusion.denoising_unet import PARAMETER_GROUPS, DeepCache
-from flap.engines.diffusion.testing import device_under_test, torch_test_settings, tiny_pipeline  # noqa: F401
+from flap.engines.diffusion.testing import device_under_test, tiny_pipeline
+
+pytestmark = [pytest.mark.usefixtures("torch_test_settings"), pytest.mark.gpu]  # one torch thread (tests/conftest.py)
 
 DEVICE = device_under_test()
 

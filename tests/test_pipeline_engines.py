@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from flap.engines import registry
 from flap.engines.diffusion.engine import DiffusionEngine
-from flap.engines.diffusion.testing import tiny_pipeline, torch_test_settings  # noqa: F401 (one torch thread)
+from flap.engines.diffusion.testing import tiny_pipeline
 from flap.io.video import count_frames, probe_video
 from flap.motion import MotionSequence
-from flap.pipeline import JobConfig, generate, render
+from flap.pipeline import JobConfig, render
+
+pytestmark = pytest.mark.usefixtures("torch_test_settings")  # one torch thread (tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 ASTRONAUT = ROOT / "examples/portraits/astronaut.jpg"

@@ -198,7 +198,7 @@ def find_audio2flame(source: str | None = None) -> str | None:
     source = source or settings().audio2flame
     if source:
         return str(source)
-    from flap.engines.diffusion.loading import is_repo_id
+    from flap.weights import is_repo_id
 
     model = settings().model
     if not model:

@@ -22,6 +22,7 @@ from flap.engines.diffusion.options import FullModelOptions
 from flap.errors import EngineUnavailableError
 from flap.motion.representation import MotionSequence
 from flap.settings import FALSE, settings
+from flap.weights import weights_problem, weights_source
 
 log = logging.getLogger("flap.diffusion")
 _PIPELINES: dict[tuple, object] = {}
@@ -69,13 +70,13 @@ class DiffusionEngine:
         """(can run, reason): CUDA present, enough free GPU memory, weights configured and present or resolvable.
         Reads no weights."""
         if self.device != "cuda":
-            problem, note = loading.weights_problem(self.source)
+            problem, note = weights_problem(self.source)
             return (False, f"The full FLAP engine cannot run here: {problem}") if problem else (True, note)
         return loading.availability(self.source)
 
     # ------------------------------------------------------------------ loading
     def _key(self) -> tuple:
-        return (loading.weights_source(self.source), self.device, self.dtype, self.compile)
+        return (weights_source(self.source), self.device, self.dtype, self.compile)
 
     def pipeline(self):
         """The loaded pipeline (loaded once per weights source, device and dtype, then reused)."""
