@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flap.engines.diffusion.benchmark import (FlopTable, matmul_ceiling, measure_flops, median_seconds,  # noqa: E402
                                               psnr, relative_error, sdpa_backends, time_video)
+from flap.engines.diffusion import aot  # noqa: E402
 from flap.engines.diffusion.config import FLAPModelConfig  # noqa: E402
 from flap.engines.diffusion.pipeline import FLAPPipeline  # noqa: E402
 from flap.engines.diffusion.sampling import SamplingOptions  # noqa: E402
@@ -403,8 +404,9 @@ def run_aot_compile(size: dict, report: Report, artifacts: Path) -> None:
 
     def compile_all():
         t0 = time.perf_counter()
+        parts = tuple(os.environ.get("FLAP_AOT_PARTS", ",".join(aot.PARTS)).split(","))
         manifest = pipe.compile_ahead_of_time(artifacts, window=options.window, decode_chunk=options.decode_chunk,
-                                              cache_branch=options.deepcache_branch, log_fn=report.log)
+                                              cache_branch=options.deepcache_branch, parts=parts, log_fn=report.log)
         size_mb = {p.name: round(p.stat().st_size / 2**20, 1) for p in artifacts.glob("*.pt2")}
         return {"seconds": time.perf_counter() - t0, "per_part_s": manifest["compile_seconds"], "package_mb": size_mb,
                 "target": manifest["target"]}

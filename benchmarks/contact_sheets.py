@@ -93,6 +93,10 @@ def flicker_strip(renderer, state, base, start: int, count: int = 6) -> np.ndarr
     return np.concatenate([np.concatenate(tops, axis=1), np.concatenate(bottoms, axis=1)], axis=0)
 
 
+def save(path: Path, rgb: np.ndarray) -> None:
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--portrait", action="append", help="portrait path (grey:PATH for a greyscale version)")
@@ -100,6 +104,7 @@ def main() -> int:
     parser.add_argument("--out", default="docs/sheets")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--only", choices=("pose", "emotion", "flicker"), action="append")
+    parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="jpg keeps docs/ small; png is lossless")
     args = parser.parse_args()
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -112,14 +117,14 @@ def main() -> int:
         state = renderer.prepare(analysis)
         if "pose" in only:
             rows = render_rows(renderer, state, base, POSE_ROWS, frames)
-            cv2.imwrite(str(out / f"{name}_pose.png"), cv2.cvtColor(assemble(rows, f"{name}: pose and mouth"), cv2.COLOR_RGB2BGR))
+            save(out / f"{name}_pose.{args.format}", assemble(rows, f"{name}: pose and mouth"))
         if "emotion" in only:
             rows = [(f"{e} 1.0", dict(emotion=e, emotion_strength=1.0), "closed") for e in EMOTION_NAMES]
             sheet = assemble(render_rows(renderer, state, base, rows, frames), f"{name}: emotions at strength 1")
-            cv2.imwrite(str(out / f"{name}_emotions.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+            save(out / f"{name}_emotions.{args.format}", sheet)
         if "flicker" in only:
             strip = flicker_strip(renderer, state, base, max(0, frames["open"] - 3))
-            cv2.imwrite(str(out / f"{name}_flicker.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+            save(out / f"{name}_flicker.{args.format}", strip)
     print(f"sheets in {out}")
     return 0
 

@@ -21,8 +21,10 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flap.engines.embedded.rasterizer import folded_triangles  # noqa: E402
 from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
-from flap.evaluation.appearance import changed_outside, face_region, find_pops, hard_edges_added, visible_folds  # noqa: E402
+from flap.evaluation.appearance import (changed_outside, face_region, find_pops, full_map, hard_edges_added, head_reach,  # noqa: E402
+                                        posed_landmarks, visible_folds, warped_alpha)
 from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
 from flap.face.portrait import analyze_portrait  # noqa: E402
@@ -33,25 +35,6 @@ PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hoppe
              "tests/portraits/obama_speaking.jpg", "tests/portraits/biden_standing.jpg"]
 EXTREMES = [dict(yaw=30), dict(yaw=-30), dict(pitch=25), dict(pitch=-25), dict(roll=25), dict(roll=-25),
             dict(mouth=2.0), dict(expression=2.0)]
-HEAD_REACH = (2.4, 1.7)  # the head (face, hair, ears) lies within these factors of the face oval: above, below
-
-
-def head_reach(landmarks_xy: np.ndarray, shape: tuple[int, int], factors: tuple[float, float] = HEAD_REACH) -> np.ndarray:
-    oval = landmarks_xy[list(G.face_oval_loop())]
-    centre = oval.mean(axis=0)
-    rel = oval - centre
-    down = np.clip(rel[:, 1] / np.maximum(np.linalg.norm(rel, axis=1), 1e-9) * 0.5 + 0.5, 0, 1)[:, None]
-    grown = centre + rel * ((1 - down) * factors[0] + down * factors[1])
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillConvexPoly(mask, np.round(cv2.convexHull(grown.astype(np.float32))).astype(np.int32), 1)
-    return mask > 0
-
-
-def posed_landmarks(renderer, state, motion) -> np.ndarray:
-    cams = renderer.vertex_positions(state, motion)
-    return np.stack([image_to_camera(c[: G.NUM_LANDMARKS])[:, :2] for c in cams])
-
-
 def evaluate(path: str, audio: str, seconds: float, maps: Path | None) -> dict:
     analysis = analyze_portrait(path, size=512)
     renderer = EmbeddedRenderer()
@@ -68,14 +51,15 @@ def evaluate(path: str, audio: str, seconds: float, maps: Path | None) -> dict:
     outside = changed_outside(frames, analysis.crop, reach)
     folds, edges = [], []
     mesh = state.mesh
-    strips = mesh.triangles[np.any(mesh.triangles >= G.NUM_LANDMARKS, axis=1) & np.any(mesh.rigidity[mesh.triangles] > 0.01, axis=1)]
     for controls in EXTREMES:
         m = apply_controls(motion.take(np.array([int(np.argmax(motion.jaw[:, 0]))])), MotionControls(motion_scale=0, **controls))
         cam = renderer.vertex_positions(state, m)[0]
         dst = image_to_camera(cam)[:, :2]
-        folds.append(visible_folds(mesh.src_xy, dst, strips, face_region(dst[: G.NUM_LANDMARKS], shape, margin=0.0)))
+        drawn = state.moving_triangles[~(folded_triangles(mesh.src_xy, dst, state.moving_triangles) & state.moving_cullable)]
+        folds.append(visible_folds(mesh.src_xy, dst, cam[:, 2], drawn, drawn, shape, opaque=warped_alpha(renderer, state, cam) > 0.1))
         frame = renderer.render_frame(state, cam)
-        edges.append(hard_edges_added(frame, analysis.crop, face_region(dst[: G.NUM_LANDMARKS], shape, margin=-0.02)))
+        edges.append(hard_edges_added(frame, analysis.crop, face_region(dst[: G.NUM_LANDMARKS], shape, margin=-0.02),
+                                      full_map(renderer, state, cam)))
     if maps is not None:
         maps.mkdir(parents=True, exist_ok=True)
         vis = (analysis.crop * 0.5).astype(np.uint8)

@@ -10,7 +10,7 @@
 #
 # Needs the portrait cache .gpucache/issue6 (`.venv/bin/python -m flap.training synthetic cache --out
 # .gpucache/issue6`; rebuild it whenever flap/engines/embedded changes).  Environment: PYTHON, OUT, BUDGET_S,
-# WORK, RESOLUTION.
+# WORK, RESOLUTION, STEPS (per model), SKIP_UNTRAINED=1 (reuse an untrained.npz of the same set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -30,6 +30,8 @@ if [[ "${1:-}" == "--smoke" ]]; then
 else
   ARGS+=(--budget-s "${BUDGET_S:-540}")
   [[ -n "${RESOLUTION:-}" ]] && ARGS+=(--resolution "$RESOLUTION")
+  [[ -n "${STEPS:-}" ]] && ARGS+=(--steps "$STEPS")
+  [[ -n "${SKIP_UNTRAINED:-}" ]] && ARGS+=(--skip-untrained)
   $PY -c "import torch, diffusers; print('torch', torch.__version__, 'diffusers', diffusers.__version__, 'gpu', torch.cuda.get_device_name() if torch.cuda.is_available() else None)"
 fi
 $PY -m flap.training decoupling "${ARGS[@]}" 2>&1 | grep --line-buffered -v "Warning\|warn(" | tee "$OUT/decoupling.log"

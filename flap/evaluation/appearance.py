@@ -28,6 +28,30 @@ def face_region(landmarks_xy: np.ndarray, shape: tuple[int, int], margin: float 
     return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
 
 
+#: The head (face, hair, ears) lies within these factors of the face oval around its centre: above, below.
+HEAD_REACH = (2.4, 1.7)
+
+
+def head_reach(landmarks_xy: np.ndarray, shape: tuple[int, int], factors: tuple[float, float] = HEAD_REACH) -> np.ndarray:
+    """(H, W) bool: where the head may be, from its landmarks: hair reaches far above the face, the neck below."""
+    oval = landmarks_xy[list(G.face_oval_loop())]
+    centre = oval.mean(axis=0)
+    rel = oval - centre
+    down = np.clip(rel[:, 1] / np.maximum(np.linalg.norm(rel, axis=1), 1e-9) * 0.5 + 0.5, 0, 1)[:, None]
+    grown = centre + rel * ((1 - down) * factors[0] + down * factors[1])
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, np.round(cv2.convexHull(grown.astype(np.float32))).astype(np.int32), 1)
+    return mask > 0
+
+
+def posed_landmarks(renderer, state, motion) -> np.ndarray:
+    """(T, 478, 2) where the embedded renderer puts the face landmarks in each frame (pixels)."""
+    from flap.face.geometry import image_to_camera
+
+    cams = renderer.vertex_positions(state, motion)
+    return np.stack([image_to_camera(c[: G.NUM_LANDMARKS])[:, :2] for c in cams])
+
+
 @dataclass(frozen=True)
 class PopReport:
     frames: list[int]  # frame indices that pop
@@ -71,37 +95,73 @@ def changed_outside(frames: Iterable[np.ndarray], photo: np.ndarray, allowed: np
     return bad & ~allowed
 
 
-def visible_folds(src_xy: np.ndarray, dst_xy: np.ndarray, triangles: np.ndarray, hidden: np.ndarray, min_area: float = 2.0) -> int:
-    """How many of ``triangles`` (of at least ``min_area`` px in the source) are flipped in ``dst_xy`` with their
-    centre outside ``hidden`` (an (H, W) mask of what lies in front, e.g. the posed face): a tear or fold a viewer
-    sees, such as hair strips folding over each other beside a turned face."""
-    from flap.engines.embedded.rasterizer import folded_triangles
+def visible_folds(src_xy: np.ndarray, dst_xy: np.ndarray, depth: np.ndarray, triangles: np.ndarray, drawn: np.ndarray,
+                  shape: tuple[int, int], min_pixels: int = 6, opaque: np.ndarray | None = None) -> int:
+    """How many of ``drawn`` (the triangles the renderer draws, z-buffered by ``depth``, larger = nearer) are
+    flipped against the source and still win at least ``min_pixels`` pixels of the frame: folds and tears a viewer
+    sees, such as hair strips folding over each other beside a turned face.  ``triangles`` selects which of the
+    drawn triangles to count (e.g. the hair and neck strips); ``opaque`` (H, W) bool, if given, counts only pixels
+    where the warp shows the person (a fold over fully transparent background is invisible)."""
+    from flap.engines.embedded.rasterizer import folded_triangles, rasterize_backward_map
 
-    s = src_xy[triangles]
-    area = np.abs((s[:, 1, 0] - s[:, 0, 0]) * (s[:, 2, 1] - s[:, 0, 1]) - (s[:, 1, 1] - s[:, 0, 1]) * (s[:, 2, 0] - s[:, 0, 0]))
-    flipped = folded_triangles(src_xy, dst_xy, triangles) & (area >= 2 * min_area)
-    centre = np.round(dst_xy[triangles[flipped]].mean(axis=1)).astype(int)
-    h, w = hidden.shape
-    inside = (centre[:, 0] >= 0) & (centre[:, 0] < w) & (centre[:, 1] >= 0) & (centre[:, 1] < h)
-    centre = centre[inside]
-    return int(np.sum(~hidden[centre[:, 1], centre[:, 0]]))
+    # Rasterise every drawn triangle with its own index as the value: the map then says which one won each pixel.
+    corners = drawn.reshape(-1)
+    index = np.repeat(np.arange(len(drawn), dtype=np.float64), 3)
+    values = np.stack([index, np.zeros_like(index)], axis=1)
+    own = np.arange(len(corners)).reshape(-1, 3)
+    winner, _, covered = rasterize_backward_map(dst_xy[corners], depth[corners], values, own, shape, 1.0)
+    if opaque is not None:
+        covered &= opaque
+    counts = np.bincount(np.round(winner[covered]).astype(int), minlength=len(drawn))
+    counted = (drawn[:, None, :] == triangles[None, :, :]).all(axis=2).any(axis=1) if len(triangles) else np.zeros(len(drawn), bool)
+    flipped = folded_triangles(src_xy, dst_xy, drawn)
+    return int(np.sum(flipped & counted & (counts >= min_pixels)))
 
 
-def hard_edges_added(frame: np.ndarray, photo: np.ndarray, region: np.ndarray, threshold: float = 60.0) -> float:
-    """Share of ``region`` pixels with a strong edge in ``frame`` where the photo has none nearby: seams, cuts and
-    stair-steps that a warp adds (the photo's own edges move a little, so they are dilated before comparing)."""
-    def edges(img: np.ndarray) -> np.ndarray:
-        grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
-        gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
-        return np.hypot(gx, gy) > threshold
+def _edges(img: np.ndarray, threshold: float) -> np.ndarray:
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)) > threshold
 
-    own = cv2.dilate(edges(photo).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
-    new = edges(frame) & ~own & region
+
+def hard_edges_added(frame: np.ndarray, photo: np.ndarray, region: np.ndarray, source_map: tuple[np.ndarray, np.ndarray] | None = None,
+                     threshold: float = 60.0, slack: int = 2) -> float:
+    """Share of ``region`` pixels with a strong edge in ``frame`` that the photo does not have where the frame
+    samples it: seams, cuts and stair-steps that a warp adds.  ``source_map`` (map_x, map_y: where each frame pixel
+    comes from in the photo; identity when None) carries the photo's own edges to where the warp put them; they
+    are grown by ``slack`` pixels, as interpolation blurs an edge's position a little."""
+    own = cv2.dilate(_edges(photo, threshold).astype(np.uint8), np.ones((2 * slack + 1, 2 * slack + 1), np.uint8))
+    if source_map is not None:
+        own = cv2.remap(own, source_map[0], source_map[1], cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        own = cv2.dilate(own, np.ones((3, 3), np.uint8))
+    new = _edges(frame, threshold) & (own == 0) & region
     return float(new.sum() / max(1, region.sum()))
 
 
+def warped_alpha(renderer, state, camera) -> np.ndarray:
+    """(H, W) float: how opaque the warped person is in each pixel of the frame (0 = the plate shows)."""
+    map_x, map_y = full_map(renderer, state, camera)
+    return cv2.remap(state.premultiplied[:, :, 3], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) / 255.0
+
+
+def full_map(renderer, state, camera) -> tuple[np.ndarray, np.ndarray]:
+    """The embedded renderer's backward map for a whole frame (identity where nothing moves)."""
+    map_x, map_y = (g.copy() for g in state.pixel_grid)
+    region = renderer.backward_map(state, camera)
+    if region is not None:
+        (x0, y0, x1, y1), sub_x, sub_y = region
+        map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1] = sub_x, sub_y
+    return map_x, map_y
+
+
 def emotion_signature(neutral: np.ndarray, emotional: np.ndarray) -> np.ndarray:
-    """Landmark displacement of an emotion against the neutral render, normalised by the face width (flattened)."""
-    width = np.ptp(neutral[:, 0])
-    return ((emotional[:, :2] - neutral[:, :2]) / max(width, 1e-6)).ravel()
+    """How an emotion moves the face's landmarks against the neutral render, after removing the head's own
+    motion (a 2D similarity fit), normalised by the face width and flattened: the expression, not the pose."""
+    a, b = neutral[:, :2].astype(np.float64), emotional[:, :2].astype(np.float64)
+    ca, cb = a.mean(axis=0), b.mean(axis=0)
+    a0, b0 = a - ca, b - cb
+    u, sv, vt = np.linalg.svd(b0.T @ a0)
+    rotation = u @ vt
+    scale = sv.sum() / max(np.sum(b0 ** 2), 1e-9)
+    aligned = scale * b0 @ rotation + ca
+    width = np.ptp(a[:, 0])
+    return ((aligned - a) / max(width, 1e-6)).ravel()

@@ -26,22 +26,24 @@ class EmotionPreset:
         return vec
 
 
+# Each emotion is a distinct signature (FACS-like action units as named controls), strong enough at strength 1 to be
+# read on any face; none opens the jaw, so a silent face keeps its lips together (surprise shows in brows and eyes).
 EMOTIONS: dict[str, EmotionPreset] = {
     "neutral": EmotionPreset(),
-    "happy": EmotionPreset({"smile_left": 0.85, "smile_right": 0.85, "cheek_raise": 0.7, "eye_squint": 0.25, "brow_raise": 0.1},
+    "happy": EmotionPreset({"smile_left": 1.3, "smile_right": 1.3, "cheek_raise": 1.3, "eye_squint": 0.35, "brow_raise": 0.15},
                            pitch_deg=2.0, head_motion_gain=1.15),
-    "sad": EmotionPreset({"brow_inner_raise": 0.9, "frown": 0.7, "brow_lower": 0.15, "lip_press": 0.15},
-                         pitch_deg=-6.0, eyelid_baseline=0.2, head_motion_gain=0.6),
-    "angry": EmotionPreset({"brow_lower": 1.0, "lip_press": 0.4, "nose_wrinkle": 0.4, "frown": 0.45, "eye_squint": 0.2},
-                           pitch_deg=-3.0, head_motion_gain=1.3),
-    "surprised": EmotionPreset({"brow_raise": 1.0, "eye_wide": 0.9, "lower_lip_down": 0.2},
-                               pitch_deg=3.0, jaw_rad=0.07, head_motion_gain=1.1),
-    "fearful": EmotionPreset({"brow_inner_raise": 0.8, "brow_raise": 0.5, "eye_wide": 0.8, "lip_stretch": 0.7, "brow_lower": 0.2},
-                             pitch_deg=-2.0, jaw_rad=0.03, head_motion_gain=0.8),
-    "disgusted": EmotionPreset({"nose_wrinkle": 0.9, "upper_lip_raise": 0.8, "brow_lower": 0.6, "eye_squint": 0.35, "frown": 0.35},
-                               pitch_deg=-1.0, head_motion_gain=0.9),
-    "contempt": EmotionPreset({"smile_right": 0.65, "eye_squint": 0.15, "upper_lip_raise": 0.1},
-                              pitch_deg=3.0, eyelid_baseline=0.1, head_motion_gain=0.8),
+    "sad": EmotionPreset({"brow_inner_raise": 1.6, "frown": 1.3, "lip_press": 0.3, "lower_lip_tuck": 0.25, "eye_squint": 0.1},
+                         pitch_deg=-7.0, eyelid_baseline=0.3, head_motion_gain=0.6),
+    "angry": EmotionPreset({"brow_lower": 1.7, "lip_press": 0.8, "nose_wrinkle": 0.5, "frown": 0.7, "eye_squint": 0.45},
+                           pitch_deg=-4.0, head_motion_gain=1.3),
+    "surprised": EmotionPreset({"brow_raise": 1.7, "eye_wide": 1.5, "lip_pucker": 0.3},
+                               pitch_deg=3.0, head_motion_gain=1.1),
+    "fearful": EmotionPreset({"brow_inner_raise": 1.3, "brow_raise": 0.7, "brow_lower": 0.45, "eye_wide": 1.3, "lip_stretch": 1.4},
+                             pitch_deg=-3.0, head_motion_gain=0.8),
+    "disgusted": EmotionPreset({"nose_wrinkle": 1.6, "upper_lip_raise": 1.1, "brow_lower": 0.8, "eye_squint": 0.6, "frown": 0.6},
+                               pitch_deg=2.0, head_motion_gain=0.9),
+    "contempt": EmotionPreset({"smile_right": 1.4, "lip_press": 0.4, "eye_squint": 0.25, "brow_raise": 0.2},
+                              pitch_deg=5.0, eyelid_baseline=0.15, head_motion_gain=0.8),
 }
 
 EMOTION_NAMES: tuple[str, ...] = tuple(EMOTIONS)

@@ -87,6 +87,9 @@ def _decoupling(args) -> int:
         spec.budget_s = args.budget_s
     if args.resolution is not None:
         spec.resolution = args.resolution
+    if args.steps is not None:
+        spec.steps_per_model = args.steps
+    spec.sample_untrained = not args.skip_untrained
     result = run_decoupling(args.cache, args.out, spec, work_dir=args.work)
     print(json.dumps(result, indent=1, default=str))
     return 0
@@ -167,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", default=None, help="scratch folder for data and runs")
     p.add_argument("--budget-s", type=float, default=None, help="wall-clock budget of the whole experiment")
     p.add_argument("--resolution", type=int, default=None, help="frame side in pixels (default 96)")
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps per model (default 400; 0 = split the time)")
+    p.add_argument("--skip-untrained", action="store_true", help="do not sample the untrained model (reuse a file)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, a few steps: the same code path on a CPU")
     p.set_defaults(func=_decoupling)
 

@@ -44,12 +44,17 @@ class DecouplingSpec(ExperimentSpec):
     new_identities: tuple[str, ...] = ("astronaut_green_bg", "hopper_cool_light")  # one variant of each person
     clips_per_new_identity: int = 2
     jpeg_quality: int = 95
+    # the budget both models get: optimisation steps of 64 frames each (image batches of 64 frames, or 4 clips of
+    # 16), split over the stages by stage_shares; None splits the wall-clock time instead (each of the three
+    # stages then pays its own start-up, which at a few minutes starves stages 1 and 3)
+    steps_per_model: int | None = 400
+    sample_untrained: bool = True  # False: reuse an untrained.npz of the same held-out set (same spec and seed)
 
     @classmethod
     def smoke(cls) -> "DecouplingSpec":
         base = asdict(ExperimentSpec.smoke())
         base.update(resolution=32, new_identities=("hopper_mirror",), clips_per_new_identity=1,
-                    identities=["astronaut_orig", "hopper_mirror"])
+                    identities=["astronaut_orig", "hopper_mirror"], steps_per_model=4)
         return cls(**base)
 
 
@@ -133,12 +138,14 @@ def run_decoupling(cache: str | Path, out: str | Path, spec: DecouplingSpec = De
     pipe = new_pipeline(replace(ModelSpec(), preset=spec.preset, resolution=spec.resolution))
     untrained = work / "untrained"
     pipe.save_pretrained(untrained)  # both trainings start from exactly these weights
-    sample_s = sample(pipe, "untrained")  # includes CUDA start-up: an upper bound for the later samplings
+    sample_s = sample(pipe, "untrained") if spec.sample_untrained else 80.0  # (80 s: 96 px on an H200, measured)
     del pipe
     t = mark("untrained_sampling", t)
-    # the same training time for both models: what is left, minus two samplings and the reserve, halved
+    # the same training time for both models: what is left, minus two samplings and the reserve, halved (with a
+    # step budget this is only a cap that stops a run overrunning the device command)
     left = spec.budget_s - (time.perf_counter() - start) - spec.reserve_s - 2 * sample_s
     per_model = max(15.0, left / 2)
+    steps = spec.steps_per_model
     runs: dict[str, list[dict]] = {}
 
     def record(result, config, seconds) -> dict:
@@ -153,7 +160,11 @@ def run_decoupling(cache: str | Path, out: str | Path, spec: DecouplingSpec = De
     for k, stage in enumerate((1, 2, 3)):
         remaining = per_model - (time.perf_counter() - model_start)
         seconds = max(5.0, remaining * shares[k] / sum(shares[k:]))
-        config = stage_config(spec, stage, data, work / "progressive", previous, seconds)
+        stage_spec = spec
+        if steps:
+            stage_spec = replace(spec, max_steps_per_stage=max(1, round(steps * shares[k] / sum(shares))))
+            seconds = max(5.0, remaining * 0.9 if k == 2 else remaining * (shares[k] + 0.1) / sum(shares[k:]))
+        config = stage_config(stage_spec, stage, data, work / "progressive", previous, seconds)
         result = train(config)
         runs["progressive"].append(record(result, config, seconds))
         previous = result.export_dir
@@ -164,8 +175,9 @@ def run_decoupling(cache: str | Path, out: str | Path, spec: DecouplingSpec = De
 
     # all at once: one stage, every layer, video clips, full condition, the same wall-clock time
     model_start = time.perf_counter()
-    seconds = max(5.0, per_model)
-    config = stage_config(spec, "all", data, work / "all_at_once", untrained, seconds)
+    seconds = max(5.0, spec.budget_s - (time.perf_counter() - start) - spec.reserve_s - sample_s)
+    config = stage_config(replace(spec, max_steps_per_stage=steps) if steps else spec, "all", data,
+                          work / "all_at_once", untrained, seconds)
     result = train(config)
     runs["all_at_once"] = [record(result, config, seconds)]
     timings["all_at_once_train_wall"] = round(time.perf_counter() - model_start, 1)

@@ -4,9 +4,11 @@ Why: ``torch.compile`` costs a fresh process minutes before its first video (397
 ZeroGPU worker, fresh on every call, can never amortise.  AOTInductor compiles once, on a GPU like the one that
 will run it, into ``.pt2`` packages that a fresh process loads in seconds.
 
-The packages hold kernels only, not weights (``package_constants_in_so=False``): at load time they are bound to
-the live model's own parameters (``load_constants(..., user_managed=True)``), so there is no second copy of the
-weights on disk or on the GPU, and fine-tuned weights of the same architecture reuse the same artifacts.
+The packages hold the weights they were compiled with (AOTInductor's default; kernels-only packages bound to the
+live weights with ``package_constants_in_so=False`` crashed torch 2.11's CUDA loader, seen on an H200), so the
+manifest keeps a fingerprint of them (names, shapes, dtypes and per-tensor sums): artifacts load only into a
+model with the same weights, and other weights run eagerly with a note (recompile after fine-tuning).  The
+compiled programs then hold a second copy of the weights on the GPU (the eager model stays for fallbacks).
 
 What is compiled, with the shapes it was built for (``AOTTarget``):
 - ``denoiser_full``: one full UNet pass over a window, returning the noise and the deep feature DeepCache keeps;
@@ -27,7 +29,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -43,8 +45,8 @@ log = logging.getLogger("flap.diffusion.aot")
 AOT_FOLDER = "aot"
 MANIFEST = "manifest.json"
 PARTS = ("denoiser_full", "denoiser_shallow", "vae_decoder", "reference_net")
-#: Inductor settings: kernels only in the package (weights are bound at load time).
-INDUCTOR_CONFIGS = {"aot_inductor.package_constants_in_so": False}
+#: Inductor settings for AOTInductor (its defaults: weights inside the package).
+INDUCTOR_CONFIGS: dict = {}
 
 
 @dataclass(frozen=True)
@@ -175,9 +177,8 @@ def compile_pipeline(pipe, folder: str | Path, *, window: int = 16, decode_chunk
         timings[name] = round(time.perf_counter() - start, 2)
         manifest["parts"][name] = Path(path).name
         tensors = component_tensors(pipe, name)
-        # the names the compiled program itself asks for (inductor drops unused weights, e.g. the VAE's encoder)
-        needed = torch._inductor.aoti_load_package(path).get_constant_fqns()
-        manifest.setdefault("weights", {})[name] = weights_digest(tensors, needed)
+        names = sorted(fqn for fqn in [*program.state_dict, *program.constants] if fqn in tensors)
+        manifest.setdefault("weights", {})[name] = weights_fingerprint(tensors, names)
         log_fn(f"AOT {name}: compiled in {timings[name]:.1f} s")
         _write_manifest(folder, manifest)
         return program
@@ -206,11 +207,30 @@ def compile_pipeline(pipe, folder: str | Path, *, window: int = 16, decode_chunk
     return manifest
 
 
-def weights_digest(tensors: dict[str, torch.Tensor], names) -> str:
-    """A fingerprint of the names, shapes and dtypes of the weights a program reads (not their values: the
-    artifacts hold no weights, so fine-tuned weights of the same architecture reuse them)."""
-    lines = sorted(f"{n}:{tuple(tensors[n].shape)}:{tensors[n].dtype}" if n in tensors else f"{n}:missing" for n in names)
-    return hashlib.sha1("\n".join(lines).encode()).hexdigest()
+def weights_fingerprint(tensors: dict[str, torch.Tensor], names: list[str]) -> dict:
+    """What a program's weights were: a digest of their names, shapes and dtypes, and each tensor's sum and sum of
+    squares (one reduction per tensor on its device; compared with a tolerance, so CPU and GPU sums agree)."""
+    layout = hashlib.sha1("\n".join(f"{n}:{tuple(tensors[n].shape)}:{tensors[n].dtype}" for n in names).encode())
+    with torch.no_grad():
+        sums = torch.stack([torch.stack([tensors[n].float().sum(), tensors[n].float().square().sum()])
+                            for n in names]).cpu() if names else torch.zeros(0, 2)
+    return {"names": names, "layout": layout.hexdigest(), "sums": sums.tolist()}
+
+
+def same_weights(tensors: dict[str, torch.Tensor], saved: dict | None) -> str | None:
+    """None when ``tensors`` hold the weights ``saved`` describes, else what differs."""
+    if not saved:
+        return "no weight fingerprint in the manifest"
+    missing = [n for n in saved["names"] if n not in tensors]
+    if missing:
+        return f"this model lacks {missing[0]} (another architecture)"
+    here = weights_fingerprint(tensors, saved["names"])
+    if here["layout"] != saved["layout"]:
+        return "weight shapes or dtypes differ (another architecture)"
+    a, b = torch.tensor(here["sums"]), torch.tensor(saved["sums"])
+    if a.shape != b.shape or not torch.allclose(a, b, rtol=1e-3, atol=1e-4):
+        return "the weights' values differ from the ones compiled in (other or fine-tuned weights: recompile)"
+    return None
 
 
 def _write_manifest(folder: Path, manifest: dict) -> None:
@@ -236,16 +256,14 @@ class CompiledParts:
     reference_net: object | None = None
     load_seconds: float = 0.0
 
-    bound: list[tuple[torch.Tensor, int]] = field(default_factory=list)  # the weights the programs point at
-
     @property
     def loaded(self) -> list[str]:
         return [name for name in PARTS if getattr(self, name) is not None]
 
-    def still_bound(self) -> bool:
-        """True while every weight the programs read is where it was at load time (``.to()`` or loading other
-        weights moves them: the programs hold raw pointers, so they must then not run)."""
-        return all(tensor.data_ptr() == pointer for tensor, pointer in self.bound)
+    def fits(self, pipe) -> bool:
+        """Still the device and dtype the programs were built for (``.to()`` may have changed them)."""
+        return (device_name(pipe.device) == self.target.device
+                and str(pipe.denoising_unet.unet.conv_in.weight.dtype) == self.target.dtype)
 
     def decodes(self, latents: torch.Tensor) -> bool:
         return (self.vae_decoder is not None and 1 <= latents.shape[0] <= self.target.decode_chunk
@@ -329,20 +347,13 @@ def load(pipe, folder: str | Path) -> tuple[CompiledParts | None, str]:
     for name, filename in manifest["parts"].items():
         if name not in PARTS:
             continue
-        tensors = component_tensors(pipe, name)
+        differs = same_weights(component_tensors(pipe, name), manifest.get("weights", {}).get(name))
+        if differs:
+            return None, f"compiled {name} in {folder} does not fit this model: {differs}; running eagerly"
         try:
             program = torch._inductor.aoti_load_package(str(Path(folder) / filename))
-            needed = program.get_constant_fqns()
-            if weights_digest(tensors, needed) != manifest.get("weights", {}).get(name):
-                missing = [fqn for fqn in needed if fqn not in tensors]
-                return None, (f"compiled {name} in {folder} was built for another architecture (weights differ in "
-                              f"name, shape or dtype{'; first missing: ' + missing[0] if missing else ''}); "
-                              "running eagerly")
-            program.load_constants({fqn: tensors[fqn] for fqn in needed},
-                                   check_full_update=True, user_managed=True)
         except Exception as exc:  # a broken or foreign package must not stop the eager path
             return None, f"compiled {name} in {folder} could not be loaded ({type(exc).__name__}: {exc}); running eagerly"
         setattr(parts, name, program)
-        parts.bound.extend((tensor, tensor.data_ptr()) for tensor in tensors.values())
     parts.load_seconds = time.perf_counter() - start
     return parts, f"loaded compiled {', '.join(parts.loaded)} from {folder} in {parts.load_seconds:.1f} s"

@@ -303,14 +303,14 @@ class FLAPPipeline(DiffusionPipeline):
         return note
 
     def _compiled_parts(self):
-        """The loaded AOT programs, or None; dropped (eager from then on) once the weights they point at moved."""
-        if self._compiled is not None and not self._compiled.still_bound():
+        """The loaded AOT programs, or None; dropped (eager from then on) once the pipeline moved to another device
+        or dtype than they were built for."""
+        if self._compiled is not None and not self._compiled.fits(self):
             self._compiled = None
             import logging
 
             logging.getLogger("flap.diffusion.aot").warning(
-                "the model's weights moved since the compiled artifacts were loaded; running eagerly "
-                "(call load_compiled again after .to() or loading weights)")
+                "the pipeline moved to another device or dtype than its compiled artifacts; running eagerly")
         return self._compiled
 
     def compile_decoder(self, **compile_kwargs) -> bool:

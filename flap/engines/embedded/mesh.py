@@ -98,11 +98,7 @@ def build_mesh(landmarks_px: np.ndarray, pose: HeadPose, config: MeshConfig = Me
         strips.append(np.stack([a, d, c], axis=1))
     # The triangles across the mouth opening are squeezed when the lips close, like the eye openings: never culled.
     upper_in, lower_in = set(G.UPPER_INNER_LIP[1:-1]), set(G.LOWER_INNER_LIP[1:-1])
-    # Nor the triangles on the face oval: where the far side turns away they fold onto the silhouette, and a
-    # folded rim reads as a cheek seen edge-on; culled, it would leave a hole to the strips behind.
-    rim = set(G.face_oval_loop())
-    skin = np.array([not (set(t.tolist()) & upper_in and set(t.tolist()) & lower_in) and not set(t.tolist()) & rim
-                     for t in faces])
+    skin = np.array([not (set(t.tolist()) & upper_in and set(t.tolist()) & lower_in) for t in faces])
     cullable = np.concatenate([skin] + [np.zeros(len(t), bool) for t in eye_tris]
                               + [np.zeros(len(t), bool) for t in strips])
     triangles = np.concatenate(triangles + strips).astype(np.int64)
@@ -120,6 +116,14 @@ def build_mesh(landmarks_px: np.ndarray, pose: HeadPose, config: MeshConfig = Me
     below = (chin_y + 0.5 * unit - head_points[:, 1]) / (config.neck_length_cm * unit)
     neck = 1.0 - _smoothstep(below)
     rigidity = np.where(np.arange(len(head_points)) < n_land, 1.0, radial * neck)
+    # Smooth along each ring: neighbours that move very differently shear their strips into folds on a roll.
+    # Only downward: a ring vertex never moves more than it did, so the body below the head still stays put.
+    rings = rigidity[n_land:].reshape(len(config.ring_factors), n_oval)
+    kernel = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) / 9.0
+    smooth = rings
+    for _ in range(3):
+        smooth = sum(w * np.roll(smooth, k - 2, axis=1) for k, w in enumerate(kernel))
+    rigidity[n_land:] = np.minimum(rings, smooth).ravel()
     shares = [1.0] * n_land
     for k in range(len(config.ring_factors)):
         shares += [config.ring_3d_share[k] if k < len(config.ring_3d_share) else 0.0] * n_oval

@@ -41,6 +41,9 @@ class EmbeddedRendererConfig:
     calibration_angles: tuple[tuple[float, float], tuple[float, float]] = ((12.0, 27.0), (10.0, 20.0))  # yaw, pitch
     gain_range: tuple[float, float] = (0.75, 1.6)
     max_geometric_angle: float = 34.0  # degrees of actual warp, whatever the gain: beyond it a warp of one photo tears
+    # ... and at most this far from frontal (yaw, pitch) with the photo's own pose: a face already turned 20 degrees
+    # has less room on that side.
+    max_absolute_angle: tuple[float, float] = (42.0, 36.0)
     mouth_interior: bool = True
     lash_line: bool = True
     mesh: MeshConfig = field(default_factory=MeshConfig)
@@ -65,7 +68,9 @@ class PreparedPortrait:
     detail_regions: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (vertex ids, triangles, cullable) at full resolution
     detail_cells: tuple[int, ...]  # rasteriser cell per detail region: 1 for eyes (lids must meet), coarser for the mouth
     identity_grid: tuple[np.ndarray, np.ndarray]  # rasteriser cell centres in pixels
+    pixel_grid: tuple[np.ndarray, np.ndarray]  # every pixel's own x and y (float32), the identity map
     base: np.ndarray  # the still head over the plate: what every frame starts from, so no region ever pops back
+    outer_face: np.ndarray  # landmarks in the outer part of the face, which can reach past the rim on a turn
 
 
 class EmbeddedRenderer:
@@ -106,10 +111,12 @@ class EmbeddedRenderer:
             moving_triangles=moving_triangles,
             moving_cullable=mesh.cullable[moves],
             identity_grid=self._identity_grid(size),
+            pixel_grid=tuple(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))),
             detail_regions=self._detail_regions(mesh),
             detail_cells=(1,),
             pose_gains=np.ones((2, 2, 2)),
             base=portrait.crop,
+            outer_face=self._outer_face(mesh),
         )
         state.base = still_frame(portrait.crop, state.premultiplied, plate)
         if self.config.calibrate_pose:
@@ -147,6 +154,17 @@ class EmbeddedRenderer:
                             gains[axis, direction, level_index] = float(np.clip(requested / measured, lo, hi))
                     k += 1
         return gains
+
+    @staticmethod
+    def _outer_face(mesh: RenderMesh, share: float = 0.55) -> np.ndarray:
+        """Landmarks farther from the face centre than ``share`` of the rim in their direction."""
+        xy = mesh.src_xy[: mesh.num_landmarks]
+        oval = np.array(G.face_oval_loop())
+        centre = xy[oval].mean(axis=0)
+        rel, rim = xy - centre, xy[oval] - centre
+        angle, rim_angle = np.arctan2(rel[:, 1], rel[:, 0]), np.arctan2(rim[:, 1], rim[:, 0])
+        nearest = np.argmin(np.abs(np.mod(angle[:, None] - rim_angle[None] + np.pi, 2 * np.pi) - np.pi), axis=1)
+        return np.nonzero(np.linalg.norm(rel, axis=1) > share * np.linalg.norm(rim[nearest], axis=1))[0]
 
     @staticmethod
     def _detail_regions(mesh: RenderMesh) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -206,7 +224,7 @@ class EmbeddedRenderer:
             relative = motion_rot @ pose.rotation.T
         else:
             relative = motion_rot
-        r_dst = self._perceptual(relative, state.pose_gains) @ pose.rotation
+        r_dst = self._perceptual(relative, state.pose_gains, matrix_to_euler(pose.rotation)) @ pose.rotation
         pivot = np.array(self.config.head_pivot_cm) * rig.unit
         scale = pose.scale * motion.scale.astype(np.float64)
         shift = motion.translation.astype(np.float64) * 100.0 * pose.scale  # metres -> cm -> pixels
@@ -225,13 +243,49 @@ class EmbeddedRenderer:
         share = mesh.share_3d[None, :, None]
         cam = share * cam + (1 - share) * outline
         w = mesh.rigidity[None, :, None]
-        return w * cam + (1 - w) * state.source_camera[None]
+        return self._attach_rings(state, w * cam + (1 - w) * state.source_camera[None])
 
-    def _perceptual(self, relative: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _attach_rings(state: PreparedPortrait, cam: np.ndarray, spacing: float = 0.04) -> np.ndarray:
+        """Keep each ring outside the one inside it (and the first outside the posed face oval), radially from the
+        posed face centre: where a turn pushes the oval out past its hair ring, the ring goes with the
+        silhouette instead of folding its strip over."""
+        mesh = state.mesh
+        oval = np.array(G.face_oval_loop())
+        n_oval = len(oval)
+        n_rings = (len(mesh.head_points) - mesh.num_landmarks) // n_oval
+        xy = cam[..., :2]
+        centre = xy[:, oval].mean(axis=1, keepdims=True)  # (T, 1, 2)
+        # The face oval onto the posed silhouette: where a turn carries the far rim behind the cheek, each rim
+        # vertex goes out to the face's farthest extent in its direction, so the rim stays the outline.
+        face = xy[:, state.outer_face] - centre
+        rim = xy[:, oval] - centre
+        rim_angle = np.arctan2(rim[..., 1], rim[..., 0])  # (T, n_oval)
+        face_angle = np.arctan2(face[..., 1], face[..., 0])
+        turn = np.mod(face_angle[:, :, None] - rim_angle[:, None, :] + np.pi, 2 * np.pi) - np.pi
+        sector = np.argmin(np.abs(turn), axis=2)
+        radius = np.linalg.norm(face, axis=2)
+        extent = np.zeros(rim_angle.shape)
+        np.maximum.at(extent, (np.repeat(np.arange(len(xy)), face.shape[1]), sector.ravel()), radius.ravel())
+        rim_radius = np.linalg.norm(rim, axis=2)
+        grow = np.maximum(extent, rim_radius) / np.maximum(rim_radius, 1e-9)
+        xy[:, oval] = centre + rim * grow[..., None]
+        inner = xy[:, oval] - centre
+        for k in range(n_rings):
+            ids = mesh.num_landmarks + k * n_oval + np.arange(n_oval)
+            rel = xy[:, ids] - centre
+            length = np.linalg.norm(rel, axis=2, keepdims=True)
+            direction = rel / np.maximum(length, 1e-9)
+            reach = np.sum(inner * direction, axis=2, keepdims=True) * (1.0 + spacing)  # the inner ring along it
+            pushed = np.maximum(length, reach)
+            xy[:, ids] = centre + direction * pushed
+            inner = xy[:, ids] - centre
+        cam[..., :2] = xy
+        return cam
+
+    def _perceptual(self, relative: np.ndarray, gains: np.ndarray, photo_euler: np.ndarray) -> np.ndarray:
         """Scale the yaw and pitch of relative rotations by the portrait's perceptual gains, interpolated between
-        the two calibration magnitudes, and cap the geometric angle."""
-        if np.allclose(gains, 1.0):
-            return relative
+        the two calibration magnitudes, and cap the geometric angle (also counting the photo's own pose)."""
         euler = matrix_to_euler(relative)
         limit = self.config.max_geometric_angle
         for axis in (0, 1):
@@ -240,7 +294,9 @@ class EmbeddedRenderer:
             share = np.clip((np.abs(value) - small) / (large - small), 0.0, 1.0)
             direction = np.where(value >= 0, 0, 1)
             gain = gains[axis, direction, 0] * (1 - share) + gains[axis, direction, 1] * share
-            euler[:, axis] = np.clip(value * gain, -limit, limit)
+            room = self.config.max_absolute_angle[axis]
+            lo, hi = max(-limit, -room - photo_euler[axis]), min(limit, room - photo_euler[axis])
+            euler[:, axis] = np.clip(value * gain, min(lo, 0.0), max(hi, 0.0))
         return euler_to_matrix(euler[:, 0], euler[:, 1], euler[:, 2])
 
     # ------------------------------------------------------------------ frames
@@ -262,8 +318,25 @@ class EmbeddedRenderer:
 
     def render_frame(self, state: PreparedPortrait, camera: np.ndarray, blink: float = 0.0) -> np.ndarray:
         """One frame from the posed vertices (``vertex_positions``); ``blink`` (0..1) darkens the lash line."""
-        portrait = state.portrait
-        size = portrait.size
+        out = state.base.copy()
+        region = self.backward_map(state, camera)
+        if region is not None:
+            (x0, y0, x1, y1), sub_x, sub_y = region
+            warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
+        pts = image_to_camera(camera[: G.NUM_LANDMARKS])[:, :2]
+        if self.config.mouth_interior and state.paint_interior:
+            paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
+        if self.config.lash_line and blink > 0.35:
+            self._paint_lash_line(out, pts, min(1.0, (blink - 0.35) / 0.5))
+        return out
+
+    def backward_map(self, state: PreparedPortrait, camera: np.ndarray
+                     ) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+        """Where each output pixel of the moving region samples the photo: ((x0, y0, x1, y1), map_x, map_y) in
+        pixels, or None when nothing moves (the frame is the still head).  Outside the region the map is the
+        identity."""
+        size = state.portrait.size
         cell = self.config.grid_cell
         grid = (int(np.ceil(size / cell)),) * 2
         dst = image_to_camera(camera)  # back to image axes (y down, z away) -> depth = -z
@@ -273,28 +346,32 @@ class EmbeddedRenderer:
         folded = folded_triangles(state.mesh.src_xy, dst[:, :2], moving) & state.moving_cullable
         map_x, map_y, covered = rasterize_backward_map(dst[:, :2], camera[:, 2], state.mesh.src_xy, moving[~folded], grid, cell)
         ident_x, ident_y = state.identity_grid
-        moved = (np.abs(map_x - ident_x) > 0.2) | (np.abs(map_y - ident_y) > 0.2)
-        out = state.base.copy()
-        if moved.any():
-            rows = np.nonzero(moved.any(axis=1))[0]
-            cols = np.nonzero(moved.any(axis=0))[0]
-            gy0, gy1 = max(rows[0] - 2, 0), min(rows[-1] + 3, grid[0])
-            gx0, gx1 = max(cols[0] - 2, 0), min(cols[-1] + 3, grid[1])
-            x0, y0 = gx0 * cell, gy0 * cell
-            x1, y1 = min(gx1 * cell, size), min(gy1 * cell, size)
-            # Upsample the map of the region; cell-aligned, so pixel centres line up with the grid.
-            sub_x = cv2.resize(map_x[gy0:gy1, gx0:gx1], ((gx1 - gx0) * cell, (gy1 - gy0) * cell), interpolation=cv2.INTER_LINEAR)
-            sub_y = cv2.resize(map_y[gy0:gy1, gx0:gx1], ((gx1 - gx0) * cell, (gy1 - gy0) * cell), interpolation=cv2.INTER_LINEAR)
-            sub_x, sub_y = sub_x[: y1 - y0, : x1 - x0], sub_y[: y1 - y0, : x1 - x0]
-            self._refine_details(state, dst[:, :2], camera[:, 2], sub_x, sub_y, (x0, y0, x1, y1))
-            warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
-        pts = dst[: G.NUM_LANDMARKS, :2]
-        if self.config.mouth_interior and state.paint_interior:
-            paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
-        if self.config.lash_line and blink > 0.35:
-            self._paint_lash_line(out, pts, min(1.0, (blink - 0.35) / 0.5))
-        return out
+        # Sub-pixel displacements fade out continuously instead of at a threshold: where the body lets go of the
+        # head, a cell that flips between still and moved would shift a sharp edge for one frame (a pop).
+        dx, dy = map_x - ident_x, map_y - ident_y
+        magnitude = np.hypot(dx, dy)
+        moved = magnitude > 0.1
+        if not moved.any():
+            return None
+        keep = np.clip((magnitude - 0.1) / 0.5, 0.0, 1.0)
+        keep = keep * keep * (3.0 - 2.0 * keep)
+        dx, dy = dx * keep, dy * keep
+        rows = np.nonzero(moved.any(axis=1))[0]
+        cols = np.nonzero(moved.any(axis=0))[0]
+        gy0, gy1 = max(rows[0] - 2, 0), min(rows[-1] + 3, grid[0])
+        gx0, gx1 = max(cols[0] - 2, 0), min(cols[-1] + 3, grid[1])
+        x0, y0 = gx0 * cell, gy0 * cell
+        x1, y1 = min(gx1 * cell, size), min(gy1 * cell, size)
+        # Upsample the displacement of the region (cell-aligned, so pixel centres line up with the grid) and add
+        # it to each pixel's own position: at the region's edges the displacement is zero, so the edge pixels
+        # stay exactly where they are wherever the region ends.
+        shape = ((gx1 - gx0) * cell, (gy1 - gy0) * cell)
+        sub_x = cv2.resize(dx[gy0:gy1, gx0:gx1], shape, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+        sub_y = cv2.resize(dy[gy0:gy1, gx0:gx1], shape, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+        sub_x += state.pixel_grid[0][y0:y1, x0:x1]
+        sub_y += state.pixel_grid[1][y0:y1, x0:x1]
+        self._refine_details(state, dst[:, :2], camera[:, 2], sub_x, sub_y, (x0, y0, x1, y1))
+        return (x0, y0, x1, y1), sub_x, sub_y
 
     def _refine_details(self, state: PreparedPortrait, dst_xy: np.ndarray, depth: np.ndarray, map_x: np.ndarray,
                         map_y: np.ndarray, roi: tuple[int, int, int, int]) -> None:

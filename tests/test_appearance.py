@@ -1,0 +1,198 @@
+"""What a viewer sees in the embedded engine's frames: no pops, the background left alone, no tears at the slider
+extremes, a mouth that reads as a mouth, distinct emotions.  Portraits the engine was not tuned on
+(tests/portraits) as well as the bundled ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from flap.engines.embedded import EmbeddedRenderer
+from flap.evaluation.appearance import (changed_outside, emotion_signature, face_region, find_pops, full_map, hard_edges_added,
+                                        head_reach, posed_landmarks, visible_folds, warped_alpha)
+from flap.face import landmark_groups as G
+from flap.face.geometry import image_to_camera
+from flap.face.portrait import analyze_portrait
+from flap.face.tracker import track_frames
+from flap.motion import MotionSequence
+from flap.motion.controls import MotionControls, apply_controls
+from flap.motion.emotions import EMOTION_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+PORTRAITS = {"astronaut": "examples/portraits/astronaut.jpg", "obama_speaking": "tests/portraits/obama_speaking.jpg",
+             "obama_smiling": "tests/portraits/obama_smiling.jpg", "biden": "tests/portraits/biden_standing.jpg"}
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return EmbeddedRenderer()
+
+
+@pytest.fixture(scope="module")
+def states(renderer):
+    return {name: renderer.prepare(analyze_portrait(str(ROOT / path), size=384)) for name, path in PORTRAITS.items()}
+
+
+@pytest.fixture(scope="module")
+def speech_motion(speech_wav):
+    from flap.pipeline import make_motion
+
+    motion, _ = make_motion(speech_wav)
+    return motion.fit_to_length(int(16 * motion.fps), "loop")  # 16 s of natural head motion, blinks and speech
+
+
+def _synthetic_pop(frames: list[np.ndarray], t: int) -> list[np.ndarray]:
+    frames = [f.copy() for f in frames]
+    frames[t][10:30, 10:40] = 255 - frames[t][10:30, 10:40]
+    return frames
+
+
+@pytest.mark.parametrize("name", ["astronaut", "obama_speaking"])
+def test_no_one_frame_pops_and_the_background_stays_the_photos(renderer, states, speech_motion, name):
+    state = states[name]
+    frames = list(renderer.render_frames(state, speech_motion))
+    posed = posed_landmarks(renderer, state, speech_motion)
+    shape = state.portrait.crop.shape[:2]
+    masks = [face_region(p, shape) for p in posed]
+    pops = find_pops(frames, masks)
+    assert pops.count == 0, f"{name}: one-frame pops at frames {pops.frames[:10]}"
+    assert find_pops(_synthetic_pop(frames, 40), masks).frames == [40], "the detector sees a one-frame flash"
+    reach = head_reach(state.portrait.landmarks[:, :2], shape)
+    for p in posed[::10]:
+        reach |= head_reach(p, shape)
+    outside = changed_outside(frames, state.portrait.crop, reach)
+    assert outside.sum() == 0, f"{name}: {int(outside.sum())} background pixels beyond the head's reach changed"
+
+
+def test_shoulders_stay_put_while_the_head_moves(renderer, states):
+    state = states["obama_smiling"]
+    t = np.arange(30) / 25.0
+    from flap.motion.rotations import euler_to_axis_angle
+
+    motion = MotionSequence.neutral(30).replace(
+        global_rotation=euler_to_axis_angle(15 * np.sin(3 * t), 10 * np.sin(2 * t), 8 * np.sin(4 * t)))
+    frames = np.stack(list(renderer.render_frames(state, motion)))
+    lm = state.portrait.landmarks[:, :2]
+    width = np.ptp(lm[list(G.face_oval_loop()), 0])
+    chin_y, centre_x = lm[G.CHIN, 1], lm[list(G.face_oval_loop()), 0].mean()
+    ys, xs = np.mgrid[0:frames.shape[1], 0:frames.shape[2]]
+    shoulders = (ys > chin_y + 0.55 * width) & (np.abs(xs - centre_x) > 0.65 * width)
+    diff = np.abs(frames.astype(int) - state.portrait.crop.astype(int)).max(axis=-1)
+    assert diff[:, shoulders].max() <= 2, "the body must not bob with the head"
+
+
+@pytest.mark.parametrize("controls", [dict(yaw=30), dict(yaw=-30), dict(pitch=25), dict(pitch=-25), dict(roll=25),
+                                      dict(roll=-25), dict(mouth=2.0), dict(expression=2.0)])
+def test_no_tears_or_new_seams_at_the_slider_extremes(renderer, states, controls):
+    for name in ("astronaut", "obama_smiling"):
+        state = states[name]
+        motion = MotionSequence.neutral(1).replace(jaw=np.array([[0.2, 0.0, 0.0]]))
+        motion = apply_controls(motion, MotionControls(motion_scale=0, **controls))
+        cam = renderer.vertex_positions(state, motion)[0]
+        dst = image_to_camera(cam)[:, :2]
+        shape = state.portrait.crop.shape[:2]
+        mesh = state.mesh
+        drawn = drawn_triangles(state, cam)
+        folds = visible_folds(mesh.src_xy, dst, cam[:, 2], drawn, drawn, shape, opaque=warped_alpha(renderer, state, cam) > 0.1)
+        assert folds == 0, f"{name} {controls}: {folds} folded triangles can be seen (a tear or fold)"
+        frame = renderer.render_frame(state, cam)
+        inner = face_region(dst[: G.NUM_LANDMARKS], shape, margin=-0.02)
+        lips = np.zeros(shape, np.uint8)
+        cv2.fillPoly(lips, [np.round(dst[list(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP[::-1])]).astype(np.int32)], 1)
+        added = hard_edges_added(frame, state.portrait.crop, inner & (cv2.dilate(lips, np.ones((9, 9), np.uint8)) == 0),
+                                 full_map(renderer, state, cam))
+        assert added < 0.01, f"{name} {controls}: {added:.1%} of the face has new hard edges (seams, cuts)"
+
+
+def drawn_triangles(state, cam):
+    """Every triangle the renderer draws for this pose (it culls the folds of the face's skin)."""
+    from flap.engines.embedded.rasterizer import folded_triangles
+
+    dst = image_to_camera(cam)[:, :2]
+    return state.moving_triangles[~(folded_triangles(state.mesh.src_xy, dst, state.moving_triangles) & state.moving_cullable)]
+
+
+def test_the_fold_detector_sees_a_fold():
+    src = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], float)
+    triangles = np.array([[0, 1, 2], [1, 3, 2]])
+    flat = visible_folds(src, src, np.zeros(4), triangles, triangles, (12, 12))
+    folded = src.copy()
+    folded[3] = [-6, -6]  # the second triangle flips over the first
+    over = visible_folds(src, folded, np.array([0, 0, 0, 1.0]), triangles, triangles, (12, 12))
+    assert flat == 0 and over == 1
+
+
+def test_the_seam_detector_sees_a_cut():
+    rng = np.random.default_rng(0)
+    photo = cv2.GaussianBlur(rng.integers(80, 160, (128, 128, 3)).astype(np.uint8), (0, 0), 3)
+    cut = photo.copy()
+    cut[:, 64:] = np.clip(cut[:, 64:].astype(int) + 70, 0, 255).astype(np.uint8)
+    region = np.ones((128, 128), bool)
+    assert hard_edges_added(photo, photo, region) == 0
+    assert hard_edges_added(cut, photo, region) > 0.01
+
+
+def _mouth_pixels(frame: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    inner = np.concatenate([dst[list(G.UPPER_INNER_LIP)], dst[list(G.LOWER_INNER_LIP[1:-1])][::-1]])
+    cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 1)
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
+    return frame[mask > 0].astype(float)
+
+
+def test_open_mouth_shows_teeth_and_a_dark_cavity_grey_on_a_greyscale_photo(renderer):
+    from flap.io.images import load_image
+
+    image, _ = load_image(str(ROOT / "examples/portraits/grace_hopper.jpg"))
+    grey = np.dstack([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)] * 3)
+    for photo, greyscale in ((image, False), (grey, True)):
+        state = renderer.prepare(analyze_portrait(photo, size=384))
+        motion = MotionSequence.neutral(1).replace(jaw=np.array([[0.3, 0.0, 0.0]]))
+        cam = renderer.vertex_positions(state, motion)[0]
+        frame = renderer.render_frame(state, cam)
+        inside = _mouth_pixels(frame, image_to_camera(cam)[:, :2])
+        luma = inside @ np.array([0.299, 0.587, 0.114])
+        assert len(inside) > 150
+        assert np.quantile(luma, 0.95) > 2.5 * np.quantile(luma, 0.1), "bright teeth and a dark cavity"
+        assert np.quantile(luma, 0.1) < 60, "the cavity darkens with depth"
+        chroma = inside.max(axis=1) - inside.min(axis=1)
+        if greyscale:
+            assert chroma.max() <= 3, "nothing coloured is painted into a greyscale photo"
+        else:
+            assert np.median(chroma) > 8
+
+
+def test_expression_zero_still_speaks_and_mouth_zero_is_closed(renderer, states):
+    state = states["astronaut"]
+    motion = MotionSequence.neutral(3).replace(jaw=np.array([[0.0, 0, 0], [0.15, 0, 0], [0.3, 0, 0]]))
+    calm = apply_controls(motion, MotionControls(expression=0.0, motion_scale=0.0))
+    shut = apply_controls(motion, MotionControls(mouth=0.0, motion_scale=0.0))
+    opening = track_frames(list(renderer.render_frames(state, calm)), video_mode=False).mouth_opening
+    assert opening[2] > opening[1] > opening[0] + 0.03, "expression 0 keeps the lips moving with speech"
+    closed = track_frames(list(renderer.render_frames(state, shut)), video_mode=False).mouth_opening
+    assert np.ptp(closed) < 0.02
+
+
+@pytest.mark.parametrize("name", ["astronaut", "obama_smiling"])
+def test_the_eight_emotions_are_distinct_and_surprise_keeps_the_lips_together(renderer, states, name):
+    state = states[name]
+    frames = []
+    for emotion in EMOTION_NAMES:
+        m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0))
+        frames.append(renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean())))
+    track = track_frames(frames, video_mode=False)
+    assert track.found.all()
+    neutral = track.landmarks[0]
+    signatures = {e: emotion_signature(neutral, track.landmarks[i]) for i, e in enumerate(EMOTION_NAMES) if e != "neutral"}
+    for e, sig in signatures.items():
+        assert np.linalg.norm(sig) > 0.03, f"{e} is barely visible"
+    names = list(signatures)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            distance = np.linalg.norm(signatures[a] - signatures[b]) / max(np.linalg.norm(signatures[a]), np.linalg.norm(signatures[b]))
+            assert distance > 0.35, f"{a} and {b} look alike ({distance:.2f})"
+    surprised = EMOTION_NAMES.index("surprised")
+    assert track.mouth_opening[surprised] < track.mouth_opening[0] + 0.03, "surprise does not open a silent mouth"
