@@ -64,8 +64,8 @@ class PopReport:
 
 def find_pops(frames: Iterable[np.ndarray], face_masks: Iterable[np.ndarray], jump: int = 24, agree: int = 8,
               min_pixels: int = 12) -> PopReport:
-    """A frame pops where at least ``min_pixels`` pixels outside the face (``face_masks``, one per frame) differ
-    from both neighbours by more than ``jump`` levels while the neighbours differ by less than ``agree``."""
+    """A frame pops where a patch of at least ``min_pixels`` pixels outside the face (``face_masks``, one per frame)
+    differs from both neighbours by more than ``jump`` levels while the neighbours differ by less than ``agree``."""
     prev2 = prev = None
     mask_prev = None
     popped: list[int] = []
@@ -79,6 +79,8 @@ def find_pops(frames: Iterable[np.ndarray], face_masks: Iterable[np.ndarray], ju
             b = np.abs(prev - frame).max(axis=2) > jump
             same = np.abs(frame - prev2).max(axis=2) < agree
             hit = a & b & same & ~(mask_prev | mask)
+            # A pop is a patch; scattered texture pixels (hair shimmering under a sub-pixel nod) are not.
+            hit = cv2.morphologyEx(hit.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
             if hit.sum() >= min_pixels:
                 popped.append(t - 1)
                 counts += hit

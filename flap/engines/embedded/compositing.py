@@ -19,6 +19,8 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     hole = ((person > 0.04) & (moving > 0.4)).astype(np.uint8)
     if not hole.any():
         return crop.copy(), np.zeros((h, w), np.float32)
+    person_hole = hole
+    # The fill is drawn from beyond a margin around the person, so no hair colour bleeds into it ...
     hole = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=max(1, h // 128))
     factor = work_side / max(h, w)
     small = cv2.resize(crop, (max(8, round(w * factor)), max(8, round(h * factor))), interpolation=cv2.INTER_AREA)
@@ -27,8 +29,9 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     filled = cv2.inpaint(small, small_hole, 5, cv2.INPAINT_TELEA)
     filled = cv2.GaussianBlur(filled, (0, 0), 1.5)
     up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
-    # The fill covers the soft hair edge too, so no dark outline of the old silhouette is left behind.
-    solid = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=max(1, h // 256)).astype(np.float32)
+    # ... but replaces only the person itself (its soft edge included: the head carries that edge, un-mixed from
+    # the fill), so the real background next to the head stays the photo's and is never carried with the head.
+    solid = cv2.dilate(person_hole, np.ones((3, 3), np.uint8)).astype(np.float32)
     solid *= np.clip((moving - 0.2) / 0.3, 0.0, 1.0)
     solid = cv2.GaussianBlur(solid.astype(np.float32), (0, 0), 1.0)
     return (crop * (1 - solid[:, :, None]) + up * solid[:, :, None]).astype(np.uint8), solid

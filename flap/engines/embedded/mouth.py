@@ -49,7 +49,7 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     own = _visible_teeth(crop, pts)
     if own is not None:  # the photo shows teeth: use their colour
         teeth = 0.8 * own + 0.2 * teeth
-    tongue = np.clip(lip_colour * 0.62 + np.array([12.0, -6.0, -6.0]), 0, 255) * min(light, 1.0)
+    tongue = np.clip(lip_colour * 0.9 + np.array([18.0, -4.0, -2.0]), 0, 255) * min(light, 1.0)
     colours = [cavity, teeth, tongue, inner_lip]
     if _greyscale(crop, pts[list(G.face_oval_loop())]):
         colours = [np.full(3, float(c @ np.array([0.299, 0.587, 0.114]))) for c in colours]
@@ -119,13 +119,13 @@ def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.median(image[ys, xs].astype(np.float64), axis=0)
 
 
-def smooth_contour(points: np.ndarray, samples: int = 33) -> np.ndarray:
-    """A lip contour (corner to corner) through its landmarks as a smooth curve: no polygon corners."""
-    from scipy.interpolate import CubicSpline
-
-    step = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    t = np.concatenate([[0.0], np.cumsum(np.maximum(step, 1e-6))])
-    return CubicSpline(t / t[-1], points, axis=0, bc_type="natural")(np.linspace(0.0, 1.0, samples))
+def smooth_contour(points: np.ndarray, per_segment: int = 3) -> np.ndarray:
+    """A lip contour (corner to corner) through its landmarks as a smooth curve (Catmull-Rom): no polygon corners."""
+    p = np.concatenate([points[:1], points, points[-1:]]).astype(np.float64)
+    t = np.linspace(0.0, 1.0, per_segment, endpoint=False)[:, None, None]
+    p0, p1, p2, p3 = p[:-3][None], p[1:-2][None], p[2:-1][None], p[3:][None]
+    curve = 0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t ** 3)
+    return np.concatenate([curve.transpose(1, 0, 2).reshape(-1, 2), points[-1:]])
 
 
 def _band(distance: np.ndarray, height: np.ndarray, soft: float) -> np.ndarray:
@@ -173,7 +173,7 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     shift = 4
     cv2.fillPoly(mask, [np.round((polygon - [x0, y0]) * (1 << shift)).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=shift)
     soft = max(0.8, 0.012 * width)  # lip edges as soft as the photo's
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.5 * soft) * fade
+    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.8 * soft) * fade
 
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     un, v = local(np.stack([xs.ravel(), ys.ravel()], axis=1))
@@ -185,32 +185,32 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     across = np.clip(1.0 - np.abs(un), 0.0, 1.0)
 
     # Cavity: darkest deep inside and toward the corners; the wet inner lip just inside the edge.
-    shade = (1.0 - 0.55 * depth ** 0.7) * (0.55 + 0.45 * np.sqrt(across))
+    shade = (1.0 - 0.5 * depth ** 0.8) * (0.6 + 0.4 * np.sqrt(across))
     colour = style.cavity[None, :] * (0.8 + 0.6 * (1 - depth))[:, None] * shade[:, None] / 0.8
     lip_band = np.clip(1.0 - np.minimum(below_top, above_bottom) / max(1.5, 0.07 * width), 0.0, 1.0) ** 1.2
     colour = colour * (1 - lip_band[:, None]) + style.inner_lip[None, :] * lip_band[:, None]
 
     rel_open = opening / width
-    # Tongue: a soft rounded shape on the floor of the mouth, when it is well open.
-    tongue_vis = float(np.clip((rel_open - 0.1) / 0.18, 0.0, 1.0))
+    # Tongue: a broad rounded mass on the floor of the mouth, lit from the front, when the mouth is open.
+    tongue_vis = float(np.clip((rel_open - 0.08) / 0.2, 0.0, 1.0))
     if tongue_vis > 0:
-        du = un / 0.62
-        dv = (v - (bottom - 0.16 * gap)) / (0.34 * gap)
-        blob = np.clip(1.0 - (du ** 2 + dv ** 2), 0.0, 1.0) ** 0.6 * tongue_vis
-        tongue = style.tongue[None, :] * (0.55 + 0.45 * (1 - depth) * across)[:, None]
-        colour = colour * (1 - blob[:, None]) + tongue * blob[:, None]
+        du = un / 0.75
+        surface = bottom - (0.42 - 0.22 * du ** 2) * gap  # its top edge, an arch lower at the sides
+        blob = np.clip((v - surface) / np.maximum(1.0, 0.08 * gap), 0.0, 1.0) * np.clip(1.0 - np.abs(du) ** 3, 0.0, 1.0) * tongue_vis
+        lit = 0.45 + 0.5 * np.clip(1.0 - (v - surface) / np.maximum(0.3 * gap, 1e-3), 0.0, 1.0) * np.sqrt(across)
+        colour = colour * (1 - blob[:, None]) + (style.tongue[None, :] * lit[:, None]) * blob[:, None]
 
     # Lower teeth: the incisors' edges over the lower lip, in shadow, once the mouth is open enough.
-    lower_vis = float(np.clip((rel_open - 0.14) / 0.16, 0.0, 1.0))
+    lower_vis = float(np.clip((rel_open - 0.2) / 0.2, 0.0, 1.0)) * 0.85
     if lower_vis > 0:
-        arch = np.sqrt(np.clip(1.0 - (un / 0.5) ** 2, 0.0, 1.0))
-        low = _band(above_bottom - 0.01 * width, np.minimum(0.045 * width, 0.2 * gap) * arch, soft) * arch * lower_vis
-        tone = style.teeth[None, :] * (0.5 + 0.15 * arch)[:, None] * _separations(un)[:, None]
+        arch = np.sqrt(np.clip(1.0 - (un / 0.42) ** 2, 0.0, 1.0))
+        low = _band(above_bottom - 0.015 * width, np.minimum(0.035 * width, 0.15 * gap) * arch, soft) * arch * lower_vis
+        tone = style.teeth[None, :] * (0.62 + 0.2 * arch)[:, None] * _separations(un)[:, None]
         colour = colour * (1 - low[:, None]) + tone * low[:, None]
 
     # Upper teeth: under the upper lip along its curve, widest in the middle, in the mouth's shadow at the sides.
     arch = np.sqrt(np.clip(1.0 - (un / 0.8) ** 2, 0.0, 1.0))
-    teeth_height = np.minimum(0.12 * width, 0.48 * gap) * arch
+    teeth_height = np.minimum(0.15 * width, 0.5 * gap) * arch
     if source is not None:
         colour = _source_teeth(source, un, below_top, colour, soft)
     else:
@@ -226,10 +226,13 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
 
 
 def _separations(un: np.ndarray) -> np.ndarray:
-    """Faint darker lines between teeth: central incisors widest, narrower toward the corners."""
-    edges = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72])
-    d = np.min(np.abs(np.abs(un)[:, None] - edges[None, :]), axis=1)
-    return 1.0 - 0.1 * np.exp(-(d ** 2) / (2 * 0.01 ** 2))
+    """Each tooth a little rounded: brighter in its middle, darker toward its neighbours (central incisors
+    widest, narrower toward the corners), without drawn lines."""
+    edges = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72, 0.82])
+    a = np.abs(un)
+    k = np.clip(np.searchsorted(edges, a) - 1, 0, len(edges) - 2)
+    phase = (a - edges[k]) / (edges[k + 1] - edges[k])
+    return 0.9 + 0.1 * np.sin(np.pi * np.clip(phase, 0.0, 1.0)) ** 0.7
 
 
 def _source_teeth(source: SourceMouth, un: np.ndarray, depth: np.ndarray, colour: np.ndarray, soft: float) -> np.ndarray:

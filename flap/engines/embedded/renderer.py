@@ -66,7 +66,6 @@ class PreparedPortrait:
     moving_triangles: np.ndarray  # triangles that can move (any vertex with rigidity > 0)
     moving_cullable: np.ndarray  # (len(moving_triangles),) bool: face skin whose folds are hidden
     detail_regions: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (vertex ids, triangles, cullable) at full resolution
-    detail_cells: tuple[int, ...]  # rasteriser cell per detail region: 1 for eyes (lids must meet), coarser for the mouth
     identity_grid: tuple[np.ndarray, np.ndarray]  # rasteriser cell centres in pixels
     pixel_grid: tuple[np.ndarray, np.ndarray]  # every pixel's own x and y (float32), the identity map
     base: np.ndarray  # the still head over the plate: what every frame starts from, so no region ever pops back
@@ -113,7 +112,6 @@ class EmbeddedRenderer:
             identity_grid=self._identity_grid(size),
             pixel_grid=tuple(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))),
             detail_regions=self._detail_regions(mesh),
-            detail_cells=(1,),
             pose_gains=np.ones((2, 2, 2)),
             base=portrait.crop,
             outer_face=self._outer_face(mesh),
@@ -170,8 +168,11 @@ class EmbeddedRenderer:
     def _detail_regions(mesh: RenderMesh) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """The whole face at full resolution: folds (nose over cheek, lips over lips, jaw over collar) are sharp
         edges that a coarse map would turn into stair-steps and bleed across."""
-        face = np.all(mesh.triangles < mesh.num_landmarks, axis=1)
-        return [(np.arange(mesh.num_landmarks), mesh.triangles[face], mesh.cullable[face])]
+        # The face and the first strip around it (temples, ears): on a turn the strip is squeezed against the
+        # silhouette, and at coarse resolution its squeezed texture breaks into blocks.
+        first_ring_end = mesh.num_landmarks + len(G.face_oval_loop())
+        face = np.all(mesh.triangles < first_ring_end, axis=1)
+        return [(np.arange(first_ring_end), mesh.triangles[face], mesh.cullable[face])]
 
     def _identity_grid(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         cell = self.config.grid_cell
@@ -256,20 +257,6 @@ class EmbeddedRenderer:
         n_rings = (len(mesh.head_points) - mesh.num_landmarks) // n_oval
         xy = cam[..., :2]
         centre = xy[:, oval].mean(axis=1, keepdims=True)  # (T, 1, 2)
-        # The face oval onto the posed silhouette: where a turn carries the far rim behind the cheek, each rim
-        # vertex goes out to the face's farthest extent in its direction, so the rim stays the outline.
-        face = xy[:, state.outer_face] - centre
-        rim = xy[:, oval] - centre
-        rim_angle = np.arctan2(rim[..., 1], rim[..., 0])  # (T, n_oval)
-        face_angle = np.arctan2(face[..., 1], face[..., 0])
-        turn = np.mod(face_angle[:, :, None] - rim_angle[:, None, :] + np.pi, 2 * np.pi) - np.pi
-        sector = np.argmin(np.abs(turn), axis=2)
-        radius = np.linalg.norm(face, axis=2)
-        extent = np.zeros(rim_angle.shape)
-        np.maximum.at(extent, (np.repeat(np.arange(len(xy)), face.shape[1]), sector.ravel()), radius.ravel())
-        rim_radius = np.linalg.norm(rim, axis=2)
-        grow = np.maximum(extent, rim_radius) / np.maximum(rim_radius, 1e-9)
-        xy[:, oval] = centre + rim * grow[..., None]
         inner = xy[:, oval] - centre
         for k in range(n_rings):
             ids = mesh.num_landmarks + k * n_oval + np.arange(n_oval)
@@ -375,29 +362,31 @@ class EmbeddedRenderer:
 
     def _refine_details(self, state: PreparedPortrait, dst_xy: np.ndarray, depth: np.ndarray, map_x: np.ndarray,
                         map_y: np.ndarray, roi: tuple[int, int, int, int]) -> None:
-        """Re-rasterise eyes and mouth at full resolution: lids meeting and lips parting are finer than the
-        coarse grid, which would leave a slit of eye on closed lids or blur the lip edges."""
+        """Re-rasterise the face at full resolution (lids meeting, lips parting and folds are finer than the coarse
+        grid).  Folds of the skin are culled; where nothing else covers a culled fold (the far rim on a turn), it
+        is drawn after all, as skin seen edge-on, rather than leaving a hole that would show the unmoved photo."""
         x0, y0, x1, y1 = roi
-        for (ids, triangles, cullable), cell in zip(state.detail_regions, state.detail_cells):
-            pts = dst_xy[ids]
-            lo = np.floor(pts.min(axis=0)).astype(int) - 3
-            hi = np.ceil(pts.max(axis=0)).astype(int) + 4
-            bx0, by0 = max(lo[0], x0), max(lo[1], y0)
-            bx1, by1 = min(hi[0], x1), min(hi[1], y1)
-            if bx1 <= bx0 or by1 <= by0:
-                continue
-            shape = (-(-(by1 - by0) // cell), -(-(bx1 - bx0) // cell))
-            fx, fy, covered = rasterize_backward_map(dst_xy, depth, state.mesh.src_xy, triangles, shape, float(cell), (bx0, by0),
-                                                     cullable=cullable)
-            if cell > 1:
-                size = (shape[1] * cell, shape[0] * cell)
-                fx = cv2.resize(fx, size, interpolation=cv2.INTER_LINEAR)[: by1 - by0, : bx1 - bx0]
-                fy = cv2.resize(fy, size, interpolation=cv2.INTER_LINEAR)[: by1 - by0, : bx1 - bx0]
-                covered = cv2.resize(covered.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)[: by1 - by0, : bx1 - bx0] > 0
-            region_x = map_x[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
-            region_y = map_y[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
-            region_x[covered] = fx[covered]
-            region_y[covered] = fy[covered]
+        ids, triangles, cullable = state.detail_regions[0]
+        pts = dst_xy[ids]
+        lo = np.floor(pts.min(axis=0)).astype(int) - 3
+        hi = np.ceil(pts.max(axis=0)).astype(int) + 4
+        bx0, by0 = max(lo[0], x0), max(lo[1], y0)
+        bx1, by1 = min(hi[0], x1), min(hi[1], y1)
+        if bx1 <= bx0 or by1 <= by0:
+            return
+        shape = (by1 - by0, bx1 - bx0)
+        src = state.mesh.src_xy
+        fx, fy, covered = rasterize_backward_map(dst_xy, depth, src, triangles, shape, 1.0, (bx0, by0), cullable=cullable)
+        region_x = map_x[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
+        region_y = map_y[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
+        region_x[covered] = fx[covered]
+        region_y[covered] = fy[covered]
+        folds = triangles[cullable & folded_triangles(src, dst_xy, triangles)]
+        if len(folds):
+            gx, gy, behind = rasterize_backward_map(dst_xy, depth, src, folds, shape, 1.0, (bx0, by0))
+            hole = behind & ~covered
+            region_x[hole] = gx[hole]
+            region_y[hole] = gy[hole]
 
     def _paint_lash_line(self, frame: np.ndarray, pts: np.ndarray, strength: float) -> None:
         thickness = max(1, round(frame.shape[0] / 400))
