@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from flap.engines.embedded.rasterizer import folded_triangles  # noqa: E402
 from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
 from flap.evaluation.appearance import (changed_outside, face_region, find_pops, full_map, hard_edges_added, head_reach,  # noqa: E402
-                                        posed_landmarks, visible_folds, warped_alpha)
+                                        posed_landmarks, seen, visible_folds)
 from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
 from flap.face.portrait import analyze_portrait  # noqa: E402
@@ -56,7 +56,7 @@ def evaluate(path: str, audio: str, seconds: float, maps: Path | None) -> dict:
         cam = renderer.vertex_positions(state, m)[0]
         dst = image_to_camera(cam)[:, :2]
         drawn = state.moving_triangles[~(folded_triangles(mesh.src_xy, dst, state.moving_triangles) & state.moving_cullable)]
-        folds.append(visible_folds(mesh.src_xy, dst, cam[:, 2], drawn, drawn, shape, opaque=warped_alpha(renderer, state, cam) > 0.1))
+        folds.append(visible_folds(mesh.src_xy, dst, cam[:, 2], drawn, drawn, shape, opaque=seen(renderer, state, cam)))
         frame = renderer.render_frame(state, cam)
         edges.append(hard_edges_added(frame, analysis.crop, face_region(dst[: G.NUM_LANDMARKS], shape, margin=-0.02),
                                       full_map(renderer, state, cam)))

@@ -139,10 +139,26 @@ def hard_edges_added(frame: np.ndarray, photo: np.ndarray, region: np.ndarray, s
     return float(new.sum() / max(1, region.sum()))
 
 
+def mouth_opening(landmarks_xy: np.ndarray, shape: tuple[int, int], grow: int = 2) -> np.ndarray:
+    """(H, W) bool: between the inner lips (where the renderer paints the mouth interior over the warp)."""
+    inner = np.concatenate([landmarks_xy[list(G.UPPER_INNER_LIP)], landmarks_xy[list(G.LOWER_INNER_LIP[1:-1])][::-1]])
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 1)
+    return cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
+
+
 def warped_alpha(renderer, state, camera) -> np.ndarray:
     """(H, W) float: how opaque the warped person is in each pixel of the frame (0 = the plate shows)."""
     map_x, map_y = full_map(renderer, state, camera)
     return cv2.remap(state.premultiplied[:, :, 3], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) / 255.0
+
+
+def seen(renderer, state, camera) -> np.ndarray:
+    """(H, W) bool: where a viewer sees the warped person: opaque, and not under the painted mouth interior."""
+    from flap.face.geometry import image_to_camera
+
+    dst = image_to_camera(camera[: G.NUM_LANDMARKS])[:, :2]
+    return (warped_alpha(renderer, state, camera) > 0.1) & ~mouth_opening(dst, state.portrait.crop.shape[:2])
 
 
 def full_map(renderer, state, camera) -> tuple[np.ndarray, np.ndarray]:

@@ -237,10 +237,14 @@ def evaluate_decoupling(folder: str | Path, docs: str | Path | None = None) -> s
     probes, new_identity = held["probes"], held["new_identity"]
     frames_per_clip = held["conditions"].shape[1]
     measures: dict[str, Measures] = {}
+    pixel_error: dict[str, np.ndarray] = {}  # per clip: mean |frame - ground truth| in grey levels
+    truth = load_frames(folder / "ground_truth.npz").astype(np.float32)
     for name in MODELS:
         path = folder / f"{name}.npz"
         if path.is_file():
-            measures[name] = measure(load_frames(path))
+            frames = load_frames(path)
+            measures[name] = measure(frames)
+            pixel_error[name] = np.abs(frames.astype(np.float32) - truth).mean(axis=(1, 2, 3, 4))
     gt = measures["ground_truth"]
 
     def subset(m: Measures, clips: np.ndarray) -> Measures:
@@ -263,19 +267,21 @@ def evaluate_decoupling(folder: str | Path, docs: str | Path | None = None) -> s
             continue
         req = requested(held["conditions"][motion])
         lines = [f"**{label}** ({int(motion.sum())} clips x {frames_per_clip} frames, each also as both probes)", "",
-                 "| model | face found | yaw err (deg) | pitch err | yaw r | pitch r | mouth r | blink r | "
-                 "pose drift, expression only (deg) | mouth change, pose only | eye change, pose only |",
-                 "|---|---|---|---|---|---|---|---|---|---|---|"]
+                 "| model | error vs GT (grey levels) | face found | yaw err (deg) | pitch err | yaw r | pitch r | mouth r | "
+                 "blink r | pose drift, expression only (deg) | mouth change, pose only | eye change, pose only |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, m in measures.items():
             c = score(name, subset(m, motion), req, subset(gt, motion))
             mp, gp = subset(m, fixed_pose), subset(gt, fixed_pose)
             me, ge = subset(m, fixed_expr), subset(gt, fixed_expr)
             x = crosstalk(mp, usable(name, mp, gp), me, usable(name, me, ge), int(fixed_pose.sum()), int(fixed_expr.sum()))
             f = lambda v, d=2: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
-            lines.append(f"| {LABELS[name]} | {100 * c.face_found:.0f}% | {f(c.yaw_err, 1)} | {f(c.pitch_err, 1)} | "
+            err = float(pixel_error[name][motion].mean())
+            lines.append(f"| {LABELS[name]} | {err:.1f} | {100 * c.face_found:.0f}% | {f(c.yaw_err, 1)} | {f(c.pitch_err, 1)} | "
                          f"{f(c.yaw_r)} | {f(c.pitch_r)} | {f(c.mouth_r)} | {f(c.blink_r)} | {f(x.pose_drift_deg)} | "
                          f"{f(x.mouth_change, 3)} | {f(x.eyes_change, 3)} |")
-            rows_json.append({"group": "new_identities" if group else "training_identities", **asdict(c), **asdict(x)})
+            rows_json.append({"group": "new_identities" if group else "training_identities", "error_vs_gt": err,
+                              **asdict(c), **asdict(x)})
         sections.append("\n".join(lines))
     results_path = folder / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}

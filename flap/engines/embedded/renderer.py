@@ -65,6 +65,7 @@ class PreparedPortrait:
     pose_gains: np.ndarray  # (2, 2, 2): [yaw, pitch] x [positive, negative] x [small, large test angle]
     moving_triangles: np.ndarray  # triangles that can move (any vertex with rigidity > 0)
     moving_cullable: np.ndarray  # (len(moving_triangles),) bool: face skin whose folds are hidden
+    coarse_triangles: np.ndarray  # the moving triangles drawn on the coarse grid: hair and neck beyond the face
     detail_regions: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (vertex ids, triangles, cullable) at full resolution
     identity_grid: tuple[np.ndarray, np.ndarray]  # rasteriser cell centres in pixels
     pixel_grid: tuple[np.ndarray, np.ndarray]  # every pixel's own x and y (float32), the identity map
@@ -109,6 +110,7 @@ class EmbeddedRenderer:
             source_mouth=own_mouth,
             moving_triangles=moving_triangles,
             moving_cullable=mesh.cullable[moves],
+            coarse_triangles=moving_triangles[~np.all(moving_triangles < mesh.num_landmarks + len(G.face_oval_loop()), axis=1)],
             identity_grid=self._identity_grid(size),
             pixel_grid=tuple(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))),
             detail_regions=self._detail_regions(mesh),
@@ -329,15 +331,20 @@ class EmbeddedRenderer:
         dst = image_to_camera(camera)  # back to image axes (y down, z away) -> depth = -z
         # Folds of the face (its back showing) are dropped in both passes; the hair and neck strips are not culled,
         # as their folds are where they fade into the still background.
-        moving = state.moving_triangles
-        folded = folded_triangles(state.mesh.src_xy, dst[:, :2], moving) & state.moving_cullable
-        map_x, map_y, covered = rasterize_backward_map(dst[:, :2], camera[:, 2], state.mesh.src_xy, moving[~folded], grid, cell)
+        # The coarse pass draws the hair and neck only: the face is drawn at full resolution on top of it.
+        map_x, map_y, covered = rasterize_backward_map(dst[:, :2], camera[:, 2], state.mesh.src_xy, state.coarse_triangles, grid, cell)
         ident_x, ident_y = state.identity_grid
         # Sub-pixel displacements fade out continuously instead of at a threshold: where the body lets go of the
         # head, a cell that flips between still and moved would shift a sharp edge for one frame (a pop).
         dx, dy = map_x - ident_x, map_y - ident_y
         magnitude = np.hypot(dx, dy)
         moved = magnitude > 0.1
+        ids = state.detail_regions[0][0]
+        face_xy = dst[ids, :2]
+        if np.abs(face_xy - state.mesh.src_xy[ids]).max() > 0.1:  # the face moves (speech), even if the head does not
+            lo = np.clip(np.floor(face_xy.min(axis=0) / cell).astype(int), 0, grid[1] - 1)
+            hi = np.clip(np.ceil(face_xy.max(axis=0) / cell).astype(int), 0, grid[1] - 1)
+            moved[lo[1]:hi[1] + 1, lo[0]:hi[0] + 1] = True
         if not moved.any():
             return None
         keep = np.clip((magnitude - 0.1) / 0.5, 0.0, 1.0)
