@@ -9,27 +9,31 @@ from __future__ import annotations
 import flap.webapp.gpu  # noqa: F401  (imports `spaces` first, as ZeroGPU wants, before anything loads torch)
 
 import logging
-import os
 import threading
 
 import gradio as gr
 
-from flap.motion.controls import CONTROL_RANGES, GAZE_PRESETS
-from flap.motion.emotions import EMOTION_NAMES
+from flap.job import JobConfig
+from flap.motion.channels import CHANNEL_WORDS, CHANNELS
+from flap.motion.controls import GAZE_PRESETS, MotionControls
+from flap.parameters import parameter
+from flap.settings import settings
 from flap.webapp import handlers
+from flap.webapp.components import api_input, checkbox, choice, slider
 from flap.webapp.examples import EXAMPLES_DIR, example_rows
 from flap.webapp.exports import flame_preview_available
 from flap.webapp.files import output_root
-from flap.webapp.handlers import CHANNELS
+from flap.webapp.signatures import parameter_names
 from flap.webapp.voices import DEFAULT_VOICE, VOICE_CHOICES
 
 LIMITS = handlers.get_limits()
-R = CONTROL_RANGES
-CHANNEL_CHOICES = [(handlers.CHANNEL_WORDS[c], c) for c in CHANNELS]
+SETTINGS = settings()  # read once at start: a bad FLAP_* value stops the app with a message naming it
+CHANNEL_CHOICES = [(CHANNEL_WORDS[c], c) for c in CHANNELS]
 GAZE_CHOICES = ([("natural (follows the motion)", "natural"), ("at the camera", "camera")]
                 + [(name, name) for name in GAZE_PRESETS])
 MOTION_FILE_TYPES = [".npz", ".npy", ".pkl", ".pickle", ".json", ".csv", ".pt", ".pth"]
-FIT_CHOICES = [("hold the last frame", "hold"), ("loop", "loop"), ("trim (video ends with the motion)", "trim")]
+FIT_WORDS = {"hold": "hold the last frame", "loop": "loop", "trim": "trim (video ends with the motion)"}
+ENGINE_WORDS = {"embedded": "embedded (CPU, no weights)", "full": "full model (GPU)"}
 
 INTRO = """# FLAP: a talking portrait from one photo and speech
 Give a portrait and a recording (or just type text), set the head pose, emotion, blinks and gaze, and press
@@ -40,52 +44,37 @@ THEME = gr.themes.Soft(font=[gr.themes.Font("system-ui"), gr.themes.Font("sans-s
                        font_mono=[gr.themes.Font("ui-monospace"), gr.themes.Font("monospace")])
 
 
-def control_inputs():
-    """The motion controls, with the CLI's defaults and ranges, in compact rows."""
+def control_inputs() -> dict:
+    """The motion controls, with the CLI's defaults, ranges and help (all from MotionControls), in compact rows."""
+    c = {}
     with gr.Row():
-        yaw = gr.Slider(*R["yaw"], value=0, step=1, label="Yaw (°)", info="+ to image right", elem_id="yaw")
-        pitch = gr.Slider(*R["pitch"], value=0, step=1, label="Pitch (°)", info="+ lifts the chin", elem_id="pitch")
-        roll = gr.Slider(*R["roll"], value=0, step=1, label="Roll (°)", info="+ tilts clockwise", elem_id="roll")
+        for name in ("yaw", "pitch", "roll"):
+            c[name] = slider(MotionControls, name)
     with gr.Row():
-        motion_scale = gr.Slider(*R["motion_scale"], value=1.0, step=0.05, label="Head motion",
-                                 info="0 still, 1 natural, 2 lively", elem_id="motion_scale")
-        expression = gr.Slider(*R["expression"], value=1.0, step=0.05, label="Expression intensity",
-                               info="Scales lips and face movement", elem_id="expression")
+        for name in ("motion_scale", "mouth", "expression"):
+            c[name] = slider(MotionControls, name)
     with gr.Row():
-        emotion = gr.Dropdown(list(EMOTION_NAMES), value="neutral", label="Emotion", elem_id="emotion")
-        emotion_strength = gr.Slider(*R["emotion_strength"], value=0.7, step=0.05, label="Emotion strength",
-                                     elem_id="emotion_strength")
+        c["emotion"] = choice(MotionControls, "emotion")
+        c["emotion_strength"] = slider(MotionControls, "emotion_strength")
     with gr.Row():
-        natural_blinks = gr.Checkbox(value=True, label="Natural blinks", info="Blink in the speech's pauses")
-        blink_rate = gr.Slider(*R["blink_rate"], value=15, step=1, label="Blinks per minute",
-                               info="Moving it turns natural blinks off", elem_id="blink_rate")
-        gaze = gr.Dropdown(GAZE_CHOICES, value="natural", allow_custom_value=True, label="Gaze",
-                           info="Or 'yaw,pitch' degrees, e.g. 10,-5", elem_id="gaze")
-    return yaw, pitch, roll, motion_scale, expression, emotion, emotion_strength, natural_blinks, blink_rate, gaze
+        c["natural_blinks"] = gr.Checkbox(value=True, label="Natural blinks", info="Blink in the speech's pauses")
+        c["blink_rate"] = slider(MotionControls, "blink_rate", info="Moving it turns natural blinks off")
+        gaze = parameter(MotionControls, "gaze")
+        c["gaze"] = gr.Dropdown(GAZE_CHOICES, value="natural", allow_custom_value=True, label=gaze.spec.label,
+                                info="Or 'yaw,pitch' degrees, e.g. 10,-5", elem_id="gaze")
+    return c
 
 
-def api_components():
-    """Hidden inputs/outputs of the named API endpoints; defaults equal the CLI's."""
+def api_components() -> dict:
+    """Hidden inputs/outputs of the named API endpoints; the declared parameters' defaults are the CLI's."""
     c = {}
     c["portrait"] = gr.Image(type="filepath", label="portrait")
     c["audio"] = gr.Audio(type="filepath", label="audio")
     c["transcript"] = gr.Textbox(label="transcript")
-    for name, default in (("yaw", 0.0), ("pitch", 0.0), ("roll", 0.0), ("motion_scale", 1.0), ("expression", 1.0),
-                          ("emotion_strength", 0.7)):
-        c[name] = gr.Number(value=default, label=name)
-    c["emotion"] = gr.Dropdown(list(EMOTION_NAMES), value="neutral", label="emotion")
-    c["blink_rate"] = gr.Number(value=None, label="blink_rate")
-    c["gaze"] = gr.Textbox(value="", label="gaze")
-    c["seed"] = gr.Number(value=0, precision=0, label="seed")
-    c["fps"] = gr.Number(value=25.0, label="fps")
-    c["size"] = gr.Number(value=512, precision=0, label="size")
-    c["paste_back"] = gr.Checkbox(value=False, label="paste_back")
-    c["engine"] = gr.Dropdown(["embedded", "full"], value="embedded", label="engine")
-    c["steps"] = gr.Number(value=20, precision=0, label="steps")
-    c["guidance"] = gr.Number(value=3.5, label="guidance")
+    for p in [*handlers.CONTROL_PARAMETERS.values(), *handlers.JOB_PARAMETERS.values()]:
+        c[p.name] = api_input(p)
     c["motion"] = gr.File(label="motion")
     c["take"] = gr.CheckboxGroup(list(CHANNELS), value=list(CHANNELS), label="take")
-    c["fit"] = gr.Dropdown(["hold", "loop", "trim"], value="hold", label="fit")
     c["text"] = gr.Textbox(value="", label="text")
     c["voice"] = gr.Textbox(value=DEFAULT_VOICE, label="voice")
     c["controls"] = gr.Checkbox(value=False, label="controls")
@@ -97,8 +86,9 @@ def api_components():
     return c
 
 
-CONTROL_NAMES = ("yaw", "pitch", "roll", "motion_scale", "expression", "emotion", "emotion_strength", "blink_rate", "gaze")
-JOB_NAMES = ("seed", "fps", "size", "paste_back", "engine", "steps", "guidance")
+def inputs(fn, components: dict) -> list:
+    """The components for ``fn``'s parameters, in its signature's order (built from the declarations)."""
+    return [components[name] for name in parameter_names(fn)]
 
 
 def build() -> gr.Blocks:
@@ -121,35 +111,33 @@ def build() -> gr.Blocks:
                                         info="The words spoken, in English: sharper lip shapes")
                 examples_slot = gr.Column()
                 with gr.Group():
-                    (yaw, pitch, roll, motion_scale, expression, emotion, emotion_strength, natural_blinks, blink_rate,
-                     gaze) = control_inputs()
+                    page = control_inputs()
                 with gr.Accordion("Motion import (FLAME or ARKit file from a 3D-head tool)", open=False):
                     motion_file = gr.File(file_types=MOTION_FILE_TYPES, label="Motion file", elem_id="motion_file")
                     take = gr.CheckboxGroup(CHANNEL_CHOICES, value=list(CHANNELS), label="Take from the file",
                                             info="Unticked channels stay driven by the audio (untick 'jaw' to keep lip sync)")
-                    fit = gr.Radio(FIT_CHOICES, value="hold", label="If the file is shorter than the speech")
+                    page["fit"] = choice(JobConfig, "fit", FIT_WORDS, kind=gr.Radio)
                     import_summary = gr.Textbox(label="What was read", lines=5, interactive=False, elem_id="import_summary")
                 with gr.Accordion("Advanced", open=False):
-                    engine = gr.Radio([("embedded (CPU, no weights)", "embedded"), ("full model (GPU)", "full")],
-                                      value="embedded", label="Engine")
+                    page["engine"] = choice(JobConfig, "engine", ENGINE_WORDS, kind=gr.Radio)
                     engine_status = gr.Markdown("*Checking whether the full model can run here...*", elem_id="engine_status")
                     with gr.Row():
-                        fps = gr.Slider(10, 60, value=25, step=1, label="Frame rate (fps)")
-                        size = gr.Slider(256, 1024, value=512, step=64, label="Output size (pixels)",
-                                         info="Side of the face crop")
+                        page["fps"] = slider(JobConfig, "fps")
+                        page["size"] = slider(JobConfig, "size")
                     with gr.Row():
-                        paste_back = gr.Checkbox(value=False, label="Paste back into the whole photo",
-                                                 info="Otherwise the video is the face crop")
-                        seed = gr.Number(value=0, precision=0, label="Seed", info="Same seed, same motion")
+                        page["paste_back"] = checkbox(JobConfig, "paste_back")
+                        seed = parameter(JobConfig, "seed")
+                        page["seed"] = gr.Number(value=seed.default, precision=0, label=seed.spec.label,
+                                                 info=seed.spec.help, elem_id="seed")
                     with gr.Row():
-                        steps = gr.Slider(1, 100, value=20, step=1, label="Sampling steps (full model)")
-                        guidance = gr.Slider(1.0, 15.0, value=3.5, step=0.5, label="Guidance (full model)")
+                        page["steps"] = slider(JobConfig, "steps")
+                        page["guidance"] = slider(JobConfig, "guidance")
                 with gr.Row():
                     run = gr.Button("Generate", variant="primary", elem_id="generate")
                     run_motion = gr.Button("Motion only (no video)", elem_id="motion_only")
                 with examples_slot:
                     rows = example_rows()
-                    gr.Examples([row.values() for row in rows], inputs=[portrait, audio, transcript, text, voice, emotion],
+                    gr.Examples([row.values() for row in rows], inputs=[portrait, audio, transcript, text, voice, page["emotion"]],
                                 example_labels=[row.label for row in rows], cache_examples=False,
                                 label="Examples: click one, then Generate", elem_id="examples")
             with gr.Column(scale=6):
@@ -166,35 +154,30 @@ def build() -> gr.Blocks:
             api = api_components()
             api_buttons = {name: gr.Button(visible=False) for name in ("generate", "motion", "render")}
 
-        # --- page events (not part of the public API)
-        controls = [yaw, pitch, roll, motion_scale, expression, emotion, emotion_strength, natural_blinks, blink_rate, gaze]
+        # --- page events (not part of the public API); inputs follow the handlers' signatures
+        page.update(portrait=portrait, audio=audio, transcript=transcript, text=text, voice=voice, motion_file=motion_file,
+                    take=take)
         page_outputs = [video, motion_out, arkit_out, flame_out, mesh_out, plot, notes]
         video_jobs = dict(concurrency_id="video", concurrency_limit=LIMITS.concurrency, api_visibility="private")
-        run.click(handlers.ui_generate, [portrait, audio, transcript, text, voice, *controls, seed, fps, size, paste_back,
-                                         engine, steps, guidance, motion_file, take, fit], page_outputs, **video_jobs)
-        run_motion.click(handlers.ui_motion, [audio, transcript, text, voice, *controls, seed, fps, motion_file, take, fit],
-                         page_outputs, concurrency_id="motion", concurrency_limit=2, api_visibility="private")
-        motion_file.change(handlers.ui_describe_motion_file, [motion_file, fps], [import_summary, take],
+        run.click(handlers.ui_generate, inputs(handlers.ui_generate, page), page_outputs, **video_jobs)
+        run_motion.click(handlers.ui_motion, inputs(handlers.ui_motion, page), page_outputs, concurrency_id="motion",
+                         concurrency_limit=2, api_visibility="private")
+        motion_file.change(handlers.ui_describe_motion_file, [motion_file, page["fps"]], [import_summary, take],
                            api_visibility="private")
-        blink_rate.input(lambda: False, None, natural_blinks, api_visibility="private", queue=False)
+        page["blink_rate"].input(lambda: False, None, page["natural_blinks"], api_visibility="private", queue=False)
         demo.load(handlers.engine_status_markdown, None, engine_status, api_visibility="private", queue=False)
 
-        # --- named API endpoints (parameter names as in the CLI)
-        a = api
+        # --- named API endpoints (parameter names as in the CLI, from the same declarations)
         api_buttons["generate"].click(
-            handlers.generate, [a[n] for n in ("portrait", "audio", "transcript", *CONTROL_NAMES, *JOB_NAMES, "motion",
-                                               "take", "fit", "text", "voice")],
-            [a["video_out"], a["motion_out"], a["notes_out"]], api_name="generate", concurrency_id="video",
-            concurrency_limit=LIMITS.concurrency)
+            handlers.generate, inputs(handlers.generate, api), [api["video_out"], api["motion_out"], api["notes_out"]],
+            api_name="generate", concurrency_id="video", concurrency_limit=LIMITS.concurrency)
         api_buttons["motion"].click(
-            handlers.motion, [a[n] for n in ("audio", "transcript", *CONTROL_NAMES, "seed", "fps", "motion", "take", "fit",
-                                             "text", "voice")],
-            [a["motion_out"], a["arkit_out"], a["flame_out"], a["notes_out"]], api_name="motion", concurrency_id="motion",
-            concurrency_limit=2)
+            handlers.motion, inputs(handlers.motion, api),
+            [api["motion_out"], api["arkit_out"], api["flame_out"], api["notes_out"]], api_name="motion",
+            concurrency_id="motion", concurrency_limit=2)
         api_buttons["render"].click(
-            handlers.render, [a[n] for n in ("portrait", "motion", "audio", "controls", *CONTROL_NAMES, *JOB_NAMES, "fit")],
-            [a["video_out"], a["motion_out"], a["notes_out"]], api_name="render", concurrency_id="video",
-            concurrency_limit=LIMITS.concurrency)
+            handlers.render, inputs(handlers.render, api), [api["video_out"], api["motion_out"], api["notes_out"]],
+            api_name="render", concurrency_id="video", concurrency_limit=LIMITS.concurrency)
     demo.queue(default_concurrency_limit=2, max_size=LIMITS.queue_size)
     return demo
 
@@ -207,6 +190,6 @@ if __name__ == "__main__":
     flap.webapp.gpu.preload_for_zero_gpu()
     demo.launch(max_file_size=LIMITS.max_file_size, allowed_paths=[str(EXAMPLES_DIR), str(output_root())],
                 theme=THEME, ssr_mode=False, prevent_thread_lock=True)
-    if os.environ.get("FLAP_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off"):
+    if SETTINGS.warmup:
         threading.Thread(target=handlers.warm_up, name="flap-warm-up", daemon=True).start()
     demo.block_thread()

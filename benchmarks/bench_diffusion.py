@@ -24,11 +24,11 @@ import time
 import traceback
 
 PROCESS_START = time.perf_counter()  # the fresh process's start-up (imports included) is timed from here
-from dataclasses import asdict, replace
-from pathlib import Path
+from dataclasses import asdict, replace  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-import numpy as np
-import torch
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

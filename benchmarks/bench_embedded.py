@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -104,7 +103,7 @@ def main() -> None:
     print(f"{'stage'.ljust(width)}  {'seconds':>8}  note")
     for name, seconds, note in rows:
         print(f"{name.ljust(width)}  {seconds:8.3f}  {note}")
-    print(f"per-stage times inside the warm job: " + ", ".join(f"{k} {v:.3f}s" for k, v in result.timings.items()))
+    print("per-stage times inside the warm job: " + ", ".join(f"{k} {v:.3f}s" for k, v in result.timings.items()))
     shutil.rmtree(work, ignore_errors=True)
 
 

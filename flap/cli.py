@@ -7,48 +7,49 @@ import sys
 from pathlib import Path
 
 from flap.errors import FlapError
-from flap.motion.controls import CONTROL_RANGES, MotionControls
-from flap.motion.emotions import EMOTION_NAMES
+from flap.job import JobConfig
+from flap.motion.channels import CHANNELS, parse_channels
+from flap.motion.controls import MotionControls
+from flap.parameters import from_values, specs
+from flap.settings import settings
+
+#: What the motion-only command uses of JobConfig.
+MOTION_JOB = ("fps", "seed")
+
+
+def add_parameters(group, cls: type, names: tuple[str, ...] | None = None) -> None:
+    """One option per declared field of ``cls`` (all, or ``names``): --flag, type, choices, default and help."""
+    for p in specs(cls).values():
+        if names is not None and p.name not in names:
+            continue
+        options = dict(dest=p.name, default=p.default, help=p.describe().replace("%", "%%"))
+        if p.type is bool:
+            options["action"] = "store_true"
+        elif p.spec.choices is not None:
+            options["choices"] = p.spec.choices
+        elif p.spec.parse is None:
+            options["type"] = p.type
+        group.add_argument(p.flag, **options)
+
+
+def _controls(args) -> MotionControls:
+    return from_values(MotionControls, {name: getattr(args, name) for name in specs(MotionControls)})
+
+
+def _job(args) -> JobConfig:
+    return from_values(JobConfig, {name: getattr(args, name) for name in specs(JobConfig) if hasattr(args, name)})
 
 
 def _add_controls(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("controls (applied on top of the motion)")
-    r = CONTROL_RANGES
-    g.add_argument("--yaw", type=float, default=0.0, help=f"degrees, + turns toward the image's right ({r['yaw'][0]:g}..{r['yaw'][1]:g})")
-    g.add_argument("--pitch", type=float, default=0.0, help=f"degrees, + lifts the chin ({r['pitch'][0]:g}..{r['pitch'][1]:g})")
-    g.add_argument("--roll", type=float, default=0.0, help=f"degrees, + tilts clockwise on screen ({r['roll'][0]:g}..{r['roll'][1]:g})")
-    g.add_argument("--motion-scale", type=float, default=1.0, help="head-motion amount: 0 fixed pose, 1 natural, up to 2")
-    g.add_argument("--expression", type=float, default=1.0, help="expression intensity: scales lips and face (0..2)")
-    g.add_argument("--emotion", default="neutral", choices=EMOTION_NAMES)
-    g.add_argument("--emotion-strength", type=float, default=0.7, help="0..1")
-    g.add_argument("--blink-rate", type=float, default=None, help="blinks per minute (0..60); default: natural")
-    g.add_argument("--gaze", default=None, help="camera | forward | left | right | up | down | 'yaw,pitch' degrees")
+    add_parameters(p.add_argument_group("controls (applied on top of the motion)"), MotionControls)
 
 
 def _add_job(p: argparse.ArgumentParser, out_default: str = "outputs") -> None:
     g = p.add_argument_group("output")
     g.add_argument("--out", default=out_default, help="output .mp4 (or a folder)")
-    g.add_argument("--fps", type=float, default=25.0)
-    g.add_argument("--size", type=int, default=512, help="side of the face-crop video in pixels")
-    g.add_argument("--paste-back", action="store_true", help="animate the whole photo instead of the face crop")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--engine", default="embedded", choices=("embedded", "full"))
-    g.add_argument("--steps", type=int, default=20, help="full model: sampling steps")
-    g.add_argument("--guidance", type=float, default=3.5, help="full model: classifier-free guidance")
+    add_parameters(g, JobConfig)
     g.add_argument("--save-motion", nargs="?", const=True, default=None, metavar="PATH",
                    help="also save the motion (.npz); without PATH next to the video")
-
-
-def _controls(args) -> MotionControls:
-    return MotionControls(yaw=args.yaw, pitch=args.pitch, roll=args.roll, motion_scale=args.motion_scale, expression=args.expression,
-                          emotion=args.emotion, emotion_strength=args.emotion_strength, blink_rate=args.blink_rate, gaze=args.gaze)
-
-
-def _job(args):
-    from flap.pipeline import JobConfig
-
-    return JobConfig(fps=args.fps, size=args.size, paste_back=args.paste_back, seed=args.seed, engine=args.engine,
-                     steps=args.steps, guidance=args.guidance, fit=getattr(args, "fit", "hold"))
 
 
 def _transcript(value: str | None) -> str | None:
@@ -66,9 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--audio", required=True)
     g.add_argument("--transcript", default=None, help="text of the speech, or a .txt file (improves lip shapes)")
     g.add_argument("--motion", default=None, help="import motion from a FLAME/ARKit/FLAP file")
-    g.add_argument("--take", default="head_pose,jaw,eyelids,expression,eyes",
-                   help="channels taken from --motion (head_pose, jaw, eyelids, expression, eyes); the rest follow the audio")
-    g.add_argument("--fit", default="hold", choices=("hold", "loop", "trim"), help="fit an imported motion to the audio length")
+    g.add_argument("--take", default="all",
+                   help=f"channels taken from --motion: all, none or some of {', '.join(CHANNELS)}; the rest follow the audio")
     _add_controls(g)
     _add_job(g)
 
@@ -76,7 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--portrait", required=True)
     r.add_argument("--motion", required=True)
     r.add_argument("--audio", default=None)
-    r.add_argument("--fit", default="hold", choices=("hold", "loop", "trim"))
     r.add_argument("--controls", action="store_true", help="apply the control flags below on top of the motion")
     _add_controls(r)
     _add_job(r)
@@ -85,8 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--audio", required=True)
     m.add_argument("--transcript", default=None)
     m.add_argument("--out", default="outputs/motion.npz")
-    m.add_argument("--fps", type=float, default=25.0)
-    m.add_argument("--seed", type=int, default=0)
+    add_parameters(m, JobConfig, MOTION_JOB)
     m.add_argument("--arkit-csv", default=None, help="also write ARKit curves (Live Link Face CSV)")
     m.add_argument("--flame-npz", default=None, help="also write a FLAME-layout .npz")
     _add_controls(m)
@@ -100,12 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     from flap.progress import TqdmProgress
 
     try:
+        settings()  # refuse a bad FLAP_* value before any work, naming it
         if args.command == "engines":
-            from flap.engines.registry import full_model_status
+            from flap.engines.registry import ENGINE_NAMES, availability
 
-            ok, reason = full_model_status()
-            print("embedded: available (CPU, no weights)")
-            print(f"full: {'available' if ok else 'unavailable'} ({reason})")
+            for name in ENGINE_NAMES:
+                ok, reason = availability(name)
+                print(f"{name}: {'available' if ok else 'unavailable'} ({reason})")
             return 0
         with TqdmProgress() as progress:
             if args.command == "generate":
@@ -116,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                     imported, notes = load_motion_file(args.motion, args.fps)
                     for note in notes:
                         print(f"motion import: {note}", file=sys.stderr)
-                    take = [t.strip() for t in args.take.split(",") if t.strip()]
+                    take = parse_channels(args.take)
                 result = generate(args.portrait, args.audio, args.out, transcript=_transcript(args.transcript), controls=_controls(args),
                                   config=_job(args), save_motion=args.save_motion, imported=imported, take=take, progress=progress)
             elif args.command == "render":
@@ -125,10 +124,10 @@ def main(argv: list[str] | None = None) -> int:
                 result = render(args.portrait, args.motion, args.audio, args.out, controls=_controls(args) if args.controls else None,
                                 config=_job(args), save_motion=args.save_motion, progress=progress)
             else:
-                from flap.pipeline import JobConfig, make_motion
+                from flap.pipeline import make_motion
 
                 motion, warnings = make_motion(args.audio, _transcript(args.transcript), _controls(args),
-                                               JobConfig(fps=args.fps, seed=args.seed), progress=progress)
+                                               _job(args), progress=progress)
                 path = motion.save(args.out)
                 print(f"motion: {path} ({motion.num_frames} frames at {motion.fps:g} fps)")
                 _export_extras(motion, args)

@@ -16,47 +16,16 @@ from typing import Iterable
 
 import numpy as np
 
-from flap.errors import ControlRangeError, InputError
+from flap.engines.base import Engine
+from flap.engines import registry
+from flap.errors import InputError
 from flap.face.portrait import PortraitAnalysis, analyze_portrait, paste_into
 from flap.io.video import VideoWriter
+from flap.job import JobConfig
+from flap.motion.channels import parse_channels
 from flap.motion.controls import MotionControls, apply_controls
 from flap.motion.representation import MotionSequence
 from flap.progress import ProgressReporter, silent, stage_callback
-
-ENGINES = ("embedded", "full")
-
-
-@dataclass
-class JobConfig:
-    """How a job runs (what the motion looks like is MotionControls' business)."""
-
-    fps: float = 25.0
-    size: int = 512  # side of the face-crop video
-    paste_back: bool = False  # put the animated crop back into the whole photo
-    seed: int = 0
-    engine: str = "embedded"
-    max_audio_seconds: float | None = None  # None: no limit (the shared Space sets one)
-    steps: int = 20  # full model only
-    guidance: float = 3.5  # full model only
-    fit: str = "hold"  # how a given motion is fitted to the audio: hold, loop, trim
-
-    def validated(self) -> "JobConfig":
-        if not 10 <= float(self.fps) <= 60:
-            raise ControlRangeError(f"fps must be between 10 and 60; got {self.fps}")
-        if not 128 <= int(self.size) <= 1024:
-            raise ControlRangeError(f"size must be between 128 and 1024 pixels; got {self.size}")
-        self.size = int(self.size) - int(self.size) % 2
-        if self.engine not in ENGINES:
-            raise ControlRangeError(f"engine must be one of {', '.join(ENGINES)}; got '{self.engine}'")
-        if not 1 <= int(self.steps) <= 100:
-            raise ControlRangeError(f"steps must be between 1 and 100; got {self.steps}")
-        if not 1.0 <= float(self.guidance) <= 15.0:
-            raise ControlRangeError(f"guidance must be between 1 and 15; got {self.guidance}")
-        if self.fit not in ("hold", "loop", "trim"):
-            raise ControlRangeError(f"fit must be hold, loop or trim; got '{self.fit}'")
-        self.seed = int(self.seed)
-        return self
-
 
 @dataclass
 class JobResult:
@@ -110,7 +79,7 @@ def make_motion(audio, transcript: str | None = None, controls: MotionControls |
         else:
             motion = generate_motion(analysis, seed=config.seed)
         if imported is not None:
-            take = tuple(take)
+            take = parse_channels(take)
             if take:
                 from flap.interop.mixing import mix_channels
 
@@ -124,9 +93,9 @@ def make_motion(audio, transcript: str | None = None, controls: MotionControls |
 def _audio_to_flame():
     """The trained Audio-to-FLAME network when its weights are configured (FLAP_AUDIO2FLAME, or an audio_to_flame/
     folder in FLAP_MODEL's weights), loaded once; otherwise None and the embedded generator is used."""
-    import os
+    from flap.settings import settings
 
-    if not (os.environ.get("FLAP_AUDIO2FLAME", "").strip() or os.environ.get("FLAP_MODEL", "").strip()):
+    if not (settings().audio2flame or settings().model):
         return None
     return _load_audio_to_flame()
 
@@ -143,27 +112,23 @@ def generate(portrait, audio, out=None, transcript: str | None = None, controls:
              config: JobConfig | None = None, save_motion=None, imported: MotionSequence | None = None,
              take: Iterable[str] = (), progress: ProgressReporter = silent) -> JobResult:
     """Portrait + speech -> talking video (and its motion)."""
-    from flap.engines.registry import get_engine
-
     config = (config or JobConfig()).validated()
     controls = (controls or MotionControls()).validated()
-    get_engine(config.engine)  # fail fast, before any analysis, when the engine cannot run here
+    engine = registry.get_engine(config.engine)  # fail fast, before any analysis, when the engine cannot run here
     timer = _Timer()
     progress("analysing portrait", 0, 1)
     with timer.stage("portrait"):
         analysis = analyze_portrait(portrait, size=config.size, paste_back=config.paste_back)
     progress("analysing portrait", 1, 1)
     motion, warnings = make_motion(audio, transcript, controls, config, imported, take, progress, timer)
-    return _finish(analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
+    return _finish(engine, analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
 
 
 def render(portrait, motion, audio=None, out=None, controls: MotionControls | None = None, config: JobConfig | None = None,
            save_motion=None, progress: ProgressReporter = silent) -> JobResult:
     """Portrait + a given motion (object or file) [+ speech for the sound track] -> video."""
-    from flap.engines.registry import get_engine
-
     config = (config or JobConfig()).validated()
-    get_engine(config.engine)  # fail fast when the engine cannot run here
+    engine = registry.get_engine(config.engine)  # fail fast when the engine cannot run here
     timer = _Timer()
     warnings: list[str] = []
     if not isinstance(motion, MotionSequence):
@@ -185,7 +150,7 @@ def render(portrait, motion, audio=None, out=None, controls: MotionControls | No
             motion = motion.fit_to_length(frames, config.fit)
     if controls is not None:
         motion = apply_controls(motion, controls.validated(), seed=config.seed)
-    return _finish(analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
+    return _finish(engine, analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
 
 
 def load_motion_file(path, fps: float) -> tuple[MotionSequence, list[str]]:
@@ -219,16 +184,12 @@ def _motion_path(save_motion, video: Path) -> Path | None:
     return Path(save_motion)
 
 
-def _finish(analysis: PortraitAnalysis, motion: MotionSequence, audio, out, config: JobConfig, save_motion,
-            warnings: list[str], progress: ProgressReporter, timer: _Timer) -> JobResult:
-    from flap.engines.registry import get_engine
-
+def _finish(engine: Engine, analysis: PortraitAnalysis, motion: MotionSequence, audio, out, config: JobConfig,
+            save_motion, warnings: list[str], progress: ProgressReporter, timer: _Timer) -> JobResult:
     out = _default_out(out)
-    engine = get_engine(config.engine)
     with timer.stage("prepare"):
         state = engine.prepare(analysis)
-    extra, notes = engine_extras(engine, motion)
-    warnings = warnings + notes
+    warnings = warnings + engine.notes(motion)
     if config.paste_back:
         image = analysis.image[: analysis.image.shape[0] // 2 * 2, : analysis.image.shape[1] // 2 * 2]
         size = (image.shape[1], image.shape[0])
@@ -238,7 +199,7 @@ def _finish(analysis: PortraitAnalysis, motion: MotionSequence, audio, out, conf
     on_frame = stage_callback(progress, "rendering video")
     with timer.stage("render+encode"):
         with VideoWriter(out, config.fps, size, audio_path=audio, num_frames=motion.num_frames) as writer:
-            for frame in engine.render_frames(state, motion, progress=on_frame, config=config, **extra):
+            for frame in engine.render_frames(state, motion, config, progress=on_frame):
                 if image is not None:
                     frame = paste_into(image, frame, analysis.crop_box)
                 writer.write(frame)
@@ -246,20 +207,6 @@ def _finish(analysis: PortraitAnalysis, motion: MotionSequence, audio, out, conf
     if motion_path is not None:
         motion_path = motion.save(motion_path)
     return JobResult(video=out, motion=motion, motion_path=motion_path, warnings=_unique(warnings), timings=timer.timings, portrait=analysis)
-
-
-def engine_extras(engine, motion: MotionSequence) -> tuple[dict, list[str]]:
-    """Per-engine extras for a motion: FLAME expression offsets for the embedded engine when the model is there."""
-    if engine.name != "embedded" or not motion.has_flame_expression:
-        return {}, []
-    from flap.flame.landmark_offsets import expression_offsets, expression_status
-    from flap.flame.loading import load_flame_model_if_configured
-
-    model = load_flame_model_if_configured()  # None when not configured; a wrong path is a clear error
-    if model is None:
-        note = expression_status(motion, False)
-        return {}, [note] if note else []
-    return {"expression_offsets": expression_offsets(motion, model)}, []
 
 
 def _unique(items: list[str]) -> list[str]:

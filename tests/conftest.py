@@ -46,3 +46,19 @@ def astronaut_png(tmp_path_factory, astronaut_rgb) -> Path:
     path = tmp_path_factory.mktemp("portrait") / "astronaut.png"
     Image.fromarray(astronaut_rgb).save(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def torch_test_settings():
+    """One CPU thread (tiny models run ~10x faster on one thread than on two busy cores, whose OpenMP threads wait
+    on each other) and no TF32 on CUDA (so that comparisons across batch sizes see fp32 rounding, not TF32's).
+    A torch test module applies it with ``pytestmark = pytest.mark.usefixtures("torch_test_settings")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.set_num_threads(1)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.set_num_threads(threads)
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32

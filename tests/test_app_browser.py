@@ -27,6 +27,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ERROR_TOAST = "[data-testid='toast-body'].error"
 VIDEO_TIMEOUT_MS = 150_000
 
+pytestmark = [pytest.mark.server, pytest.mark.browser]
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

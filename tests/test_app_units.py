@@ -120,8 +120,7 @@ def test_bad_inputs_from_plain_python(tmp_path, monkeypatch):
     with pytest.raises(gr.Error, match="No speech was given"):
         handlers.motion()
     with pytest.raises(gr.Error, match="No portrait photo was given"):
-        handlers.ui_generate(None, str(SCIENCE_MP3), "", "", "en-us", 0, 0, 0, 1, 1, "neutral", 0.7, True, 15, "natural",
-                             0, 25, 256, False, "embedded", 20, 3.5, None, [], "hold")
+        handlers.ui_generate(None, str(SCIENCE_MP3), "", "", "en-us", True, None, [], size=256)
     summary, channels = handlers.describe_motion_file(str(wrong))
     assert summary.startswith("Could not use this file") and "(40, 7)" in summary
 
@@ -137,10 +136,11 @@ def test_import_keeps_only_channels_the_file_has(tmp_path):
     assert any(note.startswith("From the motion file:") for note in imported.notes)
 
 
-def test_channels_copy_matches_the_mixer():
+def test_channels_are_defined_once():
     from flap.interop.mixing import CHANNELS
+    from flap.motion import channels
 
-    assert handlers.CHANNELS == CHANNELS
+    assert handlers.CHANNELS is CHANNELS is channels.CHANNELS
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -209,6 +209,7 @@ def test_old_outputs_are_removed(tmp_path):
     assert fresh.exists() and not old.exists()
 
 
+@pytest.mark.slow
 def test_app_imports_nothing_heavy():
     """The page must be up quickly: app.py builds without torch, mediapipe, OpenCV, scipy or matplotlib."""
     code = ("import sys, time; t = time.perf_counter(); import app; "
@@ -239,8 +240,7 @@ def test_mesh_preview_with_a_flame_model(tmp_path, monkeypatch):
     model = write_flame_pickle(make_synthetic_flame(), tmp_path / "flame" / "generic_model.pkl")
     monkeypatch.setenv("FLAP_FLAME_MODEL", str(model))
     monkeypatch.setenv("FLAP_OUTPUT_DIR", str(tmp_path / "out"))
-    outputs = handlers.ui_motion(None, "", "Mesh preview, please.", "en-us", 0, 0, 0, 1, 1, "happy", 0.7, True, 15, "camera",
-                                 0, 25, None, [], "hold")
+    outputs = handlers.ui_motion(None, "", "Mesh preview, please.", "en-us", True, None, [], emotion="happy", gaze="camera")
     video, motion_file, arkit, flame, mesh, figure, notes = outputs
     assert video is None and Path(motion_file).is_file() and Path(arkit).is_file() and Path(flame).is_file()
     info = probe_video(mesh)

@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from flap.audio2motion.network import Audio2FlameNetwork, prepare_waveform, tiny_audio_encoder_config
-from flap.engines.diffusion.testing import device_under_test, torch_test_settings  # noqa: F401
+from flap.engines.diffusion.testing import device_under_test
 from flap.errors import AudioInputError, ControlRangeError
 from flap.motion.representation import CONDITION_DIM, MotionSequence
+
+pytestmark = [pytest.mark.usefixtures("torch_test_settings"), pytest.mark.gpu]  # one torch thread (tests/conftest.py)
 
 DEVICE = device_under_test()
 

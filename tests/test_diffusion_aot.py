@@ -13,9 +13,12 @@ import torch
 
 from flap.engines.diffusion import aot
 from flap.engines.diffusion.sampling import SamplingOptions
-from flap.engines.diffusion.testing import portrait, talking_motion, tiny_pipeline, torch_test_settings  # noqa: F401
+from flap.engines.diffusion.testing import portrait, talking_motion, tiny_pipeline
 
 WINDOW = 8
+# one AOTInductor compile for the module: minutes on 2 cores; one torch thread (tests/conftest.py)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("torch_test_settings")]
+
 OPTIONS = SamplingOptions.fast(num_inference_steps=6, window=WINDOW, overlap=2, decode_chunk=4)
 
 
@@ -26,7 +29,7 @@ def ready(seed: int = 0):
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory, torch_test_settings):  # noqa: F811
+def artifacts(tmp_path_factory, torch_test_settings):
     folder = tmp_path_factory.mktemp("aot")
     manifest = ready().compile_ahead_of_time(folder, window=WINDOW, decode_chunk=4, cache_branch=0,
                                              log_fn=lambda _: None)

@@ -10,12 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+from flap import weights
 from flap.engines.diffusion import loading
 from flap.engines.diffusion.engine import DiffusionEngine
 from flap.engines.diffusion.pipeline import FLAPPipeline
-from flap.engines.diffusion.testing import (device_under_test, torch_test_settings, portrait,  # noqa: F401
+from flap.engines.diffusion.testing import (device_under_test, portrait,
                                             talking_motion, tiny_pipeline)
 from flap.errors import EngineUnavailableError
+from flap.job import JobConfig
+
+pytestmark = [pytest.mark.usefixtures("torch_test_settings"), pytest.mark.gpu]  # one torch thread (tests/conftest.py)
 
 DEVICE = device_under_test()
 
@@ -28,18 +32,18 @@ def saved_model(tmp_path_factory):
 
 
 def test_no_weights_configured_names_the_variable(monkeypatch):
-    monkeypatch.delenv(loading.ENV_MODEL, raising=False)
+    monkeypatch.delenv(weights.ENV_MODEL, raising=False)
     with pytest.raises(EngineUnavailableError, match="FLAP_MODEL is not set"):
-        loading.locate_weights()
+        weights.locate_weights()
     ok, reason = DiffusionEngine(device="cpu").availability()
     assert not ok and "FLAP_MODEL" in reason and "HF_TOKEN" in reason
 
 
 def test_missing_folder_and_missing_files_are_named(saved_model, tmp_path):
     with pytest.raises(EngineUnavailableError, match="does not exist"):
-        loading.locate_weights(str(tmp_path / "nowhere"))
+        weights.locate_weights(str(tmp_path / "nowhere"))
     with pytest.raises(EngineUnavailableError, match="model_index.json is missing"):
-        loading.locate_weights(str(tmp_path))
+        weights.locate_weights(str(tmp_path))
     broken = tmp_path / "broken"
     shutil.copytree(saved_model, broken)
     (broken / "denoising_unet" / "diffusion_pytorch_model.safetensors").unlink()
@@ -48,12 +52,12 @@ def test_missing_folder_and_missing_files_are_named(saved_model, tmp_path):
     shutil.copy(saved_model / "denoising_unet" / "diffusion_pytorch_model.safetensors", broken / "denoising_unet")
     (broken / "reference_net" / "config.json").unlink()
     with pytest.raises(EngineUnavailableError, match=r"reference_net/config.json is missing"):
-        loading.check_pipeline_folder(broken)
+        weights.check_pipeline_folder(broken)
     index = json.loads((saved_model / "model_index.json").read_text())
     del index["denoising_unet"]
     (broken / "model_index.json").write_text(json.dumps(index))
     with pytest.raises(EngineUnavailableError, match="no 'denoising_unet' component"):
-        loading.check_pipeline_folder(broken)
+        weights.check_pipeline_folder(broken)
 
 
 def test_unreachable_hub_repo_says_what_to_do(monkeypatch, tmp_path):
@@ -61,18 +65,18 @@ def test_unreachable_hub_repo_says_what_to_do(monkeypatch, tmp_path):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # read at import time: the variable alone is too late
-    monkeypatch.delenv(loading.ENV_TOKEN, raising=False)
+    monkeypatch.delenv(weights.ENV_TOKEN, raising=False)
     with pytest.raises(EngineUnavailableError) as info:
-        loading.locate_weights("some-org/flap-weights")
+        weights.locate_weights("some-org/flap-weights")
     message = str(info.value)
     assert "some-org/flap-weights" in message and "FLAP_MODEL" in message
-    problem, _ = loading.weights_problem("some-org/flap-weights")
+    problem, _ = weights.weights_problem("some-org/flap-weights")
     assert "not in the local Hugging Face cache" in problem
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_availability_without_cuda_says_cuda_is_required(saved_model, monkeypatch):
-    monkeypatch.setenv(loading.ENV_MODEL, str(saved_model))
+    monkeypatch.setenv(weights.ENV_MODEL, str(saved_model))
     ok, reason = DiffusionEngine().availability()
     assert not ok
     assert "CUDA" in reason and "embedded engine" in reason
@@ -94,10 +98,10 @@ def test_engine_renders_frames_at_the_crop_size(saved_model):
     assert ok, reason
     state = engine.prepare(portrait(20))
     progress = []
-    frames = list(engine.render_frames(state, talking_motion(5), progress=lambda d, t: progress.append((d, t)),
-                                       steps=2, guidance=2.0, seed=1))
+    request = JobConfig(steps=2, guidance=2.0, seed=1)
+    frames = list(engine.render_frames(state, talking_motion(5), request, progress=lambda d, t: progress.append((d, t))))
     assert len(frames) == 5 and all(f.shape == (20, 20, 3) and f.dtype == np.uint8 for f in frames)
     assert progress[-1] == (2, 2)
     again = list(DiffusionEngine(source=str(saved_model), device=DEVICE, dtype="float32", preset="quality")
-                 .render_frames(state, talking_motion(5), steps=2, guidance=2.0, seed=1))
+                 .render_frames(state, talking_motion(5), request))
     assert all(np.array_equal(a, b) for a, b in zip(frames, again))  # cached pipeline reused, same output

@@ -1,7 +1,7 @@
 """FLAP diffusion modules with tiny random weights: shapes, the conditions are really used, the head-motion and
 expression paths are separable, parameter groups, image mode, DeepCache and gradient checkpointing.
 
-Set FLAP_TEST_DEVICE=cuda to run the same checks on a GPU (scripts/gpu_issue5.sh does)."""
+Set FLAP_TEST_DEVICE=cuda to run the same checks on a GPU (scripts/gpu_full_model.sh does)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from flap.engines.diffusion.denoising_unet import PARAMETER_GROUPS, DeepCache
-from flap.engines.diffusion.testing import device_under_test, torch_test_settings, tiny_pipeline  # noqa: F401
+from flap.engines.diffusion.testing import device_under_test, tiny_pipeline
+
+pytestmark = [pytest.mark.usefixtures("torch_test_settings"), pytest.mark.gpu]  # one torch thread (tests/conftest.py)
 
 DEVICE = device_under_test()
 

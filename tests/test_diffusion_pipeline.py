@@ -1,7 +1,7 @@
 """FLAPPipeline end to end with tiny random weights: frames, determinism, the condition and the reference are
 used, save/load round trips exactly, pixel-space models, composing from standard parts, paste-back.
 
-Set FLAP_TEST_DEVICE=cuda to run the same checks on a GPU (scripts/gpu_issue5.sh does)."""
+Set FLAP_TEST_DEVICE=cuda to run the same checks on a GPU (scripts/gpu_full_model.sh does)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ import torch
 from flap.engines.diffusion.compose import paste_back
 from flap.engines.diffusion.pipeline import FLAPPipeline
 from flap.engines.diffusion.sampling import SamplingOptions, SamplingStats
-from flap.engines.diffusion.testing import (device_under_test, torch_test_settings, portrait,  # noqa: F401
+from flap.engines.diffusion.testing import (device_under_test, portrait,
                                             talking_motion, tiny_pipeline)
 from flap.errors import MotionFormatError
 from flap.motion.representation import MotionSequence
+
+pytestmark = [pytest.mark.usefixtures("torch_test_settings"), pytest.mark.gpu]  # one torch thread (tests/conftest.py)
 
 DEVICE = device_under_test()
 STEPS = 3
@@ -106,6 +108,7 @@ def test_fast_options_run_fewer_full_passes(pipe, motion):
     assert a.shape == b.shape and torch.isfinite(b).all()
 
 
+@pytest.mark.slow
 def test_compiled_pipeline_gives_the_same_frames(motion, frames, monkeypatch):
     """optimize_for_inference(compile=True) wraps the denoiser's blocks and the VAE decoder; traced by dynamo
     (the 'eager' backend keeps the test quick), the frames must not change, and no block may fall back to eager
@@ -142,6 +145,7 @@ def test_paste_back_into_the_photo():
     assert 10 < out[10, 30, 0] < 200 or out[10, 30, 0] == 10  # feathered edge
 
 
+@pytest.mark.slow
 def test_compose_from_standard_parts(tmp_path):
     """SD-layout UNet + VAE folder, a MotionAdapter folder and a wav2vec2 folder -> a trainable pipeline."""
     from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel

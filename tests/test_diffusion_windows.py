@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from flap.engines.diffusion.sampling import frame_noise, plan_windows, ramp
-from flap.engines.diffusion.testing import (device_under_test, torch_test_settings, portrait,  # noqa: F401
+from flap.engines.diffusion.testing import (device_under_test, portrait,
                                             talking_motion, tiny_pipeline)
+
+pytestmark = [pytest.mark.usefixtures("torch_test_settings"), pytest.mark.gpu]  # one torch thread (tests/conftest.py)
 
 DEVICE = device_under_test()
 FRAMES, WINDOW, OVERLAP, STEPS = 20, 12, 4, 4
@@ -87,6 +89,7 @@ def test_windows_equal_one_window_when_frames_are_independent(pipe, reference):
     torch.testing.assert_close(windowed, whole, rtol=1e-4, atol=1e-4 * whole.abs().mean().item())
 
 
+@pytest.mark.slow
 def test_windows_stay_close_to_one_window_and_join_without_jumps(pipe, reference):
     whole = _latents(pipe, reference, window=FRAMES)
     windowed = _latents(pipe, reference, window=WINDOW)

@@ -63,6 +63,7 @@ def test_tiny_image_and_tiny_face_are_refused(astronaut_rgb):
         analyze_portrait(canvas)
 
 
+@pytest.mark.slow
 def test_huge_image_is_reduced_not_exhausting_memory(astronaut_rgb, tmp_path):
     big = Image.fromarray(astronaut_rgb).resize((5000, 5000))
     path = tmp_path / "big.jpg"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -162,14 +160,11 @@ def test_mesh_preview_shows_pose_and_jaw(synthetic):
     jaw = np.zeros((t, 3))
     jaw[:, 0] = np.linspace(0, 0.35, t)
     motion = MotionSequence.neutral(t).replace(jaw=jaw)
-    start = time.perf_counter()
-    frames = list(render_mesh_preview(motion, model, size=128))
-    per_frame = (time.perf_counter() - start) / t
+    frames = list(render_mesh_preview(motion, model, size=128))  # speed: benchmarks/bench_mesh_preview.py
     assert len(frames) == t and frames[0].shape == (128, 128, 3) and frames[0].dtype == np.uint8
     background = frames[0][0, 0]
     assert np.mean(np.any(frames[0] != background, axis=2)) > 0.2  # the head fills the frame
     assert np.abs(frames[-1].astype(int) - frames[0].astype(int)).sum() > 0  # the jaw opened
-    assert per_frame < 0.04  # real time at 25 fps
     turned = MotionSequence.neutral(1).replace(global_rotation=np.array([[0.0, 0.6, 0.0]]))
     a, b = next(render_mesh_preview(MotionSequence.neutral(1), model, 96)), next(render_mesh_preview(turned, model, 96))
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 5

@@ -9,7 +9,14 @@ from flap.errors import ControlRangeError, MotionFormatError
 from flap.motion import CONDITION_DIM, MotionSequence
 from flap.motion.blinks import blink_curve, blink_times
 from flap.motion.controls import SPEECH_CONTROLS, MotionControls, apply_controls
-from flap.motion.representation import CONTROL_NAMES
+from flap.motion.representation import (
+    ARRAY_FIELDS,
+    CONDITION_FIELDS,
+    CONDITION_LAYOUT,
+    CONTROL_NAMES,
+    EXPRESSION_COLUMNS,
+    HEAD_MOTION_COLUMNS,
+)
 from flap.motion.emotions import EMOTION_NAMES
 from flap.motion.rotations import (
     axis_angle_to_euler,
@@ -71,6 +78,53 @@ def test_invalid_motions_are_refused_with_the_reason(change, message):
     with pytest.raises(MotionFormatError, match=message):
         random_motion().replace(**change)
 
+
+
+def test_equality_is_identity_and_allclose_compares_values():
+    """The generated __eq__ compared arrays and raised; now == is identity and allclose says 'same motion'."""
+    m = random_motion()
+    copy = m.replace(meta={"source": "elsewhere"})
+    assert m == m and m != copy and not (m == copy)
+    assert m.allclose(copy) and copy.allclose(m)
+    assert m.allclose(copy.replace(jaw=copy.jaw + 1e-8))
+    assert not m.allclose(copy.replace(jaw=copy.jaw + 0.01))
+    assert not m.allclose(m.replace(fps=30.0)) and not m.allclose(m.take(range(59))) and not m.allclose("motion")
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda m: setattr(m, "jaw", np.zeros((59, 3))), "frames"),
+    (lambda m: m.jaw.__setitem__((slice(None), 0), 30.0), "degrees"),
+    (lambda m: m.expression.__setitem__((3, 7), np.inf), "NaN or Inf"),
+    (lambda m: setattr(m, "fps", 0.0), "fps"),
+    (lambda m: setattr(m, "eyelids", [[0.0, 0.0]] * 59 + [[0.0]]), "array of numbers"),
+])
+def test_a_motion_changed_in_place_cannot_save_a_file_that_load_refuses(tmp_path, mutate, message):
+    m = random_motion()
+    mutate(m)
+    path = tmp_path / "changed.npz"
+    with pytest.raises(MotionFormatError, match=message):
+        m.save(path)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor a half-written part
+
+
+def test_condition_columns_are_derived_from_the_layout():
+    assert CONDITION_DIM == 120 and tuple(CONDITION_LAYOUT) == CONDITION_FIELDS
+    stops = [0] + [b for _, b in CONDITION_LAYOUT.values()]
+    assert [a for a, _ in CONDITION_LAYOUT.values()] == stops[:-1]  # contiguous, in order
+    assert all(b - a == int(np.prod(ARRAY_FIELDS[n])) for n, (a, b) in CONDITION_LAYOUT.items())
+    assert (HEAD_MOTION_COLUMNS.start, HEAD_MOTION_COLUMNS.stop) == CONDITION_LAYOUT["global_rotation"]
+    assert (EXPRESSION_COLUMNS.start, EXPRESSION_COLUMNS.stop) == (HEAD_MOTION_COLUMNS.stop, CONDITION_DIM)
+    m = random_motion()
+    cond = m.to_condition()
+    assert np.array_equal(cond[:, HEAD_MOTION_COLUMNS], m.global_rotation)
+    assert np.array_equal(cond[:, EXPRESSION_COLUMNS], np.concatenate([m.eyes, m.jaw, m.eyelids, m.expression], 1))
+
+
+def test_every_per_frame_field_belongs_to_exactly_one_channel():
+    from flap.interop.mixing import CHANNEL_FIELDS  # the map's home is the channel module (interop or motion)
+
+    owners = [f for fields in CHANNEL_FIELDS.values() for f in fields]
+    assert sorted(owners) == sorted(ARRAY_FIELDS)
 
 def test_malformed_files_are_refused(tmp_path):
     bad = tmp_path / "bad.npz"

@@ -15,12 +15,13 @@ from flap.face.tracker import track_frames
 from flap.io.video import count_frames, probe_video, read_frames
 from flap.motion import MotionSequence
 from flap.motion.controls import MotionControls
-from flap.motion.representation import CONTROL_INDEX
 from flap.pipeline import JobConfig, generate, make_motion, render
 
 ROOT = Path(__file__).resolve().parents[1]
 ASTRONAUT = ROOT / "examples/portraits/astronaut.jpg"
 GRACE = ROOT / "examples/portraits/grace_hopper.jpg"
+
+pytestmark = pytest.mark.slow  # whole jobs: video in, video out
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

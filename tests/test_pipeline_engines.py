@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from flap.engines import registry
 from flap.engines.diffusion.engine import DiffusionEngine
-from flap.engines.diffusion.testing import tiny_pipeline, torch_test_settings  # noqa: F401 (one torch thread)
+from flap.engines.diffusion.testing import tiny_pipeline
 from flap.io.video import count_frames, probe_video
 from flap.motion import MotionSequence
-from flap.pipeline import JobConfig, generate, render
+from flap.pipeline import JobConfig, render
+
+pytestmark = pytest.mark.usefixtures("torch_test_settings")  # one torch thread (tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 ASTRONAUT = ROOT / "examples/portraits/astronaut.jpg"
@@ -21,8 +22,8 @@ ASTRONAUT = ROOT / "examples/portraits/astronaut.jpg"
 def test_full_engine_renders_through_the_pipeline(tmp_path, monkeypatch):
     weights = tmp_path / "flap-tiny"
     tiny_pipeline(device="cpu", resolution=16).save_pretrained(weights)
-    engine = registry.FullModelEngine(DiffusionEngine(source=str(weights), device="cpu", dtype="float32"))
-    monkeypatch.setattr(registry, "full_model_status", lambda: (True, "tiny test model"))
+    engine = DiffusionEngine(source=str(weights), device="cpu", dtype="float32")
+    monkeypatch.setattr(registry, "full_model_status", lambda refresh=False: (True, "tiny test model"))
     monkeypatch.setattr(registry, "_full", lambda: engine)
     motion = MotionSequence.neutral(10, 25.0)
     config = JobConfig(engine="full", size=128, steps=2, guidance=2.0)

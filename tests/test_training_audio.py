@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from flap.engines.diffusion.testing import torch_test_settings  # noqa: F401 (one torch thread)
 from flap.training.audio_task import AudioTask, CachedAudioEncoder
 from flap.training.loop import train
 from flap.training.manifest import Manifest, clip_dir, read_wav
 from flap.training.testing import tiny_config, write_toy_set
+
+pytestmark = pytest.mark.usefixtures("torch_test_settings")  # one torch thread (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,12 @@ import pytest
 import torch
 
 from flap.engines.diffusion.pipeline import ALL_AT_ONCE, TRAINING_STAGES, FLAPPipeline
-from flap.engines.diffusion.testing import portrait, talking_motion, torch_test_settings  # noqa: F401 (one torch thread)
+from flap.engines.diffusion.testing import portrait, talking_motion
 from flap.training.diffusion_task import DiffusionTask
 from flap.training.loop import list_checkpoints, train
 from flap.training.testing import tiny_config, write_toy_set
+
+pytestmark = pytest.mark.usefixtures("torch_test_settings")  # one torch thread (tests/conftest.py)
 
 ALL_GROUPS = ("head_motion", "expression", "temporal", "spatial", "reference")
 
@@ -82,6 +84,7 @@ def test_zero_init_temporal_makes_temporal_layers_identity(toy, tmp_path):
     torch.testing.assert_close(with_temporal, without)
 
 
+@pytest.mark.slow
 def test_checkpoint_resume_continues_at_the_step_with_the_same_optimizer_state(toy, tmp_path):
     out = tmp_path / "run"
     first = train(tiny_config("1", toy, out, max_steps=2, checkpoint_every=1, checkpoints_total_limit=2, ema_decay=0.99))
@@ -119,6 +122,6 @@ def test_export_loads_with_from_pretrained_and_generates(toy, tmp_path):
     pipe = FLAPPipeline.from_pretrained(result.export_dir)
     frames = pipe(portrait(16), talking_motion(3), num_inference_steps=2).frames
     assert frames.shape == (3, 16, 16, 3) and frames.dtype == np.uint8
-    from flap.engines.diffusion.loading import check_pipeline_folder
+    from flap.weights import check_pipeline_folder
 
     check_pipeline_folder(result.export_dir)  # what the app checks before offering the weights ($FLAP_MODEL)

@@ -191,15 +191,16 @@ def find_audio2flame(source: str | None = None) -> str | None:
     """Where trained Audio-to-FLAME weights are, without loading them: ``source``, else $FLAP_AUDIO2FLAME (a folder
     or hub id), else the ``audio_to_flame/`` folder of the full model ($FLAP_MODEL) when it is on this machine.
     None means the embedded motion generator should be used."""
-    import os
     from pathlib import Path
 
-    source = source or os.environ.get(ENV_AUDIO2FLAME) or None
+    from flap.settings import settings
+
+    source = source or settings().audio2flame
     if source:
         return str(source)
-    from flap.engines.diffusion.loading import ENV_MODEL, is_repo_id
+    from flap.weights import is_repo_id
 
-    model = os.environ.get(ENV_MODEL, "").strip()
+    model = settings().model
     if not model:
         return None
     folder = Path(model).expanduser()
@@ -215,11 +216,11 @@ def find_audio2flame(source: str | None = None) -> str | None:
 
 def load_audio2flame(source: str | None = None, device: str = "cpu") -> Audio2FlameNetwork | None:
     """The trained network (see ``find_audio2flame``) on ``device`` (CPU works), or None when there is none."""
-    import os
+    from flap.settings import settings
 
     location = find_audio2flame(source)
     if location is None:
         return None
-    token = os.environ.get("HF_TOKEN") or None
+    token = settings().hf_token
     return Audio2FlameNetwork.from_pretrained(location, token=token).to(device).eval()
 

@@ -1,71 +1,74 @@
 """Choosing an engine by name; the full model is offered only when it can run, with the reason when not.
 
-Both engines present the same interface to the pipeline: ``name``, ``prepare(portrait_analysis)`` and
-``render_frames(state, motion, progress=..., config=...)`` yielding frames at the portrait's crop size.
+Every engine implements flap.engines.base.Engine.  Availability is asked once and cached for a few minutes (the
+full model's check imports torch and may ask the Hub, with a 5 s timeout), shared by the CLI, the app and the
+pipeline, so a job checks at most once.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import threading
+import time
 
-import numpy as np
-
+from flap.engines.base import Engine
 from flap.errors import EngineUnavailableError
+
+#: The engines a job can ask for, by name.
+ENGINE_NAMES: tuple[str, ...] = ("embedded", "full")
+#: How long an availability answer is reused, seconds.
+STATUS_TTL_S = 300.0
+
+_status_lock = threading.Lock()
+_status: tuple[float, tuple[bool, str]] | None = None
 
 
 @functools.lru_cache(maxsize=None)
-def _embedded():
-    from flap.engines.embedded import EmbeddedRenderer
+def _embedded() -> Engine:
+    from flap.engines.embedded.engine import EmbeddedEngine
 
-    return EmbeddedRenderer()
+    return EmbeddedEngine()
 
 
-def full_model_status() -> tuple[bool, str]:
-    """(available, reason) for the full diffusion model, cheaply (no weights are loaded)."""
+@functools.lru_cache(maxsize=1)
+def _full() -> Engine:
+    from flap.engines.diffusion.engine import DiffusionEngine
+
+    return DiffusionEngine()
+
+
+def full_model_status(refresh: bool = False) -> tuple[bool, str]:
+    """(available, reason) for the full diffusion model, cheaply (no weights are loaded); cached for STATUS_TTL_S
+    unless ``refresh``."""
+    global _status
+    with _status_lock:
+        if refresh or _status is None or time.monotonic() - _status[0] > STATUS_TTL_S:
+            _status = (time.monotonic(), _check_full())
+        return _status[1]
+
+
+def _check_full() -> tuple[bool, str]:
     try:
-        from flap.engines.diffusion.engine import DiffusionEngine
+        engine = _full()
     except ImportError as exc:
         return False, f"the full model's code could not be imported ({exc}); install the requirements"
-    return DiffusionEngine().availability()
+    try:
+        return engine.availability()
+    except EngineUnavailableError as exc:
+        return False, str(exc)
 
 
-@dataclass
-class _FullState:
-    inner: object
-    size: int
+def availability(name: str) -> tuple[bool, str]:
+    """(can run here, reason) for an engine by name, cached as above for the full model."""
+    if name == "full":
+        return full_model_status()
+    if name == "embedded":
+        return _embedded().availability()
+    return False, f"unknown engine '{name}': use one of {', '.join(ENGINE_NAMES)}"
 
 
-class FullModelEngine:
-    """The diffusion engine behind the pipeline's interface: it takes the portrait's aligned crop as the reference
-    and returns frames at the crop size (the model works at its own resolution)."""
-
-    name = "full"
-
-    def __init__(self, engine=None):
-        if engine is None:
-            from flap.engines.diffusion.engine import DiffusionEngine
-
-            engine = DiffusionEngine()
-        self.engine = engine
-
-    def prepare(self, portrait) -> _FullState:
-        return _FullState(inner=self.engine.prepare(portrait.crop), size=portrait.size)
-
-    def render_frames(self, state: _FullState, motion, progress=None, config=None, **_):
-        import cv2
-
-        steps = getattr(config, "steps", 20)
-        guidance = getattr(config, "guidance", 3.5)
-        seed = getattr(config, "seed", 0)
-        for frame in self.engine.render_frames(state.inner, motion, progress=progress, steps=steps, guidance=guidance, seed=seed):
-            frame = np.asarray(frame)
-            if frame.shape[0] != state.size:
-                frame = cv2.resize(frame, (state.size, state.size), interpolation=cv2.INTER_LANCZOS4)
-            yield frame
-
-
-def get_engine(name: str):
+def get_engine(name: str) -> Engine:
+    """The engine called ``name``, or EngineUnavailableError saying why it cannot run here."""
     if name == "embedded":
         return _embedded()
     if name == "full":
@@ -73,9 +76,4 @@ def get_engine(name: str):
         if not ok:
             raise EngineUnavailableError(reason if reason.lower().startswith("the full") else f"The full model cannot run here: {reason}")
         return _full()
-    raise EngineUnavailableError(f"unknown engine '{name}': use 'embedded' or 'full'")
-
-
-@functools.lru_cache(maxsize=1)
-def _full() -> FullModelEngine:
-    return FullModelEngine()
+    raise EngineUnavailableError(f"unknown engine '{name}': use one of {', '.join(ENGINE_NAMES)}")

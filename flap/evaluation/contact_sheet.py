@@ -63,7 +63,10 @@ def sheet_row(frame: np.ndarray, landmarks: np.ndarray, yaw: float, label: str, 
     tiles = [cv2.resize(_crop(frame, centres[name], side, layout.zoom), (tile, tile), interpolation=cv2.INTER_NEAREST)
              for name in CROP_NAMES]
     height = max(layout.frame_side, tile)
-    pad = lambda im: np.pad(im, ((0, height - im.shape[0]), (0, 4), (0, 0)), constant_values=255)
+
+    def pad(im):
+        return np.pad(im, ((0, height - im.shape[0]), (0, 4), (0, 0)), constant_values=255)
+
     row = np.concatenate([pad(whole)] + [pad(t) for t in tiles], axis=1)
     label_bar = np.full((18, row.shape[1], 3), 255, np.uint8)
     cv2.putText(label_bar, label, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)

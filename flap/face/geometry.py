@@ -5,13 +5,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from flap.assets import CANONICAL_FACE_OBJ, FACE_GEOMETRY_METADATA
 from flap.motion.rotations import matrix_to_euler
-
-ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "face_geometry"
 
 
 @dataclass(frozen=True)
@@ -25,12 +23,12 @@ class CanonicalFace:
 @functools.lru_cache(maxsize=1)
 def canonical_face() -> CanonicalFace:
     vertices, faces = [], []
-    for line in (ASSET_DIR / "canonical_face_model.obj").read_text().splitlines():
+    for line in CANONICAL_FACE_OBJ.read_text().splitlines():
         if line.startswith("v "):
             vertices.append([float(x) for x in line.split()[1:4]])
         elif line.startswith("f "):
             faces.append([int(tok.split("/")[0]) - 1 for tok in line.split()[1:4]])
-    text = (ASSET_DIR / "geometry_pipeline_metadata_landmarks.pbtxt").read_text()
+    text = FACE_GEOMETRY_METADATA.read_text()
     pairs = re.findall(r"landmark_id:\s*(\d+)\s+weight:\s*([0-9.eE+-]+)", text)
     ids = np.array([int(i) for i, _ in pairs])
     weights = np.array([float(w) for _, w in pairs])

@@ -21,12 +21,6 @@ _STARTED: set[int] = set()
 
 
 @contextlib.contextmanager
-def mediapipe_lock():
-    with _LOCK:
-        yield
-
-
-@contextlib.contextmanager
 def _native_stderr_silenced():
     try:
         fd = sys.stderr.fileno()

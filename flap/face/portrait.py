@@ -13,7 +13,7 @@ import numpy as np
 
 from flap.errors import FaceNotFoundError
 from flap.face import measures
-from flap.face.detection import FaceBox, detect_faces, landmarks_in_box
+from flap.face.detection import detect_faces, landmarks_in_box
 from flap.face.geometry import HeadPose, estimate_pose
 from flap.face.segmentation import person_mask
 from flap.io.images import load_image

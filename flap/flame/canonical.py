@@ -1,4 +1,4 @@
-"""MediaPipe's canonical face (assets/face_geometry): the frame the embedded renderer works in.
+"""MediaPipe's canonical face (flap/assets): the frame the embedded renderer works in.
 
 468 vertices in MediaPipe landmark order, centimetres, x toward the image's right (the subject's left), y up,
 z toward the camera; neutral and frontal.  The 10 iris landmarks (468-477) are not part of the mesh.
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "face_geometry"
-CANONICAL_OBJ = ASSET_DIR / "canonical_face_model.obj"
+from flap.assets import CANONICAL_FACE_OBJ
+
 NUM_MESH_LANDMARKS = 468
 NUM_LANDMARKS = 478
 #: Iris landmarks (centre first) and the eye corners they follow: right iris 468-472 (subject's right),
@@ -26,7 +26,7 @@ LEFT_EYE_CORNERS = (263, 362)
 @lru_cache(maxsize=2)
 def load_canonical_face(path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(vertices (468, 3) float64 cm, faces (F, 3) int64) read from the OBJ."""
-    obj = Path(path) if path else CANONICAL_OBJ
+    obj = Path(path) if path else CANONICAL_FACE_OBJ
     vertices, faces = [], []
     with open(obj, "r", encoding="utf-8") as handle:
         for line in handle:

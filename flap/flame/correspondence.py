@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 from flap.errors import EngineUnavailableError
 from flap.flame.canonical import NUM_MESH_LANDMARKS, load_canonical_face
 from flap.flame.model import FlameModel
+from flap.settings import settings
 
 ENV_EMBEDDING = "FLAP_FLAME_MP_EMBEDDING"
 CACHE_VERSION = 2
@@ -260,7 +261,7 @@ _lock = threading.Lock()
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("FLAP_CACHE_DIR", "~/.cache/flap")).expanduser() / "flame"
+    return settings().cache_dir / "flame"
 
 
 def _cache_key(model: FlameModel, embedding_file: str | None) -> str:
@@ -295,7 +296,7 @@ def _write_disk(path: Path, emb: MediapipeEmbedding) -> None:
 def mediapipe_embedding(model: FlameModel, embedding_file: str | os.PathLike | None = None, use_disk_cache: bool = True) -> MediapipeEmbedding:
     """The cached correspondence for ``model`` (``embedding_file`` defaults to ``FLAP_FLAME_MP_EMBEDDING``)."""
     if embedding_file is None:
-        embedding_file = os.environ.get(ENV_EMBEDDING, "").strip() or None
+        embedding_file = settings().flame_mp_embedding
     key = _cache_key(model, str(embedding_file) if embedding_file else None)
     with _lock:
         if key in _memory:

@@ -18,6 +18,7 @@ import numpy as np
 from flap.errors import EngineUnavailableError
 from flap.flame.model import FlameModel, build_model
 from flap.flame.safe_pickle import restricted_load
+from flap.settings import settings
 
 ENV_MODEL = "FLAP_FLAME_MODEL"
 ENV_REPO = "FLAP_FLAME_REPO"
@@ -36,8 +37,8 @@ _lock = threading.Lock()
 
 def flame_model_configured() -> bool:
     """True when a model path or hub repo is configured (the file itself is checked only on load)."""
-    path = os.environ.get(ENV_MODEL, "").strip()
-    return bool((path and Path(path).expanduser().is_file()) or os.environ.get(ENV_REPO, "").strip())
+    s = settings()
+    return bool((s.flame_model and Path(s.flame_model).expanduser().is_file()) or s.flame_repo)
 
 
 def read_model_file(path: str | os.PathLike, n_exp: int | None = None) -> FlameModel:
@@ -64,7 +65,8 @@ def read_model_file(path: str | os.PathLike, n_exp: int | None = None) -> FlameM
 
 
 def _find_eyelids(folder: Path, num_vertices: int) -> np.ndarray | None:
-    for base in [Path(os.environ[ENV_EYELIDS]).expanduser()] if os.environ.get(ENV_EYELIDS) else [folder]:
+    eyelids = settings().flame_eyelids
+    for base in [Path(eyelids).expanduser()] if eyelids else [folder]:
         left, right = base / "l_eyelid.npy", base / "r_eyelid.npy"
         if left.is_file() and right.is_file():
             try:
@@ -77,9 +79,8 @@ def _find_eyelids(folder: Path, num_vertices: int) -> np.ndarray | None:
 
 
 def _download_from_hub() -> Path:
-    repo = os.environ.get(ENV_REPO, "").strip()
-    filename = os.environ.get(ENV_FILE, "").strip() or DEFAULT_HUB_FILE
-    token = os.environ.get("HF_TOKEN") or None
+    s = settings()
+    repo, filename, token = s.flame_repo, s.flame_file or DEFAULT_HUB_FILE, s.hf_token
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
@@ -96,10 +97,10 @@ def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
     """The model file to use (downloading it from the hub if that is how it is configured)."""
     if path is not None:
         return Path(path).expanduser()
-    env_path = os.environ.get(ENV_MODEL, "").strip()
-    if env_path:
-        return Path(env_path).expanduser()
-    if os.environ.get(ENV_REPO, "").strip():
+    s = settings()
+    if s.flame_model:
+        return Path(s.flame_model).expanduser()
+    if s.flame_repo:
         return _download_from_hub()
     raise EngineUnavailableError(f"no FLAME model is configured. {HOW_TO}")
 
@@ -107,7 +108,7 @@ def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
 def load_flame_model_if_configured() -> FlameModel | None:
     """The model when one is configured (None when not: callers then show expression_status's note).  A configured
     but unusable model still raises EngineUnavailableError, so a wrong path is reported rather than ignored."""
-    if not os.environ.get(ENV_MODEL, "").strip() and not os.environ.get(ENV_REPO, "").strip():
+    if not settings().flame_model and not settings().flame_repo:
         return None
     return load_flame_model()
 
@@ -121,7 +122,7 @@ def load_flame_model(path: str | os.PathLike | None = None, n_exp: int | None = 
     if not resolved.is_file():
         raise EngineUnavailableError(f"FLAME model file not found: {resolved}. {HOW_TO}")
     stat = resolved.stat()
-    key = (str(resolved.resolve()), stat.st_mtime_ns, stat.st_size, n_exp, os.environ.get(ENV_EYELIDS, ""))
+    key = (str(resolved.resolve()), stat.st_mtime_ns, stat.st_size, n_exp, settings().flame_eyelids)
     with _lock:
         if key not in _cache:
             _cache.clear()  # one model at a time: the arrays are ~60 MB

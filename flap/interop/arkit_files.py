@@ -140,7 +140,7 @@ def parse_arkit(values: dict, source: str, kind: str, mapping: ArkitMapping, use
                 curves[:, idx] = matrix[:, j]
         if unknown:
             lines.append(f"{len(unknown)} non-ARKit channels ignored ({', '.join(unknown[:6])}{'...' if len(unknown) > 6 else ''})")
-        fps, fps_key = find_scalar(values, FPS_KEYS)
+        fps = find_scalar(values, FPS_KEYS)[0]
         layout = "Audio2Face blendshape JSON (facsNames, weightMat)" if leaf(names_key) == "facsnames" else "ARKit curves (names + weight matrix)"
         found = {lookup_name(n) for n in names} - {None}
         times = None
@@ -157,7 +157,7 @@ def parse_arkit(values: dict, source: str, kind: str, mapping: ArkitMapping, use
                 raise MotionFormatError(f"{source}: column '{key}' must hold numbers; found text such as '{column.reshape(-1)[0]}'")
             curves[:, idx] = column.reshape(-1)
         found = set(columns)
-        fps, fps_key = find_scalar(values, FPS_KEYS)
+        fps = find_scalar(values, FPS_KEYS)[0]
         lower = {leaf(k): k for k in values}
         times = None
         if "timecode" in lower:
@@ -188,7 +188,7 @@ def parse_arkit(values: dict, source: str, kind: str, mapping: ArkitMapping, use
         if times is not None:
             curves, fps_from_times, (head, eyes) = _uniform(curves, times, [head, eyes], source)
             if fps_from_times is not None and fps is None:
-                fps, fps_key = fps_from_times, "row times"
+                fps = fps_from_times
         missing = [ARKIT_NAMES[i] for i in range(len(ARKIT_NAMES)) if i not in found]
         if missing:
             warnings.append(f"{len(missing)} of the 52 ARKit curves are missing and read as zero ({', '.join(missing[:5])}"

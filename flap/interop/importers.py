@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -20,10 +19,9 @@ from flap.interop.arkit_files import looks_like_arkit, parse_arkit, parse_unname
 from flap.interop.flame_layouts import FPS_KEYS, find_scalar, looks_like_flame, parse_flame
 from flap.interop.mixing import CHANNELS
 from flap.interop.readers import RawData, read_any
-from flap.motion.representation import CONDITION_DIM, FORMAT_NAME, MotionSequence
+from flap.motion.representation import CONDITION_DIM, FIT_MODES, FORMAT_NAME, MotionSequence
 from flap.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
-FIT_MODES = ("trim", "hold", "loop")
 DEFAULT_FPS = 25.0
 EMOTALK_FPS = 30.0
 FLAME_VERTEX_COUNT = 5023
@@ -43,7 +41,7 @@ class ImportReport:
     mapping: list[str]
     warnings: list[str]
     source: str = ""
-    fit: str = "hold"
+    fit: str = FIT_MODES[0]
 
     def summary(self) -> str:
         lines = [f"Read {self.source or 'the file'} as {self.layout}: {self.frames_in} frames at {self.fps_in:g} fps "
@@ -192,7 +190,7 @@ def _check_fps(value: float, name: str) -> float:
     return value
 
 
-def import_motion(path: str | os.PathLike, target_fps: float = 25.0, num_frames: int | None = None, fit: str = "hold",
+def import_motion(path: str | os.PathLike, target_fps: float = 25.0, num_frames: int | None = None, fit: str = FIT_MODES[0],
                   source_fps: float | None = None, center_pose: bool = True, angle_unit: str = "auto",
                   arkit_order: str = "auto", arkit_mapping: ArkitMapping = ArkitMapping()) -> tuple[MotionSequence, ImportReport]:
     """Read a motion file (or a folder of per-frame files) and return it as a MotionSequence with a report.
@@ -204,7 +202,7 @@ def import_motion(path: str | os.PathLike, target_fps: float = 25.0, num_frames:
     sense as degrees; "degrees" converts them.  arkit_order: column order of unnamed (frames, 52) arrays.
     """
     if fit not in FIT_MODES:
-        raise MotionFormatError(f"unknown fit mode '{fit}': use trim, hold or loop")
+        raise MotionFormatError(f"unknown fit mode '{fit}': use {', '.join(FIT_MODES)}")
     if angle_unit not in ("auto", "radians", "degrees"):
         raise MotionFormatError(f"unknown angle_unit '{angle_unit}': use auto, radians or degrees")
     target_fps = _check_fps(target_fps, "target_fps")

@@ -9,39 +9,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from flap.errors import MotionFormatError
+from flap.motion.channels import CHANNEL_FIELDS, CHANNELS, parse_channels
 from flap.motion.representation import MotionSequence
-
-CHANNELS = ("head_pose", "jaw", "eyelids", "expression", "eyes")
-CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
-    "head_pose": ("global_rotation", "translation", "scale"),
-    "jaw": ("jaw",),
-    "eyelids": ("eyelids",),
-    "expression": ("expression", "controls"),
-    "eyes": ("eyes",),
-}
-_ALIASES = {"head": "head_pose", "pose": "head_pose", "head pose": "head_pose", "eyelid": "eyelids", "blinks": "eyelids",
-            "gaze": "eyes", "eye": "eyes", "expressions": "expression", "face": "expression", "mouth": "jaw"}
-
-
-def parse_channels(take: Iterable[str] | str) -> list[str]:
-    """Normalise a channel selection ('all', 'none', comma-separated text or names) and reject unknown names."""
-    if isinstance(take, str):
-        text = take.strip().lower()
-        if text in ("all", "*"):
-            return list(CHANNELS)
-        if text in ("", "none"):
-            return []
-        take = [part for part in text.replace(";", ",").split(",")]
-    chosen = []
-    for name in take:
-        key = str(name).strip().lower().replace("-", "_")
-        key = _ALIASES.get(key, _ALIASES.get(key.replace("_", " "), key))
-        if key not in CHANNELS:
-            raise MotionFormatError(f"unknown channel '{name}': choose from {', '.join(CHANNELS)}")
-        if key not in chosen:
-            chosen.append(key)
-    return chosen
-
 
 def mix_channels(base: MotionSequence, imported: MotionSequence, take: Iterable[str] | str) -> MotionSequence:
     """``base`` with the chosen channels replaced by ``imported``'s.  Both must have the same fps and length:

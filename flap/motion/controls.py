@@ -18,20 +18,7 @@ from flap.motion.rotations import (
     matrix_to_axis_angle,
     matrix_to_rotation_6d,
 )
-
-#: (min, max) of each numeric control; the app's sliders and the CLI use these.
-CONTROL_RANGES: dict[str, tuple[float, float]] = {
-    "yaw": (-30.0, 30.0),
-    "pitch": (-25.0, 25.0),
-    "roll": (-25.0, 25.0),
-    "motion_scale": (0.0, 2.0),
-    "mouth": (0.0, 2.0),
-    "expression": (0.0, 2.0),
-    "emotion_strength": (0.0, 1.0),
-    "blink_rate": (0.0, 60.0),
-    "gaze_yaw": (-30.0, 30.0),
-    "gaze_pitch": (-20.0, 20.0),
-}
+from flap.parameters import checked, declare
 
 GAZE_PRESETS: dict[str, tuple[float, float]] = {
     "forward": (0.0, 0.0),
@@ -40,6 +27,8 @@ GAZE_PRESETS: dict[str, tuple[float, float]] = {
     "up": (0.0, 12.0),
     "down": (0.0, -12.0),
 }
+#: Allowed fixed gaze angles (degrees, relative to the head).
+GAZE_RANGES: dict[str, tuple[float, float]] = {"gaze_yaw": (-30.0, 30.0), "gaze_pitch": (-20.0, 20.0)}
 
 #: Named controls that the lips use to speak: 'mouth' scales them with the jaw; 'expression' scales the rest.
 SPEECH_CONTROLS: tuple[str, ...] = ("lip_stretch", "lip_pucker", "lip_funnel", "lip_press", "upper_lip_raise",
@@ -48,53 +37,6 @@ _SPEECH_MASK = np.array([name in SPEECH_CONTROLS for name in CONTROL_INDEX])
 _JAW_LIMIT_RAD = (-0.05, 0.55)
 
 Gaze = Union[None, str, tuple[float, float]]
-
-
-@dataclass
-class MotionControls:
-    """What the user asks for.  Angles in degrees (yaw > 0 turns toward the image's right, pitch > 0 lifts the
-    chin, roll > 0 tilts the head clockwise on screen); the defaults leave a motion unchanged.
-
-    gaze: None keeps the motion's own eye movement; "camera" keeps the eyes on the camera whatever the head does;
-    a preset name from GAZE_PRESETS or (yaw, pitch) degrees fixes the gaze relative to the head.
-    blink_rate: None keeps the motion's own blinks; a number (per minute) replaces them.
-    """
-
-    yaw: float = 0.0
-    pitch: float = 0.0
-    roll: float = 0.0
-    motion_scale: float = 1.0
-    mouth: float = 1.0
-    expression: float = 1.0
-    emotion: str = "neutral"
-    emotion_strength: float = 0.7
-    blink_rate: float | None = None
-    gaze: Gaze = None
-
-    def validated(self) -> "MotionControls":
-        """Check every value; raise ControlRangeError with the allowed range.  Returns self for chaining."""
-        for name, (lo, hi) in CONTROL_RANGES.items():
-            if name.startswith("gaze_"):
-                continue
-            value = getattr(self, name)
-            if value is None and name == "blink_rate":
-                continue
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise ControlRangeError(f"{name} must be a number between {lo:g} and {hi:g}; got {value!r}") from None
-            if not np.isfinite(value) or not lo <= value <= hi:
-                raise ControlRangeError(f"{name} must be between {lo:g} and {hi:g}; got {value:g}")
-            setattr(self, name, value)
-        emotion = str(self.emotion).strip().lower()
-        if emotion not in EMOTIONS:
-            raise ControlRangeError(f"unknown emotion '{self.emotion}'; choose one of: {', '.join(EMOTION_NAMES)}")
-        self.emotion = emotion
-        self.gaze = parse_gaze(self.gaze)
-        return self
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def parse_gaze(gaze: Gaze) -> Gaze:
@@ -116,10 +58,46 @@ def parse_gaze(gaze: Gaze) -> Gaze:
     except (TypeError, ValueError):
         raise ControlRangeError(f"gaze must be two numbers (yaw, pitch) in degrees; got {gaze!r}") from None
     for name, value in (("gaze_yaw", gy), ("gaze_pitch", gp)):
-        lo, hi = CONTROL_RANGES[name]
+        lo, hi = GAZE_RANGES[name]
         if not np.isfinite(value) or not lo <= value <= hi:
             raise ControlRangeError(f"{name} must be between {lo:g} and {hi:g} degrees; got {value:g}")
     return (gy, gp)
+
+
+@dataclass(frozen=True)
+class MotionControls:
+    """What the user asks for; the defaults leave a motion unchanged.  Each field declares its label, help and
+    allowed values once (flap.parameters): the CLI's options, the page's sliders and the API are built from them.
+
+    gaze: None keeps the motion's own eye movement; "camera" keeps the eyes on the camera whatever the head does;
+    a preset name from GAZE_PRESETS or (yaw, pitch) degrees fixes the gaze relative to the head.
+    blink_rate: None keeps the motion's own blinks; a number (per minute) replaces them.
+    """
+
+    yaw: float = declare(0.0, label="Yaw (°)", help="degrees, + turns toward the image's right", range=(-30.0, 30.0), step=1)
+    pitch: float = declare(0.0, label="Pitch (°)", help="degrees, + lifts the chin", range=(-25.0, 25.0), step=1)
+    roll: float = declare(0.0, label="Roll (°)", help="degrees, + tilts clockwise on screen", range=(-25.0, 25.0), step=1)
+    motion_scale: float = declare(1.0, label="Head motion", help="head-motion amount: 0 fixed pose, 1 natural, 2 lively",
+                                  range=(0.0, 2.0), step=0.05)
+    mouth: float = declare(1.0, label="Mouth", help="how wide the lips move with speech: 0 closed, 1 natural, 2 wide",
+                           range=(0.0, 2.0), step=0.05)
+    expression: float = declare(1.0, label="Expression", help="expressiveness of the rest of the face (emotion, brows, "
+                                "smile, cheeks): 0 calm, 1 natural, 2 strong", range=(0.0, 2.0), step=0.05)
+    emotion: str = declare("neutral", label="Emotion", help="emotion preset", choices=EMOTION_NAMES)
+    emotion_strength: float = declare(0.7, label="Emotion strength", help="how strongly the emotion shows",
+                                      range=(0.0, 1.0), step=0.05)
+    blink_rate: float | None = declare(None, label="Blinks per minute", help="blinks per minute; default: natural "
+                                       "blinks in the speech's pauses", range=(0.0, 60.0), step=1, suggested=15)
+    gaze: Gaze = declare(None, label="Gaze", help="camera | " + " | ".join(GAZE_PRESETS) + " | 'yaw,pitch' degrees; "
+                         "default: the motion's own", parse=parse_gaze)
+
+    def validated(self) -> "MotionControls":
+        """A checked copy (numbers as floats, emotion lower-case, gaze parsed); ControlRangeError names the control
+        and its allowed values.  ``self`` is left as it was."""
+        return checked(self)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def _mean_rotation(matrices: np.ndarray) -> np.ndarray:
@@ -142,7 +120,7 @@ def apply_controls(motion: MotionSequence, controls: MotionControls, seed: int =
     smile, brows, cheeks, and the emotion preset), so expression 0 is a calm face that still speaks; blinks are regenerated if a rate is
     given; gaze last.
     """
-    controls = MotionControls(**controls.as_dict()).validated()
+    controls = controls.validated()
     emotion = EMOTIONS[controls.emotion]
     strength = controls.emotion_strength if controls.emotion != "neutral" else 0.0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterable
 
@@ -21,7 +21,6 @@ from flap.motion.rotations import (
     IDENTITY_6D,
     axis_angle_to_euler,
     axis_angle_to_matrix,
-    matrix_to_axis_angle,
     matrix_to_quaternion,
     quaternion_to_axis_angle,
     rotation_6d_to_matrix,
@@ -31,18 +30,6 @@ from flap.motion.rotations import (
 FORMAT_NAME = "flap-motion"
 FORMAT_VERSION = 1
 
-#: FLAP's per-frame condition: field name -> (start, stop) columns.
-CONDITION_LAYOUT: dict[str, tuple[int, int]] = {
-    "global_rotation": (0, 3),
-    "eyes": (3, 15),
-    "jaw": (15, 18),
-    "eyelids": (18, 20),
-    "expression": (20, 120),
-}
-CONDITION_DIM = 120
-#: Columns of the condition that carry head motion; the rest (eyes, jaw, eyelids, expression) is "expression".
-HEAD_MOTION_COLUMNS = slice(0, 3)
-EXPRESSION_COLUMNS = slice(3, 120)
 NUM_FLAME_EXPRESSION = 100
 
 #: Named expression controls: non-negative activations, 1 = a full, natural-size movement (ARKit-like).
@@ -68,6 +55,9 @@ CONTROL_NAMES: tuple[str, ...] = (
 CONTROL_INDEX = {name: i for i, name in enumerate(CONTROL_NAMES)}
 NUM_CONTROLS = len(CONTROL_NAMES)
 
+#: How a motion is fitted to a longer length: hold the last frame, loop it, or trim (leave it shorter).
+FIT_MODES: tuple[str, ...] = ("hold", "loop", "trim")
+
 #: Per-frame array fields and their trailing shapes.
 ARRAY_FIELDS: dict[str, tuple[int, ...]] = {
     "global_rotation": (3,),
@@ -80,10 +70,31 @@ ARRAY_FIELDS: dict[str, tuple[int, ...]] = {
     "controls": (NUM_CONTROLS,),
 }
 
+#: FLAP's per-frame condition: its fields in column order (widths from ARRAY_FIELDS: 3 + 12 + 3 + 2 + 100 = 120).
+CONDITION_FIELDS: tuple[str, ...] = ("global_rotation", "eyes", "jaw", "eyelids", "expression")
+
+
+def _condition_layout(names: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    layout, start = {}, 0
+    for name in names:
+        width = int(np.prod(ARRAY_FIELDS[name]))
+        layout[name] = (start, start + width)
+        start += width
+    return layout
+
+
+#: Field name -> (start, stop) columns of the condition.
+CONDITION_LAYOUT: dict[str, tuple[int, int]] = _condition_layout(CONDITION_FIELDS)
+CONDITION_DIM = CONDITION_LAYOUT[CONDITION_FIELDS[-1]][1]
+#: Columns of the condition that carry head motion; the rest (eyes, jaw, eyelids, expression) is the model's
+#: "expression" branch (its decoupled cross-attention), a wider sense than the 100 FLAME expression coefficients.
+HEAD_MOTION_COLUMNS = slice(*CONDITION_LAYOUT["global_rotation"])
+EXPRESSION_COLUMNS = slice(HEAD_MOTION_COLUMNS.stop, CONDITION_DIM)
+
 MAX_ABS_ROTATION_RAD = np.pi  # any axis-angle beyond this is not a head pose
 
 
-@dataclass
+@dataclass(eq=False)
 class MotionSequence:
     """Per-frame motion at ``fps`` frames per second.  All arrays have ``num_frames`` rows.
 
@@ -98,6 +109,8 @@ class MotionSequence:
     scale: (T,) zoom factor relative to the portrait (1 = unchanged).
     controls: (T, 17) named expression controls, ``CONTROL_NAMES`` order, >= 0, 1 = full natural movement.
     meta: free JSON-serialisable description (source, generator, seed, ...).
+
+    ``==`` is identity (comparing arrays has no single truth value); compare values with ``allclose``.
     """
 
     fps: float
@@ -113,8 +126,11 @@ class MotionSequence:
 
     def __post_init__(self) -> None:
         for name in ARRAY_FIELDS:
-            setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
-        self.fps = float(self.fps)
+            setattr(self, name, _float32(name, getattr(self, name)))
+        try:
+            self.fps = float(self.fps)
+        except (TypeError, ValueError):
+            raise MotionFormatError(f"fps must be a number; got {self.fps!r}") from None
         self.validate()
 
     # ------------------------------------------------------------------ construction
@@ -163,9 +179,18 @@ class MotionSequence:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data.update(changes)
         for name in ARRAY_FIELDS:
-            data[name] = np.array(data[name], dtype=np.float32, copy=True)
+            data[name] = _float32(name, data[name], copy=True)
         data["meta"] = dict(data["meta"])
         return MotionSequence(**data)
+
+    def allclose(self, other: "MotionSequence", rtol: float = 1e-5, atol: float = 1e-6) -> bool:
+        """Same frame rate and length, and every per-frame array equal within tolerance (``meta`` is not compared:
+        it describes where a motion came from, not the motion)."""
+        if not isinstance(other, MotionSequence):
+            return False
+        if self.num_frames != other.num_frames or not np.isclose(self.fps, other.fps, rtol=rtol, atol=atol):
+            return False
+        return all(np.allclose(getattr(self, name), getattr(other, name), rtol=rtol, atol=atol) for name in ARRAY_FIELDS)
 
     def control(self, name: str) -> np.ndarray:
         return self.controls[:, CONTROL_INDEX[name]]
@@ -260,13 +285,13 @@ class MotionSequence:
             raise MotionFormatError("cannot take zero frames from a motion")
         return self.replace(**{name: getattr(self, name)[idx] for name in ARRAY_FIELDS})
 
-    def fit_to_length(self, num_frames: int, mode: str = "hold") -> "MotionSequence":
+    def fit_to_length(self, num_frames: int, mode: str = FIT_MODES[0]) -> "MotionSequence":
         """Trim, or extend by holding the last frame ('hold') or repeating the sequence ('loop')."""
         num_frames = int(num_frames)
         if num_frames <= 0:
             raise MotionFormatError("the target length must be at least one frame")
-        if mode not in ("hold", "loop", "trim"):
-            raise MotionFormatError(f"unknown fit mode '{mode}': use hold, loop or trim")
+        if mode not in FIT_MODES:
+            raise MotionFormatError(f"unknown fit mode '{mode}': use {', '.join(FIT_MODES)}")
         if num_frames <= self.num_frames or mode == "trim":
             return self.take(np.arange(min(num_frames, self.num_frames)))
         if mode == "hold":
@@ -286,20 +311,23 @@ class MotionSequence:
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the documented .npz (see docs/motion-format.md).  Written atomically: no half files."""
+        """Write the documented .npz (see docs/motion-format.md).  Written atomically: no half files.  Checked
+        first, as ``load`` will check it: a sequence changed in place after it was built cannot write a file that
+        ``load`` refuses."""
+        checked = self.replace()  # validated again: fields may have been set or edited in place since
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part.npz")
-        payload = {name: getattr(self, name) for name in ARRAY_FIELDS}
+        payload = {name: getattr(checked, name) for name in ARRAY_FIELDS}
         payload.update(
             format=np.array(FORMAT_NAME),
             version=np.array(FORMAT_VERSION),
-            fps=np.array(self.fps, dtype=np.float32),
+            fps=np.array(checked.fps, dtype=np.float32),
             control_names=np.array(CONTROL_NAMES),
-            condition=self.to_condition(),
-            meta=np.array(json.dumps(self.meta, default=str)),
+            condition=checked.to_condition(),
+            meta=np.array(json.dumps(checked.meta, default=str)),
         )
         np.savez_compressed(tmp, **payload)
         os.replace(tmp, path)
@@ -357,6 +385,14 @@ class MotionSequence:
             return cls(fps=float(np.asarray(arrays["fps"])), meta=meta, **{k: v.astype(np.float32) for k, v in values.items()})
         except MotionFormatError as exc:
             raise MotionFormatError(f"{source}: {exc}") from exc
+
+
+def _float32(name: str, value, copy: bool = False) -> np.ndarray:
+    """A field as float32 (copied when asked), or a clear error for ragged lists and text."""
+    try:
+        return np.array(value, dtype=np.float32, copy=True) if copy else np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise MotionFormatError(f"'{name}' must be an array of numbers ({exc})") from None
 
 
 def _controls_by_name(controls: np.ndarray, names: list[str], source: str) -> np.ndarray:

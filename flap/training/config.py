@@ -7,7 +7,6 @@ apart (model, data, optimiser, run, audio); every field has a default, so a YAML
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -210,8 +209,3 @@ def _coerce(hint, value, where: str):
     if origin is tuple and isinstance(value, list):
         return tuple(value)
     return value
-
-
-def dataclass_defaults(cls) -> dict:
-    """Defaults of a config dataclass as a dict (for docs and the CLI's --print-config)."""
-    return asdict(cls()) if dataclasses.is_dataclass(cls) else {}

@@ -3,12 +3,12 @@ parameters (.npz) and, when a FLAME model is configured, a shaded mesh preview v
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flap.errors import FlapError
 from flap.motion.representation import MotionSequence
+from flap.settings import settings
 
 MESH_PREVIEW_SIZE = 256
 
@@ -43,7 +43,7 @@ def write_motion_files(motion: MotionSequence, folder: Path, stem: str = "flap",
 def flame_preview_available() -> bool:
     """Whether a FLAME model is configured (checked cheaply; loading happens on use).  flap.flame is imported only
     when one of its variables is set, because the package pulls in scipy and the page should start fast."""
-    if not any(os.environ.get(name, "").strip() for name in ("FLAP_FLAME_MODEL", "FLAP_FLAME_REPO")):
+    if not (settings().flame_model or settings().flame_repo):
         return False
     from flap.flame.loading import flame_model_configured
 

@@ -6,18 +6,18 @@ are removed whenever a new folder is made.  FLAP_OUTPUT_DIR moves them, FLAP_KEE
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-DEFAULT_KEEP_HOURS = 2.0
+from flap.settings import settings
+
 
 
 def output_root() -> Path:
-    root = os.environ.get("FLAP_OUTPUT_DIR", "").strip()
+    root = settings().output_dir
     return Path(root).expanduser() if root else Path(tempfile.gettempdir()) / "flap-app"
 
 
@@ -34,10 +34,7 @@ def new_job_dir(kind: str = "job") -> Path:
 def remove_old(root: Path, max_age_hours: float | None = None) -> int:
     """Delete job folders older than the limit; returns how many went.  Never fails a request."""
     if max_age_hours is None:
-        try:
-            max_age_hours = float(os.environ.get("FLAP_KEEP_OUTPUTS_HOURS", DEFAULT_KEEP_HOURS))
-        except ValueError:
-            max_age_hours = DEFAULT_KEEP_HOURS
+        max_age_hours = settings().keep_outputs_hours
     cutoff = time.time() - max_age_hours * 3600
     removed = 0
     try:

@@ -14,9 +14,10 @@ FLAP_GPU_SECONDS_PER_FRAME_STEP (default 0.012 at 512 px, scaled by area), cappe
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from flap.settings import settings
 
 try:  # the Hugging Face Spaces helper; absent on most machines, and harmless off ZeroGPU
     import spaces
@@ -28,16 +29,14 @@ log = logging.getLogger("flap.webapp")
 
 
 def on_zero_gpu() -> bool:
-    return spaces is not None and os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "true", "t")
+    return spaces is not None and settings().zero_gpu
 
 
 def preload_for_zero_gpu() -> bool:
     """On ZeroGPU, load the full model in the main process at start-up, as ZeroGPU expects (it moves the weights
     to the GPU it lends for each call); elsewhere the model loads lazily on first use.  Only when FLAP_MODEL is
     set; FLAP_PRELOAD=0 turns it off.  A failure is logged and left to the first request to report."""
-    if not on_zero_gpu() or not os.environ.get("FLAP_MODEL", "").strip():
-        return False
-    if os.environ.get("FLAP_PRELOAD", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not on_zero_gpu() or not settings().model or not settings().preload:
         return False
     try:
         from flap.engines.diffusion.engine import DiffusionEngine
@@ -47,13 +46,6 @@ def preload_for_zero_gpu() -> bool:
     except Exception:
         log.exception("could not preload the full model; the first full-model request will try again")
         return False
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 @dataclass
@@ -72,9 +64,10 @@ def gpu_seconds(job: GpuJob, progress: Any = None) -> int:
     steps = int(getattr(config, "steps", 20))
     size = int(getattr(config, "size", 512))
     frames = max(1.0, job.audio_seconds * fps)
-    per_step = _env_float("FLAP_GPU_SECONDS_PER_FRAME_STEP", 0.012) * (size / 512.0) ** 2
-    estimate = _env_float("FLAP_GPU_BASE_SECONDS", 30.0) + frames * steps * per_step
-    return int(min(max(estimate, 20.0), _env_float("FLAP_GPU_MAX_SECONDS", 300.0)))
+    s = settings()
+    per_step = s.gpu_seconds_per_frame_step * (size / 512.0) ** 2
+    estimate = s.gpu_base_seconds + frames * steps * per_step
+    return int(min(max(estimate, 20.0), s.gpu_max_seconds))
 
 
 def gpu(duration: Callable[..., int] | int) -> Callable[[Callable], Callable]:

@@ -1,7 +1,8 @@
 """What the page and the named API endpoints call.  Plain values in (file paths, numbers, strings), files out.
 
-The API functions ``generate``, ``motion`` and ``render`` take the CLI's parameter names (Gradio reads the
-endpoint's parameter names from these signatures); ``ui_*`` functions serve the page and return more (plot,
+The API functions ``generate``, ``motion`` and ``render`` take the CLI's parameter names: their control and job
+parameters are spliced into their signatures from MotionControls and JobConfig (flap.webapp.signatures), and
+Gradio reads the endpoint's parameter names from those signatures; ``ui_*`` functions serve the page and return more (plot,
 exports, notes).  All of them run flap.pipeline underneath, so the page can do nothing that Python and the CLI
 cannot.  Every FlapError reaches the user as a ``gr.Error`` with the same message; anything unexpected is logged
 with its traceback and shown as a short apology, never as a stack trace.  All are callable from plain Python (the
@@ -13,7 +14,6 @@ from __future__ import annotations
 import functools
 import html
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,20 +21,26 @@ from typing import Any
 
 import gradio as gr
 
+from flap.engines.registry import ENGINE_NAMES
 from flap.errors import EngineUnavailableError, FlapError, InputError
+from flap.job import JobConfig
+from flap.motion.channels import CHANNEL_WORDS, CHANNELS, parse_channels
 from flap.motion.controls import MotionControls
+from flap.parameters import from_values, specs
 from flap.webapp import files
 from flap.webapp.limits import SpaceLimits
 from flap.webapp.progress import GradioProgress
+from flap.webapp.signatures import with_parameters
 from flap.webapp.voices import DEFAULT_VOICE
 
 log = logging.getLogger("flap.webapp")
 
-#: flap.interop.mixing.CHANNELS, repeated so building the page does not import the importers (a test checks).
-CHANNELS = ("head_pose", "jaw", "eyelids", "expression", "eyes")
-DEFAULT_TAKE = ",".join(CHANNELS)
+DEFAULT_TAKE = "all"
 MAX_TRANSCRIPT_CHARS = 20_000
-CHANNEL_WORDS = {"head_pose": "head pose", "jaw": "jaw", "eyelids": "eyelids", "expression": "expression", "eyes": "gaze"}
+CONTROL_PARAMETERS = specs(MotionControls)
+JOB_PARAMETERS = specs(JobConfig)
+#: What the motion-only jobs use of JobConfig (no portrait, no video).
+MOTION_JOB_PARAMETERS = {name: JOB_PARAMETERS[name] for name in ("fps", "seed", "fit")}
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -69,23 +75,12 @@ def get_limits() -> SpaceLimits:
     return SpaceLimits.from_env()
 
 
-_status_lock = threading.Lock()
-_status: tuple[float, tuple[bool, str]] | None = None
-STATUS_TTL_S = 300.0
-
-
 def full_model_status(refresh: bool = False) -> tuple[bool, str]:
-    """flap.engines.registry.full_model_status, cached for a few minutes (it imports torch and may ask the Hub)."""
-    global _status
-    with _status_lock:
-        if refresh or _status is None or time.monotonic() - _status[0] > STATUS_TTL_S:
-            from flap.engines.registry import full_model_status as status
+    """Whether the full model can run here: flap.engines.registry's answer, cached there for a few minutes and
+    shared with the pipeline, so a job checks (and perhaps asks the Hub) at most once."""
+    from flap.engines.registry import full_model_status as status
 
-            try:
-                _status = (time.monotonic(), status())
-            except FlapError as exc:
-                _status = (time.monotonic(), (False, str(exc)))
-        return _status[1]
+    return status(refresh=refresh)
 
 
 def engine_status_markdown() -> str:
@@ -103,49 +98,37 @@ def engine_status_markdown() -> str:
 def check_engine(engine: str) -> str:
     engine = (engine or "embedded").strip().lower()
     if engine == "full":
-        ok, reason = full_model_status(refresh=True)
+        ok, reason = full_model_status()
+        if not ok:  # a cached 'no' is asked again: the weights or the GPU may have come since
+            ok, reason = full_model_status(refresh=True)
         if not ok:
             reason = reason.strip().rstrip(".")
             if not reason.lower().startswith("the full"):
                 reason = f"The full model cannot run here: {reason}"
             raise EngineUnavailableError(f"{reason}. Choose the embedded engine (in Advanced) to make the video now.")
-    elif engine != "embedded":
-        raise InputError(f"engine must be 'embedded' or 'full'; got '{engine}'")
+    elif engine not in ENGINE_NAMES:
+        raise InputError(f"engine must be one of {', '.join(ENGINE_NAMES)}; got '{engine}'")
     return engine
 
 
 # ---------------------------------------------------------------------------------------------- inputs
-def make_controls(yaw=0.0, pitch=0.0, roll=0.0, motion_scale=1.0, expression=1.0, emotion="neutral",
-                  emotion_strength=0.7, blink_rate=None, gaze=None) -> MotionControls:
-    """The page's/API's control values as checked MotionControls (errors name the control and its range)."""
-    if isinstance(gaze, str) and gaze.strip().lower() in ("", "natural", "none"):
-        gaze = None
-    return MotionControls(yaw=_number(yaw, "yaw", 0.0), pitch=_number(pitch, "pitch", 0.0), roll=_number(roll, "roll", 0.0),
-                          motion_scale=_number(motion_scale, "motion_scale", 1.0),
-                          expression=_number(expression, "expression", 1.0), emotion=emotion or "neutral",
-                          emotion_strength=_number(emotion_strength, "emotion_strength", 0.7),
-                          blink_rate=None if blink_rate in (None, "") else _number(blink_rate, "blink_rate", None),
-                          gaze=gaze).validated()
+def make_controls(**values) -> MotionControls:
+    """The page's/API's control values as checked MotionControls (errors name the control and its range); a value
+    left empty keeps its default."""
+    return from_values(MotionControls, _given(values, CONTROL_PARAMETERS))
 
 
-def make_config(fps=25.0, size=512, paste_back=False, seed=0, engine="embedded", steps=20, guidance=3.5, fit="hold",
-                limits: SpaceLimits | None = None):
-    from flap.pipeline import JobConfig
-
+def make_config(limits: SpaceLimits | None = None, **values) -> JobConfig:
+    """The page's/API's job values as a checked JobConfig, with this deployment's audio limit."""
     limits = limits or get_limits()
-    return JobConfig(fps=_number(fps, "fps", 25.0), size=int(_number(size, "size", 512)), paste_back=bool(paste_back),
-                     seed=int(_number(seed, "seed", 0)), engine=(engine or "embedded").strip().lower(),
-                     max_audio_seconds=limits.max_audio_seconds, steps=int(_number(steps, "steps", 20)),
-                     guidance=_number(guidance, "guidance", 3.5), fit=(fit or "hold").strip().lower()).validated()
+    return from_values(JobConfig, _given(values, JOB_PARAMETERS), max_audio_seconds=limits.max_audio_seconds)
 
 
-def _number(value, name: str, default):
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number; got {value!r}") from None
+def _given(values: dict, declared: dict) -> dict:
+    """Values the caller really gave: an empty box (None or blank text) means the default, except where None is a
+    value of its own (blink_rate None: natural blinks)."""
+    return {k: v for k, v in values.items()
+            if not ((v is None or (isinstance(v, str) and not v.strip())) and k in declared and not declared[k].optional)}
 
 
 def _path(value) -> str | None:
@@ -214,7 +197,6 @@ def import_motion_file(motion_file, take, fps: float) -> Imported | None:
         return None
     path = _require_file(path, "motion file", "")
     from flap.interop import import_motion
-    from flap.interop.mixing import parse_channels
 
     imported, report = import_motion(path, target_fps=float(fps))
     chosen = parse_channels(take if take is not None else DEFAULT_TAKE)
@@ -364,46 +346,47 @@ def _silent(stage: str, done: int, total: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- API endpoints
+# The control and job parameters of each endpoint (names, order, defaults) come from MotionControls and JobConfig.
+_VIDEO_PARAMETERS = [*CONTROL_PARAMETERS.values(), *JOB_PARAMETERS.values()]
+_MOTION_PARAMETERS = [*CONTROL_PARAMETERS.values(), *MOTION_JOB_PARAMETERS.values()]
+
+
+def _controls_and_config(values: dict, limits: SpaceLimits | None = None) -> tuple[MotionControls, JobConfig]:
+    return (make_controls(**{k: v for k, v in values.items() if k in CONTROL_PARAMETERS}),
+            make_config(limits, **{k: v for k, v in values.items() if k in JOB_PARAMETERS}))
+
+
 @user_errors("make the video")
-def generate(portrait: str, audio: str | None = None, transcript: str | None = None, yaw: float = 0.0, pitch: float = 0.0,
-             roll: float = 0.0, motion_scale: float = 1.0, expression: float = 1.0, emotion: str = "neutral",
-             emotion_strength: float = 0.7, blink_rate: float | None = None, gaze: str | None = None, seed: int = 0,
-             fps: float = 25.0, size: int = 512, paste_back: bool = False, engine: str = "embedded", steps: int = 20,
-             guidance: float = 3.5, motion: str | None = None, take: str | list[str] = DEFAULT_TAKE, fit: str = "hold",
-             text: str | None = None, voice: str = DEFAULT_VOICE, progress=gr.Progress()) -> tuple[str, str, str]:
+@with_parameters("transcript", _VIDEO_PARAMETERS)
+def generate(portrait: str, audio: str | None = None, transcript: str | None = None, motion: str | None = None,
+             take: str | list[str] = DEFAULT_TAKE, text: str | None = None, voice: str = DEFAULT_VOICE,
+             progress=gr.Progress(), **values) -> tuple[str, str, str]:
     """Portrait + speech (or ``text`` to speak) + controls -> (video .mp4, motion .npz, notes)."""
-    out = run_generate(portrait, audio, transcript,
-                       make_controls(yaw, pitch, roll, motion_scale, expression, emotion, emotion_strength, blink_rate, gaze),
-                       make_config(fps, size, paste_back, seed, engine, steps, guidance, fit), motion, take, text, voice,
-                       formats=False, progress=GradioProgress(progress))
+    controls, config = _controls_and_config(values)
+    out = run_generate(portrait, audio, transcript, controls, config, motion, take, text, voice, formats=False,
+                       progress=GradioProgress(progress))
     return str(out.video), str(out.files.motion), out.notes_text()
 
 
 @user_errors("make the motion")
-def motion(audio: str | None = None, transcript: str | None = None, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0,
-           motion_scale: float = 1.0, expression: float = 1.0, emotion: str = "neutral", emotion_strength: float = 0.7,
-           blink_rate: float | None = None, gaze: str | None = None, seed: int = 0, fps: float = 25.0,
-           motion: str | None = None, take: str | list[str] = DEFAULT_TAKE, fit: str = "hold", text: str | None = None,
-           voice: str = DEFAULT_VOICE, progress=gr.Progress()) -> tuple[str, str, str, str]:
+@with_parameters("transcript", _MOTION_PARAMETERS)
+def motion(audio: str | None = None, transcript: str | None = None, motion: str | None = None,
+           take: str | list[str] = DEFAULT_TAKE, text: str | None = None, voice: str = DEFAULT_VOICE,
+           progress=gr.Progress(), **values) -> tuple[str, str, str, str]:
     """Speech (or ``text``) + controls -> (motion .npz, ARKit .csv, FLAME .npz, notes); no portrait, no video."""
-    out = run_motion(audio, transcript,
-                     make_controls(yaw, pitch, roll, motion_scale, expression, emotion, emotion_strength, blink_rate, gaze),
-                     make_config(fps=fps, seed=seed, fit=fit), motion, take, text, voice, progress=GradioProgress(progress))
+    controls, config = _controls_and_config(values)
+    out = run_motion(audio, transcript, controls, config, motion, take, text, voice, progress=GradioProgress(progress))
     return str(out.files.motion), str(out.files.arkit_csv), str(out.files.flame_npz), out.notes_text()
 
 
 @user_errors("render the video")
-def render(portrait: str, motion: str, audio: str | None = None, controls: bool = False, yaw: float = 0.0,
-           pitch: float = 0.0, roll: float = 0.0, motion_scale: float = 1.0, expression: float = 1.0,
-           emotion: str = "neutral", emotion_strength: float = 0.7, blink_rate: float | None = None,
-           gaze: str | None = None, seed: int = 0, fps: float = 25.0, size: int = 512, paste_back: bool = False,
-           engine: str = "embedded", steps: int = 20, guidance: float = 3.5, fit: str = "hold",
-           progress=gr.Progress()) -> tuple[str, str, str]:
+@with_parameters("controls", _VIDEO_PARAMETERS)
+def render(portrait: str, motion: str, audio: str | None = None, controls: bool = False, progress=gr.Progress(),
+           **values) -> tuple[str, str, str]:
     """Portrait + motion file [+ speech] -> (video .mp4, the motion as rendered .npz, notes).  The control values
     are applied on top of the file's motion only with ``controls=True`` (as the CLI's --controls)."""
-    chosen = make_controls(yaw, pitch, roll, motion_scale, expression, emotion, emotion_strength, blink_rate, gaze) if controls else None
-    out = run_render(portrait, motion, audio, chosen, make_config(fps, size, paste_back, seed, engine, steps, guidance, fit),
-                     progress=GradioProgress(progress))
+    chosen, config = _controls_and_config(values)
+    out = run_render(portrait, motion, audio, chosen if controls else None, config, progress=GradioProgress(progress))
     return str(out.video), str(out.files.motion), out.notes_text()
 
 
@@ -422,26 +405,29 @@ def _opt(path) -> str | None:
     return str(path) if path else None
 
 
+def _page_values(natural_blinks, values: dict) -> dict:
+    """The page's blink slider counts only when 'Natural blinks' is off."""
+    return {**values, "blink_rate": None if natural_blinks else values.get("blink_rate")}
+
+
 @user_errors("make the video")
-def ui_generate(portrait, audio, transcript, text, voice, yaw, pitch, roll, motion_scale, expression, emotion,
-                emotion_strength, natural_blinks, blink_rate, gaze, seed, fps, size, paste_back, engine, steps, guidance,
-                motion_file, take, fit, progress=gr.Progress()) -> tuple:
+@with_parameters("take", _VIDEO_PARAMETERS)
+def ui_generate(portrait, audio, transcript, text, voice, natural_blinks, motion_file, take, progress=gr.Progress(),
+                **values) -> tuple:
     """The page's Generate button: everything the API's generate does, plus exports, the plot and notes."""
-    controls = make_controls(yaw, pitch, roll, motion_scale, expression, emotion, emotion_strength,
-                             None if natural_blinks else blink_rate, gaze)
-    out = run_generate(portrait, audio, transcript, controls, make_config(fps, size, paste_back, seed, engine, steps, guidance, fit),
-                       motion_file, take or [], text, voice, progress=GradioProgress(progress))
+    controls, config = _controls_and_config(_page_values(natural_blinks, values))
+    out = run_generate(portrait, audio, transcript, controls, config, motion_file, take or [], text, voice,
+                       progress=GradioProgress(progress))
     return _page_outputs(out)
 
 
 @user_errors("make the motion")
-def ui_motion(audio, transcript, text, voice, yaw, pitch, roll, motion_scale, expression, emotion, emotion_strength,
-              natural_blinks, blink_rate, gaze, seed, fps, motion_file, take, fit, progress=gr.Progress()) -> tuple:
+@with_parameters("take", _MOTION_PARAMETERS)
+def ui_motion(audio, transcript, text, voice, natural_blinks, motion_file, take, progress=gr.Progress(), **values) -> tuple:
     """The page's Motion-only button: no portrait needed, no video made."""
-    controls = make_controls(yaw, pitch, roll, motion_scale, expression, emotion, emotion_strength,
-                             None if natural_blinks else blink_rate, gaze)
-    out = run_motion(audio, transcript, controls, make_config(fps=fps, seed=seed, fit=fit), motion_file, take or [], text,
-                     voice, progress=GradioProgress(progress))
+    controls, config = _controls_and_config(_page_values(natural_blinks, values))
+    out = run_motion(audio, transcript, controls, config, motion_file, take or [], text, voice,
+                     progress=GradioProgress(progress))
     return _page_outputs(out)
 
 

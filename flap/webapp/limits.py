@@ -25,12 +25,12 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from flap.settings import env_flag
+
 #: The project's public Space; duplicates get another SPACE_ID and therefore no limits.
 SHARED_SPACE_IDS = ("flap-project/FLAP",)
 
 SHARED_DEFAULTS = {"max_audio_seconds": 60.0, "max_upload_mb": 20.0, "max_text_chars": 600, "queue_size": 20}
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -96,15 +96,7 @@ def _ids(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = env.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{name} must be 1 or 0 (true/false); got '{env[name]}'")
+_flag = env_flag  # the one parser of booleans (flap.settings)
 
 
 def _optional_number(env: Mapping[str, str], name: str, default, kind=float):

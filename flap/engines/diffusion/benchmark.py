@@ -1,6 +1,6 @@
 """Measuring the full model: matrix-multiply ceiling, FLOPs per frame, timed videos, numerical agreement.
 
-Used by benchmarks/bench_diffusion.py (and through it scripts/gpu_issue5.sh).  FLOPs are counted once per kind
+Used by benchmarks/bench_diffusion.py (and through it scripts/gpu_full_model.sh).  FLOPs are counted once per kind
 of UNet pass with ``torch.utils.flop_counter`` and multiplied by what the sampler actually ran (SamplingStats),
 so a run's achieved TFLOP/s counts the work it did, not the work a plain run would have done.
 """

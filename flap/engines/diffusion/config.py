@@ -75,30 +75,6 @@ class UNetConfig:
             norm_num_groups=self.norm_num_groups,
         )
 
-    @classmethod
-    def from_unet2d_config(cls, config: dict, **overrides) -> "UNetConfig":
-        """The layout of an existing SD-style ``UNet2DConditionModel`` config (for composing from standard parts)."""
-        to_motion = {v: k for k, v in _MOTION_TO_2D.items()}
-        heads = config.get("num_attention_heads") or config.get("attention_head_dim", 8)
-        if not isinstance(heads, int):
-            if len(set(heads)) != 1:
-                raise ValueError("per-block head counts are not supported; use one head count for all blocks")
-            heads = heads[0]
-        values = dict(
-            in_channels=config["in_channels"],
-            out_channels=config["out_channels"],
-            sample_size=config.get("sample_size") or 64,
-            block_out_channels=tuple(config["block_out_channels"]),
-            down_block_types=tuple(to_motion[t] for t in config["down_block_types"]),
-            up_block_types=tuple(to_motion[t] for t in config["up_block_types"]),
-            layers_per_block=config["layers_per_block"],
-            num_attention_heads=heads,
-            cross_attention_dim=config["cross_attention_dim"],
-            norm_num_groups=config["norm_num_groups"],
-        )
-        values.update(overrides)
-        return cls(**values)
-
 
 @dataclass(frozen=True)
 class ConditionEncoderConfig:

@@ -1,25 +1,29 @@
-"""The full FLAP engine as the app and CLI see it: availability, prepare a portrait, render a motion.
+"""The full FLAP engine behind the engine interface (flap.engines.base.Engine): availability, prepare a portrait,
+render a motion.  The one wrapper around FLAPPipeline.
 
-The integrator applies the user's controls to the motion first (``flap.motion.controls.apply_controls``, the
-same call as for the embedded engine), then calls ``render_frames``, and pastes frames back / writes the video.
-Pipelines stay loaded across calls in a module-level cache keyed by weights source, device and dtype.
+The pipeline applies the user's controls to the motion first (``flap.motion.controls.apply_controls``, the same
+call as for the embedded engine), then calls ``render_frames``, and pastes frames back / writes the video.  The
+model works at its own resolution; frames come back at the portrait's crop size.  Pipelines stay loaded across
+calls in a module-level cache keyed by weights source, device and dtype.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
 
+from flap.engines.base import RenderRequest
 from flap.engines.diffusion import loading
+from flap.engines.diffusion.options import FullModelOptions
 from flap.errors import EngineUnavailableError
 from flap.motion.representation import MotionSequence
+from flap.settings import FALSE, settings
+from flap.weights import weights_problem, weights_source
 
-ENV_AOT = "FLAP_AOT"
 log = logging.getLogger("flap.diffusion")
 _PIPELINES: dict[tuple, object] = {}
 _LOCK = threading.RLock()
@@ -27,10 +31,11 @@ _LOCK = threading.RLock()
 
 @dataclass
 class DiffusionState:
-    """A prepared portrait: the pipeline's ReferenceState plus the pipeline it belongs to."""
+    """A prepared portrait: the pipeline's ReferenceState, the pipeline it belongs to, and the crop size."""
 
     reference: object  # flap.engines.diffusion.pipeline.ReferenceState
     pipeline_key: tuple
+    size: int
 
 
 class DiffusionEngine:
@@ -45,7 +50,7 @@ class DiffusionEngine:
     with CUDA.
     """
 
-    name = "flap-diffusion"
+    name = "full"
 
     def __init__(self, source: str | None = None, preset: str = "fast", device: str = "cuda", dtype: str = "bfloat16",
                  compile: bool | None = None):
@@ -56,7 +61,7 @@ class DiffusionEngine:
         self.device = device
         self.dtype = dtype
         if compile is None:
-            compile = device == "cuda" and os.environ.get("FLAP_COMPILE", "") in ("1", "true", "yes")
+            compile = device == "cuda" and settings().compile
         self.compile = compile
         self.note = ""  # what loading said about compiled artifacts (loaded, or why the model runs eagerly)
 
@@ -65,13 +70,13 @@ class DiffusionEngine:
         """(can run, reason): CUDA present, enough free GPU memory, weights configured and present or resolvable.
         Reads no weights."""
         if self.device != "cuda":
-            problem, note = loading.weights_problem(self.source)
+            problem, note = weights_problem(self.source)
             return (False, f"The full FLAP engine cannot run here: {problem}") if problem else (True, note)
         return loading.availability(self.source)
 
     # ------------------------------------------------------------------ loading
     def _key(self) -> tuple:
-        return (loading.weights_source(self.source), self.device, self.dtype, self.compile)
+        return (weights_source(self.source), self.device, self.dtype, self.compile)
 
     def pipeline(self):
         """The loaded pipeline (loaded once per weights source, device and dtype, then reused)."""
@@ -88,8 +93,8 @@ class DiffusionEngine:
 
                 dtype = getattr(torch, self.dtype)
                 pipe = FLAPPipeline.from_pretrained(key[0], dtype=dtype).to(self.device)
-                aot_folder = os.environ.get(ENV_AOT, "").strip()
-                if self.compile or aot_folder.lower() in ("0", "off", "false", "no"):
+                aot_folder = settings().aot or ""
+                if self.compile or aot_folder.lower() in FALSE:
                     pipe.optimize_for_inference(dtype=dtype, compile=self.compile)
                 else:
                     self.note = pipe.load_compiled(aot_folder or None, dtype=dtype)
@@ -98,24 +103,36 @@ class DiffusionEngine:
             return _PIPELINES[key]
 
     # ------------------------------------------------------------------ rendering
-    def prepare(self, reference_rgb: np.ndarray) -> DiffusionState:
-        """Encode the aligned face crop ((H, W, 3) uint8) once; the state is reused for every render of it."""
+    def notes(self, motion: MotionSequence) -> list[str]:
+        return []
+
+    def prepare(self, portrait) -> DiffusionState:
+        """Encode the aligned face crop once (a PortraitAnalysis, or its (H, W, 3) uint8 crop); the state is reused
+        for every render of it."""
+        crop = np.asarray(getattr(portrait, "crop", portrait))
         pipe = self.pipeline()
         with _LOCK:
-            return DiffusionState(reference=pipe.prepare_reference(reference_rgb), pipeline_key=self._key())
+            return DiffusionState(reference=pipe.prepare_reference(crop), pipeline_key=self._key(), size=crop.shape[0])
 
-    def render_frames(self, state: DiffusionState, motion: MotionSequence,
-                      progress: Callable[[int, int], None] | None = None, steps: int = 20, guidance: float = 3.5,
-                      seed: int = 0) -> Iterator[np.ndarray]:
-        """Yield (H, W, 3) uint8 frames at the crop size, one per motion frame, as they are finished.
+    def render_frames(self, state: DiffusionState, motion: MotionSequence, request: RenderRequest | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> Iterator[np.ndarray]:
+        """Yield (S, S, 3) uint8 frames at the crop size, one per motion frame, as they are finished.  The request
+        gives the seed and the sampling options (FullModelOptions); progress(done, total) counts denoising steps
+        over all windows."""
+        import cv2
 
-        progress(done, total) counts denoising steps over all windows."""
         from flap.engines.diffusion.sampling import SamplingOptions
 
         if state.pipeline_key != self._key():
             raise ValueError("this state was prepared by a different FLAP engine configuration; call prepare() again")
+        options = request.full_model if request is not None else FullModelOptions()
+        seed = request.seed if request is not None else 0
         pipe = self.pipeline()
-        options = SamplingOptions.fast() if self.preset == "fast" else SamplingOptions.plain()
+        sampling = SamplingOptions.fast() if self.preset == "fast" else SamplingOptions.plain()
         with _LOCK:  # one video at a time per process: the reference lives in the model's attention layers
-            yield from pipe.stream(state.reference, motion, options=options, seed=seed, progress=progress,
-                                   num_inference_steps=int(steps), guidance_scale=float(guidance))
+            for frame in pipe.stream(state.reference, motion, options=sampling, seed=seed, progress=progress,
+                                     num_inference_steps=options.steps, guidance_scale=options.guidance):
+                frame = np.asarray(frame)
+                if frame.shape[0] != state.size:
+                    frame = cv2.resize(frame, (state.size, state.size), interpolation=cv2.INTER_LANCZOS4)
+                yield frame

@@ -26,11 +26,14 @@ from flap.engines.diffusion import aot, speed
 from flap.engines.diffusion.compose import image_to_tensor, paste_back, tensor_to_frames
 from flap.engines.diffusion.config import ConditionEncoderConfig, FLAPModelConfig
 from flap.engines.diffusion.denoising_unet import FLAPDenoisingUNet, ReferenceKV
-from flap.engines.diffusion.loading import locate_weights
+from flap.engines.diffusion.options import FullModelOptions
 from flap.engines.diffusion.reference_net import FLAPReferenceNet
 from flap.engines.diffusion.sampling import Progress, SamplingOptions, SamplingStats, frame_noise, sample_latents
 from flap.errors import MotionFormatError
 from flap.motion.representation import CONDITION_DIM, MotionSequence
+from flap.weights import locate_weights
+
+_DEFAULTS = FullModelOptions()
 
 #: Stage -> parameter groups trained (FLAP's Progressively Focused Training; the ReferenceNet trains in 1 and 2).
 #: Stage 0 is the ablation's baseline: everything at once, on video clips with the full condition.
@@ -232,7 +235,7 @@ class FLAPPipeline(DiffusionPipeline):
                 yield from tensor_to_frames(self.decode_latents(latents[i: i + chunk]), reference.size)
 
     def __call__(self, reference: ReferenceState | np.ndarray | Image.Image, motion: MotionSequence | np.ndarray, *,
-                 num_inference_steps: int = 20, guidance_scale: float = 3.5, seed: int = 0,
+                 num_inference_steps: int = _DEFAULTS.steps, guidance_scale: float = _DEFAULTS.guidance, seed: int = 0,
                  options: SamplingOptions | None = None, progress: Progress | None = None,
                  photo: np.ndarray | None = None, crop_box: tuple[int, int, int, int] | None = None) -> FLAPOutput:
         """The whole video at once; with ``photo`` and ``crop_box`` the frames are pasted back into the photo."""

@@ -26,17 +26,19 @@ import numpy as np
 import torch
 
 from flap.engines.diffusion.denoising_unet import DeepCache, FLAPDenoisingUNet
+from flap.engines.diffusion.options import FullModelOptions
 from flap.engines.diffusion.speed import attention_preference
 
 Progress = Callable[[int, int], None]
+_DEFAULTS = FullModelOptions()
 
 
 @dataclass(frozen=True)
 class SamplingOptions:
     """How to sample.  ``plain()`` is exact classifier-free-guided sampling; ``fast()`` adds the speed-ups."""
 
-    num_inference_steps: int = 20
-    guidance_scale: float = 3.5
+    num_inference_steps: int = _DEFAULTS.steps
+    guidance_scale: float = _DEFAULTS.guidance
     window: int = 16
     overlap: int = 4
     deepcache_interval: int = 1

@@ -1,11 +1,11 @@
-"""Tiny models and inputs shared by the CPU tests, the CUDA test run and the benchmark's smoke mode."""
+"""Tiny models and inputs shared by the CPU tests, the CUDA test run and the benchmark's smoke mode (library code:
+no pytest here; the tests' one-thread fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import os
 
 import numpy as np
-import pytest
 import torch
 
 from flap.engines.diffusion.config import FLAPModelConfig
@@ -58,17 +58,3 @@ def talking_motion(num_frames: int, fps: float = 25.0, seed: int = 0, amplitude:
     expression = amplitude * np.sin(t[:, None] * rng.uniform(0.5, 3, 100) + rng.uniform(0, 6, 100))
     eyelids = np.repeat((0.5 + 0.5 * np.sin(2 * t + phase[3]))[:, None], 2, axis=1) * amplitude
     return motion.replace(global_rotation=rotation, jaw=jaw, expression=expression, eyelids=eyelids.clip(0, 1))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_test_settings():
-    """One CPU thread (tiny models run ~10x faster on one thread than on two busy cores, whose OpenMP threads wait
-    on each other) and no TF32 on CUDA (so that comparisons across batch sizes see fp32 rounding, not TF32's).
-    Import this fixture into a test module to apply it there."""
-    threads = torch.get_num_threads()
-    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.set_num_threads(1)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    yield
-    torch.set_num_threads(threads)
-    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32

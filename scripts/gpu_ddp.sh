@@ -2,8 +2,8 @@
 # Issue 6: stage 1 with DDP on 2 GPUs against 1 GPU, same global batch, seed, learning rate and step count:
 # loss curves and samples/s, written to $OUT/ddp_comparison.json (+ the two metrics.jsonl and a log).
 #
-#   GPU (2x):    OUT=/path scripts/gpu_issue6_ddp.sh
-#   CPU smoke:   scripts/gpu_issue6_ddp.sh --smoke          (tiny model, 2 CPU processes over gloo, 3 steps)
+#   GPU (2x):    OUT=/path scripts/gpu_ddp.sh
+#   CPU smoke:   scripts/gpu_ddp.sh --smoke          (tiny model, 2 CPU processes over gloo, 3 steps)
 #
 # Needs the portrait cache .gpucache/issue6 (made here with MediaPipe:
 # `.venv/bin/python -m flap.training synthetic cache --out .gpucache/issue6`); renders its data itself.
@@ -39,7 +39,7 @@ rm -rf "$WORK"
   $PY -m flap.training synthetic render --cache .gpucache/issue6 --out "$WORK/data" "${RENDER[@]}"
   EXTRA=()
   for kv in ${EXTRA_SETS:-}; do EXTRA+=(--set "$kv"); done  # e.g. EXTRA_SETS="run.gradient_checkpointing=false"
-  COMMON=(-m flap.training train --config configs/issue6_ddp_stage1.yaml --set "data.root=$WORK/data"
+  COMMON=(-m flap.training train --config configs/ddp_stage1.yaml --set "data.root=$WORK/data"
           --set "run.max_steps=$STEPS" "${MODEL[@]}" "${EXTRA[@]}")
   echo "== 1 process, batch $((2 * BATCH))"
   $PY -m accelerate.commands.launch --num_machines 1 --num_processes 1 --dynamo_backend no "${LAUNCH[@]}" \
@@ -54,8 +54,8 @@ rm -rf "$WORK"
         --dynamo_backend no "${LAUNCH[@]}" "${COMMON[@]}" --set "run.output_dir=$WORK/gpu2" --set "run.batch_size=$BATCH"
   fi
   echo "== compare"
-  $PY scripts/gpu_issue6_ddp_compare.py "$WORK/gpu1" "$WORK/gpu2" --out "$OUT/ddp_comparison.json" \
-      --batch-1gpu $((2 * BATCH)) --batch-2gpu "$BATCH" --command "scripts/gpu_issue6_ddp.sh (STEPS=$STEPS BATCH=$BATCH)"
+  $PY scripts/ddp_compare.py "$WORK/gpu1" "$WORK/gpu2" --out "$OUT/ddp_comparison.json" \
+      --batch-1gpu $((2 * BATCH)) --batch-2gpu "$BATCH" --command "scripts/gpu_ddp.sh (STEPS=$STEPS BATCH=$BATCH)"
   cp "$WORK/gpu1/metrics.jsonl" "$OUT/metrics_1gpu.jsonl"
   cp "$WORK/gpu2/metrics.jsonl" "$OUT/metrics_2gpu.jsonl"
 } 2>&1 | tee "$OUT/ddp_log.txt"

@@ -5,10 +5,10 @@
 #   3. the bf16 matrix-multiply ceiling
 #   4. 512x512 timings at 20 and 4 steps with guidance, plain and accelerated, eager and compiled
 #      (s per output frame, peak memory, achieved TFLOP/s), and a 60 s (1500-frame) peak-memory run
-# Results: $OUT/gpu_issue5.log, cuda_tests.log, bench_eager.json, bench_compiled.json, summary.md.
+# Results: $OUT/gpu_full_model.log, cuda_tests.log, bench_eager.json, bench_compiled.json, summary.md.
 #
-#   bash scripts/gpu_issue5.sh           # on the GPU machine; needs diffusers (importable, or .whl/diffusers-*.whl)
-#   bash scripts/gpu_issue5.sh --smoke   # on a CPU: the same path with tiny models, to check the script
+#   bash scripts/gpu_full_model.sh           # on the GPU machine; needs diffusers (importable, or .whl/diffusers-*.whl)
+#   bash scripts/gpu_full_model.sh --smoke   # on a CPU: the same path with tiny models, to check the script
 # Environment: OUT (results folder, default ./gpu_out), PYTHON (default python3), FLAP_GPU_BUDGET_S (default 470),
 #   STAGES (default "tests eager compiled").  Compiling takes about 5 minutes, so where one command may run at
 #   most 10 minutes run it twice: STAGES="tests eager", then STAGES=compiled (FLAP_GPU_BUDGET_S=570 for each).
@@ -22,7 +22,7 @@ export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 
 export FLAP_BENCH_CACHE=${FLAP_BENCH_CACHE:-/tmp/flap_bench}
 PY=${PYTHON:-python3}
 if [ $SMOKE = 1 ] && [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ]; then PY=.venv/bin/python; fi
-exec > >(tee -a "$OUT/gpu_issue5.log") 2>&1
+exec > >(tee -a "$OUT/gpu_full_model.log") 2>&1
 START=$(date +%s)
 BUDGET=${FLAP_GPU_BUDGET_S:-470}
 left() { echo $(( BUDGET - ($(date +%s) - START) )); }
@@ -76,5 +76,5 @@ else
   say "3/3 compiled benchmark skipped: only $(left)s of the budget left"
 fi
 
-$PY scripts/gpu_issue5_summary.py "$OUT"
+$PY scripts/gpu_full_model_summary.py "$OUT"
 say "done"

@@ -1,6 +1,6 @@
-"""Summarise scripts/gpu_issue5.sh results: a short table on stdout and OUT/summary.md.
+"""Summarise scripts/gpu_full_model.sh results: a short table on stdout and OUT/summary.md.
 
-    python scripts/gpu_issue5_summary.py OUT
+    python scripts/gpu_full_model_summary.py OUT
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def fmt(value, spec=".3f", unit=""):
 
 def main(out: Path) -> str:
     eager, compiled = load(out, "eager"), load(out, "compiled")
-    lines = ["# FLAP full model: GPU run (scripts/gpu_issue5.sh)", ""]
+    lines = ["# FLAP full model: GPU run (scripts/gpu_full_model.sh)", ""]
     env = eager.get("environment") or compiled.get("environment") or {}
     lines.append(f"GPU: {env.get('gpu', 'none (smoke run on CPU)')}; torch {env.get('torch')}, CUDA {env.get('cuda')}, "
                  f"diffusers {env.get('diffusers')}, transformers {env.get('transformers')}")

@@ -3,8 +3,8 @@
 # portrait states, trains a small FLAP model through the three stages within a wall-clock budget, and writes the
 # held-out frames (untrained, after each stage, ground truth) and results.json to $OUT (7 files + log.txt).
 #
-#   GPU:        OUT=/path scripts/gpu_issue6_train.sh            (BUDGET_S=430 by default: ends within ~8 minutes)
-#   CPU smoke:  scripts/gpu_issue6_train.sh --smoke              (tiny model, 3 steps per stage, same code path)
+#   GPU:        OUT=/path scripts/gpu_train.sh            (BUDGET_S=430 by default: ends within ~8 minutes)
+#   CPU smoke:  scripts/gpu_train.sh --smoke              (tiny model, 3 steps per stage, same code path)
 #
 # Then, on the machine with MediaPipe:
 #   .venv/bin/python -m flap.training evaluate --results $OUT --docs docs/training.md

@@ -1,7 +1,7 @@
 """Issue 6: compare a 1-process and a 2-process (DDP) run of stage 1 from their metrics.jsonl files.
 
-    python scripts/gpu_issue6_ddp_compare.py RUN_1GPU RUN_2GPU --out comparison.json    (on the GPU machine)
-    python scripts/gpu_issue6_ddp_compare.py --from-json comparison.json --docs docs/training.md   (here)
+    python scripts/ddp_compare.py RUN_1GPU RUN_2GPU --out comparison.json    (on the GPU machine)
+    python scripts/ddp_compare.py --from-json comparison.json --docs docs/training.md   (here)
 
 Both runs use the same global batch, learning rate, seed and number of steps, so their loss curves should agree
 up to sampling noise; the throughput ratio is samples/s of the 2-GPU run over the 1-GPU run (ideal: 2).
@@ -62,7 +62,7 @@ def markdown(data: dict) -> str:
     return "\n".join([
         f"- machine: **{data.get('device', '?')}**; stage 1 of the small 64 px model, global batch {data.get('global_batch', '?')} "
         f"in both runs (1 process x {data.get('batch_1gpu', '?')}, 2 processes x {data.get('batch_2gpu', '?')}), same seed and "
-        f"learning rate; command: `{data.get('command', 'scripts/gpu_issue6_ddp.sh')}`",
+        f"learning rate; command: `{data.get('command', 'scripts/gpu_ddp.sh')}`",
         "",
         "| run | steps | samples/s (median) | first loss | final loss (mean of last 20%) | wall time of the loop (s) |",
         "|---|---|---|---|---|---|",
@@ -95,7 +95,7 @@ def main() -> int:
     parser.add_argument("--device", default=None)
     parser.add_argument("--batch-1gpu", type=int, default=None)
     parser.add_argument("--batch-2gpu", type=int, default=None)
-    parser.add_argument("--command", default="scripts/gpu_issue6_ddp.sh")
+    parser.add_argument("--command", default="scripts/gpu_ddp.sh")
     args = parser.parse_args()
     if args.from_json:
         data = json.loads(Path(args.from_json).read_text())
