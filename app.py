@@ -19,8 +19,9 @@ from flap.motion.emotions import EMOTION_NAMES
 from flap.webapp import handlers
 from flap.webapp.examples import EXAMPLES_DIR, example_rows
 from flap.webapp.exports import flame_preview_available
-from flap.webapp.files import output_root
+from flap.webapp.files import output_root, sweep_at_start
 from flap.webapp.handlers import CHANNELS
+from flap.webapp.refusals import FlapBlocks
 from flap.webapp.voices import DEFAULT_VOICE, VOICE_CHOICES
 
 LIMITS = handlers.get_limits()
@@ -102,7 +103,7 @@ JOB_NAMES = ("seed", "fps", "size", "paste_back", "engine", "steps", "guidance")
 
 
 def build() -> gr.Blocks:
-    with gr.Blocks(title="FLAP: talking portrait", delete_cache=(3600, 7200)) as demo:
+    with FlapBlocks(title="FLAP: talking portrait", delete_cache=(3600, 7200)) as demo:
         gr.Markdown(INTRO)
         if LIMITS.describe():
             gr.Markdown(f"*{LIMITS.describe()}*", elem_id="limits")
@@ -205,8 +206,12 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     flap.webapp.gpu.preload_for_zero_gpu()
+    sweep_at_start()  # partial files a killed server left
     demo.launch(max_file_size=LIMITS.max_file_size, allowed_paths=[str(EXAMPLES_DIR), str(output_root())],
                 theme=THEME, ssr_mode=False, prevent_thread_lock=True)
     if os.environ.get("FLAP_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off"):
         threading.Thread(target=handlers.warm_up, name="flap-warm-up", daemon=True).start()
+    from flap.interrupts import abort_writers_on_signals
+
+    abort_writers_on_signals()  # SIGINT/SIGTERM: remove the videos being written, then close
     demo.block_thread()
