@@ -109,12 +109,15 @@ class Run:
 
     @property
     def folders(self) -> tuple[Path, Path]:
-        return self.tmp / "gradio", self.tmp / "outputs"
+        """Where the server may write: Gradio's cache and the system temp folder it is given."""
+        return self.tmp / "gradio", self.tmp / "tmp"
 
     def env(self) -> dict[str, str]:
-        # FLAP_OUTPUT_DIR is left unset: the job folders then live in Gradio's cache (outputs stored once).
-        return {"GRADIO_TEMP_DIR": str(self.tmp / "gradio"), "FLAP_WARMUP": "0", "FLAP_CONCURRENCY": "1",
-                "FLAP_UNLIMITED": "1"}
+        # FLAP_OUTPUT_DIR is left unset, so the server puts its job folders where it does by default.
+        for folder in self.folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        return {"GRADIO_TEMP_DIR": str(self.folders[0]), "TMPDIR": str(self.folders[1]), "FLAP_WARMUP": "0",
+                "FLAP_CONCURRENCY": "1", "FLAP_UNLIMITED": "1"}
 
     def start_app(self) -> LocalApp:
         self.app = LocalApp(env=self.env(), log_path=self.tmp / "app.log", timeout_s=120).start()
