@@ -20,9 +20,11 @@ def _raise_interrupt(signum, frame) -> None:
 
 
 def terminate_as_interrupt() -> None:
-    """Make SIGTERM raise KeyboardInterrupt in the main thread (a no-op elsewhere: only it can set handlers)."""
+    """Make SIGTERM, and SIGINT even where the shell started us ignoring it (``cmd &``), raise KeyboardInterrupt
+    in the main thread (a no-op elsewhere: only it can set handlers)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def abort_writers_on_signals() -> None:
