@@ -113,10 +113,9 @@ def plan_pieces(speech: np.ndarray | None, hop_s: float, seconds: float, weights
     cuts.append(n)
     frames = [(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
     speech_share = np.cumsum([speech[a:b].sum() for a, b in frames]) / max(int(speech.sum()), 1)
-    word_share = np.cumsum(weights) / max(sum(weights), 1)
-    bounds = [0] + [int(np.searchsorted(word_share, share - 1e-9) + 1) if share < 1 else n_words
-                    for share in speech_share[:-1]] + [n_words]
-    bounds = list(np.maximum.accumulate(np.minimum(bounds, n_words)))
+    word_share = np.concatenate([[0.0], np.cumsum(weights) / max(sum(weights), 1)])  # share of the first k words
+    inner = [int(np.argmin(np.abs(word_share - share))) for share in speech_share[:-1]]  # the nearest word boundary
+    bounds = list(np.maximum.accumulate([0] + inner + [n_words]))
     times = [(a * hop_s, min(b * hop_s, seconds)) for a, b in frames]
     return times, [(int(bounds[i]), int(bounds[i + 1])) for i in range(len(frames))]
 
