@@ -38,6 +38,13 @@ def writer_alive(path: Path) -> bool:
     if pid == os.getpid():
         with _lock:
             return path in _active
+    return process_alive(pid)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (signal 0 checks without sending anything)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -102,18 +102,9 @@ def job_scope() -> Iterator[list[Path]]:
 def is_running(folder: Path) -> bool:
     """Whether the folder's job is still running (its marker names a live process)."""
     try:
-        pid = int((folder / RUNNING_MARKER).read_text().strip() or 0)
+        return partial.process_alive(int((folder / RUNNING_MARKER).read_text().strip() or 0))
     except (OSError, ValueError):
         return False
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _folder_size(folder: Path) -> int:
