@@ -22,7 +22,8 @@ from flap.webapp import handlers
 from flap.webapp.components import api_input, checkbox, choice, slider
 from flap.webapp.examples import EXAMPLES_DIR, example_rows
 from flap.webapp.exports import flame_preview_available
-from flap.webapp.files import output_root
+from flap.webapp.files import output_root, sweep_at_start
+from flap.webapp.refusals import FlapBlocks
 from flap.webapp.signatures import parameter_names
 from flap.webapp.voices import DEFAULT_VOICE, VOICE_CHOICES
 
@@ -92,7 +93,7 @@ def inputs(fn, components: dict) -> list:
 
 
 def build() -> gr.Blocks:
-    with gr.Blocks(title="FLAP: talking portrait", delete_cache=(3600, 7200)) as demo:
+    with FlapBlocks(title="FLAP: talking portrait", delete_cache=(3600, 7200)) as demo:
         gr.Markdown(INTRO)
         if LIMITS.describe():
             gr.Markdown(f"*{LIMITS.describe()}*", elem_id="limits")
@@ -188,8 +189,12 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     flap.webapp.gpu.preload_for_zero_gpu()
+    sweep_at_start()  # partial files a killed server left
     demo.launch(max_file_size=LIMITS.max_file_size, allowed_paths=[str(EXAMPLES_DIR), str(output_root())],
                 theme=THEME, ssr_mode=False, prevent_thread_lock=True)
     if SETTINGS.warmup:
         threading.Thread(target=handlers.warm_up, name="flap-warm-up", daemon=True).start()
+    from flap.interrupts import abort_writers_on_signals
+
+    abort_writers_on_signals()  # SIGINT/SIGTERM: remove the videos being written, then close
     demo.block_thread()

@@ -95,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from flap.interrupts import INTERRUPTED_EXIT, INTERRUPTED_MESSAGE, terminate_as_interrupt
     from flap.progress import TqdmProgress
+
+    terminate_as_interrupt()  # SIGTERM unwinds like Ctrl-C, so partial files are removed
 
     try:
         settings()  # refuse a bad FLAP_* value before any work, naming it
@@ -143,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     except FlapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: one line, no traceback
+        print(f"\n{INTERRUPTED_MESSAGE}", file=sys.stderr)
+        return INTERRUPTED_EXIT
 
 
 def _export_extras(motion, args) -> None:

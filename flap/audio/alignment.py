@@ -6,6 +6,11 @@ espeak-ng sentence in six did), so a failed pass is retried with the beams wider
 practically no pruning; alignment costs about 0.04 s per second of speech either way).  Words missing from
 CMUdict get a letter-to-sound guess (names, brands); numbers are spelled out.  The result is checked against the voice-activity mask, because a
 wrong transcript can still "align": phones must sit on speech and speech must be covered by phones.
+
+The aligner's memory grows with the length of the utterance times the length of the text, so long speech is
+aligned in pieces of at most MAX_CHUNK_S, cut in pauses, each given the words its share of the speech holds:
+memory stays flat in length and time grows linearly.  A transcript with far more words than the audio could
+hold (MAX_WORDS_PER_SECOND) is refused before any decoding.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ import numpy as np
 _lock = threading.Lock()
 NON_SPEECH_PHONES = frozenset({"SIL", "+NSN+", "+SPN+", "+BREATH+", "+COUGH+", "+NOISE+", "+UM+", "+UH+", "+SMACK+"})
 MAX_OOV_SHARE = 0.4
+MAX_CHUNK_S = 20.0  # longest piece of audio aligned at once
+MIN_CUT_PAUSE_S = 0.12  # pauses at least this long are where pieces are cut
+MAX_WORDS_PER_SECOND = 6.0  # fast speech is about 4; more words than this per second of audio is not its transcript
+SAMPLE_RATE = 16000
 
 
 class AlignmentError(Exception):
@@ -42,11 +51,12 @@ def align_transcript(samples: np.ndarray, transcript: str, speech: np.ndarray | 
     words = normalize_transcript(transcript)
     if not words:
         raise AlignmentError("the transcript has no words")
+    seconds = len(samples) / SAMPLE_RATE
+    check_transcript_length(len(words), seconds)
     try:
         decoder = _decoder(BEAMS[0])
     except Exception as exc:
         raise AlignmentError(f"the pocketsphinx aligner is not available ({type(exc).__name__})") from None
-    raw = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
     with _lock:
         oov = [w for w in words if decoder.lookup_word(w) is None]
         if len(oov) > MAX_OOV_SHARE * len(words):
@@ -55,12 +65,59 @@ def align_transcript(samples: np.ndarray, transcript: str, speech: np.ndarray | 
         words = _add_guessed_words(decoder, words, oov)
         if not words:
             raise AlignmentError("no usable words in the transcript")
-        phones = _align_widening(decoder, words, raw)
+        weights = [len((decoder.lookup_word(w) or "x").split()) for w in words]  # phones per word
+    phones: list[tuple[float, float, str]] = []
+    for (start, end), (first, last) in zip(*plan_pieces(speech, hop_s, seconds, weights)):
+        if first == last:  # a piece without words: silence, as the aligner itself would mark it
+            phones.append((start, end, "SIL"))
+            continue
+        piece = samples[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
+        raw = (np.clip(piece, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+        with _lock:
+            aligned = _align_widening(decoder, words[first:last], raw)
+        phones += [(start + a, start + b, p) for a, b, p in aligned]
     if not any(p not in NON_SPEECH_PHONES for _, _, p in phones):
         raise AlignmentError("the aligner found no words in the speech")
     if speech is not None:
         _check_against_speech(phones, speech, hop_s)
     return phones
+
+
+def check_transcript_length(words: int, seconds: float) -> None:
+    """Refuse, before any decoding, a transcript with far more words than the audio could hold."""
+    most = max(8, int(MAX_WORDS_PER_SECOND * seconds))
+    if words > most:
+        raise AlignmentError(f"the transcript has {words} words, far more than {seconds:.1f} s of speech can hold "
+                             f"(at most {most}); it is not the transcript of this recording")
+
+
+def plan_pieces(speech: np.ndarray | None, hop_s: float, seconds: float, weights: list[int],
+                max_piece_s: float = MAX_CHUNK_S) -> tuple[list[tuple[float, float]], list[tuple[int, int]]]:
+    """Cut the audio into pieces of at most ``max_piece_s`` in its longest pauses, and share the words (weighted by
+    their phone counts) among the pieces in proportion to the speech each holds.  Returns ((start_s, end_s) per
+    piece, (first, last) word index per piece); one piece when the audio is short or no speech mask is given."""
+    n_words = len(weights)
+    if speech is None or seconds <= max_piece_s or not np.any(speech):
+        return [(0.0, seconds)], [(0, n_words)]
+    speech = np.asarray(speech, bool)
+    n = len(speech)
+    max_len = max(1, int(max_piece_s / hop_s))
+    quiet = np.concatenate([[False], ~speech, [False]])
+    edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
+    runs = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= MIN_CUT_PAUSE_S / hop_s]
+    cuts = [0]
+    while n - cuts[-1] > max_len:
+        start = cuts[-1]
+        window = [(b - a, (a + b) // 2) for a, b in runs if start + 0.4 * max_len <= (a + b) // 2 <= start + max_len]
+        cuts.append(max(window)[1] if window else start + max_len)  # no pause at all: a hard cut
+    cuts.append(n)
+    frames = [(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    speech_share = np.cumsum([speech[a:b].sum() for a, b in frames]) / max(int(speech.sum()), 1)
+    word_share = np.concatenate([[0.0], np.cumsum(weights) / max(sum(weights), 1)])  # share of the first k words
+    inner = [int(np.argmin(np.abs(word_share - share))) for share in speech_share[:-1]]  # the nearest word boundary
+    bounds = list(np.maximum.accumulate([0] + inner + [n_words]))
+    times = [(a * hop_s, min(b * hop_s, seconds)) for a, b in frames]
+    return times, [(int(bounds[i]), int(bounds[i + 1])) for i in range(len(frames))]
 
 
 def _add_guessed_words(decoder, words: list[str], oov: list[str]) -> list[str]:

@@ -59,16 +59,33 @@ def framed(samples: np.ndarray, length: int, hop: int = HOP, num_frames: int | N
     return np.lib.stride_tricks.sliding_window_view(padded, length)[::hop][:n]
 
 
+#: Frames analysed at once (60 s at the 10 ms hop): memory stays flat in the clip's length.
+BLOCK_FRAMES = 6000
+
+
 def spectral_features(samples: np.ndarray, sample_rate: int = ANALYSIS_RATE) -> FrameFeatures:
-    """All spectral measurements of a 16 kHz signal in one pass."""
+    """All spectral measurements of a 16 kHz signal in one pass, BLOCK_FRAMES frames at a time."""
     if sample_rate != ANALYSIS_RATE:
         raise ValueError("spectral_features expects 16 kHz audio (analyze_audio resamples)")
-    frames = framed(samples, N_FFT)
+    frames = framed(samples, N_FFT)  # a view: no copy
     window = np.hanning(N_FFT).astype(np.float32)
-    spec = sfft.rfft(frames * window, axis=1, workers=2)
-    power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
     norm = float(np.sum(window ** 2) * N_FFT / 2)  # a full-scale sine reads about 0 dB
+    blocks, previous = [], None
+    for first in range(0, len(frames), BLOCK_FRAMES):
+        block, previous = _block_features(frames[first:first + BLOCK_FRAMES], window, freqs, norm, previous)
+        blocks.append(block)
+    columns = {name: np.concatenate([b[name] for b in blocks]) for name in blocks[0]}
+    return FrameFeatures(hop_s=HOP / sample_rate, **columns)
+
+
+def _block_features(frames: np.ndarray, window: np.ndarray, freqs: np.ndarray, norm: float,
+                    previous: np.ndarray | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The measurements of consecutive frames; ``previous`` is the log spectrum above 1 kHz of the frame before
+    (for the flux), returned for the next block."""
+    spec = sfft.rfft(frames * window, axis=1, workers=2)
+    power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+    del spec
 
     def band_db(lo: float, hi: float) -> np.ndarray:
         sel = (freqs >= lo) & (freqs < hi)
@@ -85,13 +102,13 @@ def spectral_features(samples: np.ndarray, sample_rate: int = ANALYSIS_RATE) -> 
 
     f1, f2 = _formant_peaks(log_power, freqs)
 
-    diff = np.diff(log_power[:, hf], axis=0, prepend=log_power[:1, hf])
+    log_hf = log_power[:, hf]
+    diff = np.diff(log_hf, axis=0, prepend=log_hf[:1] if previous is None else previous[None, :])
     flux = np.maximum(diff, 0.0).mean(axis=1)
 
     band = (freqs >= 100)
     centroid = (power[:, band] * freqs[band]).sum(axis=1) / (power[:, band].sum(axis=1) + _EPS * norm)
-    return FrameFeatures(
-        hop_s=HOP / sample_rate,
+    return dict(
         level_db=level_db,
         total_db=total_db,
         low_db=low_db,
@@ -104,7 +121,7 @@ def spectral_features(samples: np.ndarray, sample_rate: int = ANALYSIS_RATE) -> 
         f2_hz=f2,
         flux=flux.astype(np.float32),
         centroid_hz=centroid.astype(np.float32),
-    )
+    ), log_hf[-1].copy()
 
 
 def _formant_peaks(log_power: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,9 @@ PITCH_RANGE = (0, 99)  # espeak-ng -p
 _VOICE_PATTERN = re.compile(r"^([a-z]{2,3}(?:-[a-z0-9]+)*)(?:\+([a-z0-9_]+))?$", re.IGNORECASE)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TIMEOUT_S = 120
+#: Longest text spoken anywhere, shared limits or not: about six minutes of speech at the default speed, which
+#: espeak-ng speaks in seconds and a server can still turn into motion and video (README: time per minute).
+MAX_TEXT_CHARS = 5000
 
 
 class SpeechSynthesisError(FlapError):
@@ -85,12 +88,14 @@ def check_voice(voice: str) -> str:
 
 
 def clean_text(text: str | None, max_chars: int | None = None) -> str:
-    """Text ready to speak: control characters removed, whitespace collapsed, length checked."""
+    """Text ready to speak: control characters removed, whitespace collapsed, length checked (against ``max_chars``
+    and never more than MAX_TEXT_CHARS)."""
     text = _CONTROL_CHARS.sub(" ", text or "")
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         raise InputError("There is no text to speak. Type a sentence, or upload or record speech instead.")
-    if max_chars is not None and len(text) > max_chars:
+    max_chars = MAX_TEXT_CHARS if max_chars is None else min(int(max_chars), MAX_TEXT_CHARS)
+    if len(text) > max_chars:
         raise InputError(f"The text to speak is {len(text)} characters long; the limit here is {max_chars}. Shorten it, "
                          "or upload a recording.")
     return text
@@ -124,5 +129,5 @@ def is_english(voice: str) -> bool:
     return (voice or DEFAULT_VOICE).strip().lower().startswith("en")
 
 
-__all__ = ["DEFAULT_VOICE", "SUGGESTED_VOICES", "SpeechSettings", "SpeechSynthesisError", "check_voice", "clean_text",
+__all__ = ["DEFAULT_VOICE", "MAX_TEXT_CHARS", "SUGGESTED_VOICES", "SpeechSettings", "SpeechSynthesisError", "check_voice", "clean_text",
            "espeak_executable", "installed_voices", "is_english", "synthesize"]

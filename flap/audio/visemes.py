@@ -72,15 +72,22 @@ def viseme_drivers(phonemes: list[tuple[float, float, str]], num_frames: int, ho
     ends = np.array([max(e, s + hop_s) for s, e, _ in segs])
     targets = np.array([_SILENCE if p in NON_SPEECH_PHONES else PHONE_TARGETS.get(p, (0.4, 0.0, 0.5, 0.3))
                         for _, _, p in segs])
-    centres = 0.5 * (starts + ends)
-    half = 0.5 * (ends - starts)
-    # Distance outside each segment (0 inside): a phone fully holds its own span and fades outside it.
-    dist = np.maximum(np.abs(t[None, :] - centres[:, None]) - half[:, None], 0.0)
+    # Each curve blends the phone targets, a phone fully holding its own span and fading outside it.  The blend is
+    # computed in blocks of frames over the phones near each block, so memory stays flat in the clip's length.
+    reach = 12.0 * max(open_tau_s, spread_tau_s)  # exp(-12): phones farther away weigh nothing
 
     def blend(value_col: int, dom_col: int, tau: float) -> np.ndarray:
-        dom = targets[:, dom_col][:, None] * np.exp(-dist / tau)
-        return (dom * targets[:, value_col][:, None]).sum(axis=0) / np.maximum(dom.sum(axis=0), 1e-9)
+        out = np.empty(num_frames)
+        for first in range(0, num_frames, _BLOCK_FRAMES):
+            tb = t[first:first + _BLOCK_FRAMES]
+            near = _near(starts, ends, tb[0] - reach, tb[-1] + reach)
+            dist = np.maximum(np.abs(tb[None, :] - centres[near, None]) - half[near, None], 0.0)
+            dom = targets[near, dom_col][:, None] * np.exp(-dist / tau)
+            out[first:first + len(tb)] = (dom * targets[near, value_col][:, None]).sum(axis=0) / np.maximum(dom.sum(axis=0), 1e-9)
+        return out
 
+    centres = 0.5 * (starts + ends)
+    half = 0.5 * (ends - starts)
     openness = blend(0, 2, open_tau_s)
     spread = blend(1, 3, spread_tau_s)
     if loudness is not None:
@@ -91,9 +98,26 @@ def viseme_drivers(phonemes: list[tuple[float, float, str]], num_frames: int, ho
                          closure, labiodental)
 
 
+_BLOCK_FRAMES = 1000  # 10 s at the 10 ms hop
+
+
+def _near(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Indices of the segments that reach into [lo, hi], plus the nearest one on each side (which dominate a long
+    gap between phones)."""
+    inside = np.flatnonzero((ends >= lo) & (starts <= hi))
+    before = np.flatnonzero(ends < lo)
+    after = np.flatnonzero(starts > hi)
+    picks = [inside]
+    if before.size:
+        picks.append(before[[np.argmax(ends[before])]])
+    if after.size:
+        picks.append(after[[np.argmin(starts[after])]])
+    return np.unique(np.concatenate(picks))
+
+
 def _mask_curve(segs, phones: frozenset, t: np.ndarray, hop_s: float) -> np.ndarray:
     out = np.zeros(len(t), np.float32)
     for start, end, phone in segs:
-        if phone in phones:
-            out[(t >= start - 0.5 * hop_s) & (t < end)] = 1.0
+        if phone in phones:  # the frames with start - hop/2 <= t < end
+            out[np.searchsorted(t, start - 0.5 * hop_s): np.searchsorted(t, end)] = 1.0
     return np.clip(smooth(out, 0.012 / hop_s) * 1.3, 0, 1).astype(np.float32)

@@ -15,6 +15,12 @@ MIN_IMAGE_SIDE = 64
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic")
 
 
+def unreadable_image_message(name: str = "The portrait", suffix: str = "") -> str:
+    """The one wording for a portrait that is not an image (a text file named .png, a PDF, a truncated JPEG)."""
+    kind = f" ({suffix.lower()})" if suffix else ""
+    return f"{name} could not be read as an image{kind}; use a JPEG, PNG or WebP photo"
+
+
 def load_image(source, max_side: int = MAX_WORKING_SIDE) -> tuple[np.ndarray, list[str]]:
     """Return (RGB uint8 image, notes).  ``source`` is a path or an (H, W[, C]) array."""
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -35,10 +41,7 @@ def load_image(source, max_side: int = MAX_WORKING_SIDE) -> tuple[np.ndarray, li
                 pil.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced size directly
                 image = _pil_to_rgb(pil)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-            kind = path.suffix.lower() or "this file"
-            raise InputError(
-                f"{path.name} could not be read as an image ({kind}); use a JPEG, PNG or WebP photo"
-            ) from exc
+            raise InputError(unreadable_image_message(path.name, path.suffix or "no file extension")) from exc
     h, w = image.shape[:2]
     if min(h, w) < MIN_IMAGE_SIDE:
         raise InputError(f"the portrait is {w}x{h} pixels; it must be at least {MIN_IMAGE_SIDE} pixels on each side")

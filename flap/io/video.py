@@ -1,6 +1,7 @@
 """H.264/AAC MP4 writing through an ffmpeg pipe, and probing/reading videos back (for tests and measurement).
 
-Files are written under a temporary name and renamed only when complete, so a failed job leaves nothing broken.
+Files are written under a partial name (flap.io.partial) and renamed only when complete, so a failed or killed job
+leaves nothing that looks finished, and the next writer of the same file removes what a killed one left.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from flap.errors import FlapError
+from flap.io import partial
 from flap.io.ffmpeg import ffmpeg_executable
 
 
@@ -30,7 +32,7 @@ class VideoWriter:
         self.audio_path = None if audio_path is None else Path(audio_path)
         self.num_frames = num_frames
         self.crf, self.preset = crf, preset
-        self.tmp_path = self.path.with_name(self.path.stem + ".part" + self.path.suffix)
+        self.tmp_path = partial.part_path(self.path)
         self.frames_written = 0
         self._proc: subprocess.Popen | None = None
 
@@ -50,7 +52,9 @@ class VideoWriter:
 
     def __enter__(self) -> "VideoWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial.sweep(self.path.parent, stem=self.path.stem)  # what a killed writer of this file left
         self._proc = subprocess.Popen(self._command(), stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        partial.register(self.tmp_path, self._proc)
         return self
 
     def write(self, frame: np.ndarray) -> None:
@@ -69,6 +73,12 @@ class VideoWriter:
             return ""
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._finish(exc_type)
+        finally:
+            partial.unregister(self.tmp_path)
+
+    def _finish(self, exc_type) -> None:
         proc = self._proc
         if exc_type is not None:
             proc.kill()

@@ -17,6 +17,7 @@ from typing import Iterable
 import numpy as np
 
 from flap.errors import MotionFormatError
+from flap.io.partial import part_path
 from flap.motion.rotations import (
     IDENTITY_6D,
     axis_angle_to_euler,
@@ -319,7 +320,7 @@ class MotionSequence:
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part.npz")
+        tmp = part_path(path)
         payload = {name: getattr(checked, name) for name in ARRAY_FIELDS}
         payload.update(
             format=np.array(FORMAT_NAME),
@@ -329,8 +330,11 @@ class MotionSequence:
             condition=checked.to_condition(),
             meta=np.array(json.dumps(checked.meta, default=str)),
         )
-        np.savez_compressed(tmp, **payload)
-        os.replace(tmp, path)
+        try:
+            np.savez_compressed(tmp, **payload)
+            os.replace(tmp, path)
+        finally:  # a full disk or an interrupt leaves no partial file
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod

@@ -51,7 +51,8 @@ def user_errors(action: str):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
-                return fn(*args, **kwargs)
+                with files.job_scope():  # the request's folders are 'running' (safe from clean-up) until it ends
+                    return fn(*args, **kwargs)
             except gr.Error:
                 raise
             except FlapError as exc:
