@@ -17,12 +17,13 @@ FLAP = Path(__file__).resolve().parents[1] / "flap"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "lazy", "progress", "assets"),  # no flap imports at all
     ("settings", "parameters"),                # the environment read once; how user parameters are declared
-    ("motion", "io", "weights"),               # the motion contract, media files, where trained weights are
+    ("io", "weights"),                         # media files (written whole or not at all), where trained weights are
+    ("motion",),                               # the motion contract (saved through io's partial files)
     ("face", "audio", "flame"),                # analysis of the inputs; the FLAME head model
     ("audio2motion", "interop"),               # speech -> motion; other tools' motion files
     ("engines",),                              # renderers: motion -> frames
-    ("job",),                                  # one job's settings (JobConfig)
-    ("pipeline", "evaluation"),                # one job: portrait + speech -> video; measurements of the output
+    ("job", "interrupts"),                     # one job's settings (JobConfig); stopping on a signal cleanly
+    ("pipeline", "evaluation", "live"),        # one job: portrait + speech -> video; measurements; live sessions
     ("cli", "webapp", "training"),             # entry points
     ("__main__", "__init__"),                  # python -m flap (runs the CLI); flap's lazy top-level names
 )

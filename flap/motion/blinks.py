@@ -53,15 +53,22 @@ def blink_curve(num_frames: int, fps: float, rate_per_min: float, seed: int | np
     t = np.arange(num_frames) / fps
     for peak, dur in zip(peaks, durations):
         peak = np.round(peak * fps) / fps  # align the full closure with a frame
-        close = dur * config.close_fraction
-        open_ = dur - close
-        rising = (t >= peak - close) & (t <= peak)
-        falling = (t > peak) & (t <= peak + open_)
-        x = np.clip((t - (peak - close)) / close, 0, 1)
-        curve[rising] = np.maximum(curve[rising], _smoothstep(x[rising]))
-        y = np.clip((t - peak) / open_, 0, 1)
-        curve[falling] = np.maximum(curve[falling], 1.0 - _smoothstep(y[falling]) ** 0.8)
+        curve = np.maximum(curve, blink_profile(t, peak, dur, config))
     return curve
+
+
+def blink_profile(t: np.ndarray, peak: float, duration: float, config: BlinkConfig = BlinkConfig()) -> np.ndarray:
+    """Closure of one blink at times ``t`` (0 outside it): a quick close to 1 at ``peak``, a slower reopening.
+    Shared by the clip-level curve and the live generator, which schedules blinks one at a time."""
+    t = np.asarray(t, dtype=np.float64)
+    close = duration * config.close_fraction
+    open_ = duration - close
+    out = np.zeros(t.shape, np.float32)
+    rising = (t >= peak - close) & (t <= peak)
+    falling = (t > peak) & (t <= peak + open_)
+    out[rising] = _smoothstep(np.clip((t[rising] - (peak - close)) / close, 0, 1))
+    out[falling] = 1.0 - _smoothstep(np.clip((t[falling] - peak) / open_, 0, 1)) ** 0.8
+    return out
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:

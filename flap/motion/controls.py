@@ -111,14 +111,15 @@ def _mean_rotation(matrices: np.ndarray) -> np.ndarray:
 
 
 def apply_controls(motion: MotionSequence, controls: MotionControls, seed: int = 0,
-                   pause_starts_s: np.ndarray | None = None) -> MotionSequence:
+                   pause_starts_s: np.ndarray | None = None, about_mean: bool = True) -> MotionSequence:
     """Return a new motion with the controls applied; ``motion`` is left untouched.
 
     Order: the head motion is taken relative to the clip's mean pose and scaled by the head-motion amount; the
     yaw/pitch/roll controls then set the average pose (relative to the photo); ``mouth`` scales how far the lips
     move with speech (jaw and the speech lip shapes), ``expression`` the rest of the face (FLAME expression,
     smile, brows, cheeks, and the emotion preset), so expression 0 is a calm face that still speaks; blinks are regenerated if a rate is
-    given; gaze last.
+    given; gaze last.  ``about_mean=False`` takes the head motion relative to the frontal pose instead of the
+    clip's mean: for motion that is centred already and arrives a few frames at a time (flap.live).
     """
     controls = controls.validated()
     emotion = EMOTIONS[controls.emotion]
@@ -126,13 +127,13 @@ def apply_controls(motion: MotionSequence, controls: MotionControls, seed: int =
 
     # Head pose: scale deviations from the mean pose, then rotate by the requested offset (camera axes).
     rotations = axis_angle_to_matrix(motion.global_rotation)
-    mean = _mean_rotation(rotations)
+    mean = _mean_rotation(rotations) if about_mean else np.eye(3)
     gain = controls.motion_scale * (1.0 + strength * (emotion.head_motion_gain - 1.0))
     deviation = matrix_to_axis_angle(mean.T @ rotations) * gain
     offset = euler_to_matrix(controls.yaw, controls.pitch + strength * emotion.pitch_deg, controls.roll)
     new_rotations = offset @ axis_angle_to_matrix(deviation)
-    translation = gain * (motion.translation - motion.translation.mean(axis=0))
-    scale = 1.0 + gain * (motion.scale - motion.scale.mean())
+    translation = gain * (motion.translation - (motion.translation.mean(axis=0) if about_mean else 0.0))
+    scale = 1.0 + gain * (motion.scale - (motion.scale.mean() if about_mean else 1.0))
 
     # The mouth amount scales speech (jaw, lip shapes); expression scales the rest of the face and the emotion.
     intensity = controls.expression
