@@ -234,12 +234,20 @@ def bad_inputs(run: Run, client) -> None:
     except Exception as exc:
         run.fail(f"long transcript: {exc}")
     # A server path given by a raw API client (not through gradio_client, which would upload it).
-    message = raw_call(run.app.url, "motion", [{"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}]
-                       + [None] * 17)
+    message = raw_call(run.app.url, "motion", server_path_call("motion"))
     if not message or "uploaded" not in message:
         run.fail(f"server path: the raw API answer was {message!r}")
     if not run.app.alive():
         run.fail("the server died on bad input")
+
+
+def server_path_call(endpoint: str) -> list:
+    """The endpoint's positional inputs (as declared for the API) with a server path as the first file."""
+    from flap.webapp import handlers
+    from flap.webapp.signatures import parameter_names
+
+    names = parameter_names(getattr(handlers, endpoint))
+    return [{"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}] + [None] * (len(names) - 1)
 
 
 def raw_call(url: str, api_name: str, data: list) -> str | None:

@@ -46,8 +46,7 @@ def test_a_non_image_portrait_gets_the_projects_message(run, client, name):
 
 
 def test_a_server_path_from_a_raw_api_client_gets_a_message(run):
-    message = soak.raw_call(run.app.url, "generate", [{"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}]
-                            + [None] * 23)
+    message = soak.raw_call(run.app.url, "generate", soak.server_path_call("generate"))
     from flap.webapp.refusals import PATH_REFUSED
 
     assert message == PATH_REFUSED
