@@ -183,3 +183,29 @@ def emotion_signature(neutral: np.ndarray, emotional: np.ndarray) -> np.ndarray:
     aligned = scale * b0 @ rotation + ca
     width = np.ptp(a[:, 0])
     return ((aligned - a) / max(width, 1e-6)).ravel()
+
+
+def texture_stretch(map_x: np.ndarray, map_y: np.ndarray, smooth: float = 1.5, jump: float = 2.5) -> np.ndarray:
+    """(H, W) how many output pixels one photo pixel is drawn over along the warp's most stretched direction
+    (1 = the photo's own scale): the inverse of the smallest singular value of the backward map's Jacobian.
+    Where a warp stretches a few photo pixels over a wide band (the side of the face unfolded on a turn), a
+    viewer sees streaks and smears.  Occlusion edges (jumps in the map) are set to 1: they are cuts, not
+    stretch."""
+    gx_x, gy_x = np.gradient(map_x.astype(np.float64), axis=(1, 0))
+    gx_y, gy_y = np.gradient(map_y.astype(np.float64), axis=(1, 0))
+    jumps = (np.abs(gx_x) > jump) | (np.abs(gy_x) > jump) | (np.abs(gx_y) > jump) | (np.abs(gy_y) > jump)
+    terms = [cv2.GaussianBlur(g.astype(np.float32), (0, 0), smooth) for g in (gx_x, gy_x, gx_y, gy_y)]
+    a, b, c, d = terms
+    # singular values of [[a, b], [c, d]]
+    s = a * a + b * b + c * c + d * d
+    det = np.abs(a * d - b * c)
+    root = np.sqrt(np.maximum(s * s / 4 - det * det, 0.0))
+    smallest = np.sqrt(np.maximum(s / 2 - root, 1e-12))
+    stretch = 1.0 / smallest
+    stretch[cv2.dilate(jumps.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0] = 1.0
+    return stretch
+
+
+def smeared_share(stretch: np.ndarray, region: np.ndarray, limit: float = 3.0) -> float:
+    """Share of ``region`` drawn with more than ``limit`` times the photo's scale in some direction (smears)."""
+    return float(np.sum((stretch > limit) & region) / max(1, region.sum()))

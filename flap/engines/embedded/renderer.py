@@ -14,11 +14,13 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from flap.engines.embedded.edges import soften_edges
 from flap.engines.embedded.compositing import background_plate, composite_roi, premultiply, still_frame, subject_alpha
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
 from flap.engines.embedded.mouth import MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth, source_mouth
 from flap.engines.embedded.rasterizer import folded_triangles, rasterize_backward_map
 from flap.engines.embedded.rig import FaceRig, RigConfig
+from flap.engines.embedded.stretch import StretchConfig, StretchLimit, build_stretch_limit, limit_stretch
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
 from flap.face.portrait import PortraitAnalysis
@@ -48,6 +50,7 @@ class EmbeddedRendererConfig:
     lash_line: bool = True
     mesh: MeshConfig = field(default_factory=MeshConfig)
     rig: RigConfig = field(default_factory=RigConfig)
+    stretch: StretchConfig = field(default_factory=StretchConfig)
 
 
 @dataclass
@@ -71,6 +74,7 @@ class PreparedPortrait:
     pixel_grid: tuple[np.ndarray, np.ndarray]  # every pixel's own x and y (float32), the identity map
     base: np.ndarray  # the still head over the plate: what every frame starts from, so no region ever pops back
     outer_face: np.ndarray  # landmarks in the outer part of the face, which can reach past the rim on a turn
+    stretch: StretchLimit  # how far a pose may stretch the rim of the face and the hair
 
 
 class EmbeddedRenderer:
@@ -110,13 +114,14 @@ class EmbeddedRenderer:
             source_mouth=own_mouth,
             moving_triangles=moving_triangles,
             moving_cullable=mesh.cullable[moves],
-            coarse_triangles=moving_triangles[~np.all(moving_triangles < mesh.num_landmarks + len(G.face_oval_loop()), axis=1)],
+            coarse_triangles=moving_triangles[~np.all(moving_triangles < mesh.num_landmarks, axis=1)],
             identity_grid=self._identity_grid(size),
             pixel_grid=tuple(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))),
             detail_regions=self._detail_regions(mesh),
             pose_gains=np.ones((2, 2, 2)),
             base=portrait.crop,
             outer_face=self._outer_face(mesh),
+            stretch=build_stretch_limit(mesh, self.config.stretch),
         )
         state.base = still_frame(portrait.crop, state.premultiplied, plate)
         if self.config.calibrate_pose:
@@ -246,20 +251,22 @@ class EmbeddedRenderer:
         share = mesh.share_3d[None, :, None]
         cam = share * cam + (1 - share) * outline
         w = mesh.rigidity[None, :, None]
-        return self._attach_rings(state, w * cam + (1 - w) * state.source_camera[None])
+        cam = w * cam + (1 - w) * state.source_camera[None]
+        cam[..., :2] = limit_stretch(cam[..., :2], state.stretch)
+        return self._attach_rings(state, cam)
 
     @staticmethod
     def _attach_rings(state: PreparedPortrait, cam: np.ndarray, spacing: float = 0.04) -> np.ndarray:
-        """Keep each ring outside the one inside it (and the first outside the posed face oval), radially from the
-        posed face centre: where a turn pushes the oval out past its hair ring, the ring goes with the
-        silhouette instead of folding its strip over."""
+        """Keep each ring outside the one inside it (and the first outside the posed silhouette of the face),
+        radially from the posed face centre: where a turn pushes the cheek out past its hair ring, the ring goes
+        with the silhouette instead of folding its strip over or being covered by the cheek."""
         mesh = state.mesh
         oval = np.array(G.face_oval_loop())
         n_oval = len(oval)
         n_rings = (len(mesh.head_points) - mesh.num_landmarks) // n_oval
         xy = cam[..., :2]
         centre = xy[:, oval].mean(axis=1, keepdims=True)  # (T, 1, 2)
-        inner = xy[:, oval] - centre
+        inner = EmbeddedRenderer._silhouette(xy[:, oval] - centre, xy[:, state.outer_face] - centre)
         for k in range(n_rings):
             ids = mesh.num_landmarks + k * n_oval + np.arange(n_oval)
             rel = xy[:, ids] - centre
@@ -271,6 +278,20 @@ class EmbeddedRenderer:
             inner = xy[:, ids] - centre
         cam[..., :2] = xy
         return cam
+
+    @staticmethod
+    def _silhouette(rim: np.ndarray, outer: np.ndarray) -> np.ndarray:
+        """(T, R, 2) the rim pushed out, along each rim vertex's direction, to the farthest outer-face vertex within
+        its angular sector: on a turn the far cheek, not the oval, is the face's outline."""
+        rim_angle = np.arctan2(rim[..., 1], rim[..., 0])  # (T, R)
+        angle = np.arctan2(outer[..., 1], outer[..., 0])  # (T, N)
+        sector = 1.5 * np.pi / rim.shape[1]
+        near = np.abs(np.mod(angle[:, None, :] - rim_angle[:, :, None] + np.pi, 2 * np.pi) - np.pi) < sector
+        length = np.linalg.norm(rim, axis=2)
+        direction = rim / np.maximum(length, 1e-9)[..., None]
+        reach = np.einsum("trd,tnd->trn", direction, outer)
+        reach = np.where(near, reach, -np.inf).max(axis=2)
+        return direction * np.maximum(length, reach)[..., None]
 
     def _perceptual(self, relative: np.ndarray, gains: np.ndarray, photo_euler: np.ndarray) -> np.ndarray:
         """Scale the yaw and pitch of relative rotations by the portrait's perceptual gains, interpolated between
@@ -312,6 +333,7 @@ class EmbeddedRenderer:
         if region is not None:
             (x0, y0, x1, y1), sub_x, sub_y = region
             warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            warped = soften_edges(warped, sub_x, sub_y)
             composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
         pts = image_to_camera(camera[: G.NUM_LANDMARKS])[:, :2]
         if self.config.mouth_interior and state.paint_interior:

@@ -1,0 +1,159 @@
+"""How far a pose may stretch the photo's texture: a cap on the length of mesh edges at the face's rim and beyond.
+
+A turn unfolds the side of the face toward the camera.  In the photo that side wall is seen edge-on, a strip a
+few pixels wide, so unfolding it in 3D (correct geometry) smears those few pixels over a wide band: streaks of
+skin, hair and spectacle arms.  What looks right from one photo is a moderate stretch spread over the whole near
+side of the face, its hair and the rings beyond.  So after the pose places the vertices, edges near the rim
+that grew past ``max_stretch`` times their length in the photo are shortened by a few passes of
+position-based constraints (Gauss-Seidel, compiled with Numba), moving only the vertices that may move (the rim and the hair rings; eyes, nose and
+mouth keep their 3D positions).  Compression is left alone: the far side folds behind its silhouette.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from scipy import sparse
+
+from flap.engines.embedded.mesh import RenderMesh
+from flap.face import landmark_groups as G
+
+
+@dataclass(frozen=True)
+class StretchConfig:
+    max_stretch: float = 1.6  # an edge may grow to this many times its length in the photo
+    # ... and a triangle to this many times its area: a sliver seen edge-on in the photo can unfold across its
+    # height while its edges hardly grow
+    max_area: float = 2.4
+    iterations: int = 30  # Gauss-Seidel sweeps at most (they stop once every edge is within 1 % of its cap)
+    # mobility of face vertices by hops inward from the face oval (0 beyond): the rim gives, the features do not
+    rim_mobility: tuple[float, ...] = (1.0, 0.95, 0.85, 0.7, 0.55, 0.4, 0.25, 0.12)
+
+
+@dataclass
+class StretchLimit:
+    edges: np.ndarray  # (E, 2) vertex ids
+    rest: np.ndarray  # (E,) length in the photo (pixels)
+    share: np.ndarray  # (E, 2) how much of a correction each end takes (0 for an anchored end)
+    triangles: np.ndarray  # (F, 3) the triangles with a mobile corner
+    rest_area: np.ndarray  # (F,) their signed area in the photo (pixels^2)
+    mobility: np.ndarray  # (V,) 0 (anchored) .. 1
+    config: StretchConfig
+
+
+def build_stretch_limit(mesh: RenderMesh, config: StretchConfig = StretchConfig()) -> StretchLimit:
+    tri = mesh.triangles
+    pairs = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+    edges = np.unique(np.sort(pairs, axis=1), axis=0)
+    mobility = _mobility(mesh, config)
+    m = mobility[edges]
+    total = m.sum(axis=1)
+    keep = total > 1e-6
+    edges, m, total = edges[keep], m[keep], total[keep]
+    rest = np.linalg.norm(mesh.src_xy[edges[:, 0]] - mesh.src_xy[edges[:, 1]], axis=1)
+    keep = rest > 0.5  # degenerate edges (coincident lips) carry no shape
+    edges, m, total, rest = edges[keep], m[keep], total[keep], rest[keep]
+    # from the features outward: the least mobile end first
+    order = np.argsort(-np.minimum(1.0 - m[:, 0], 1.0 - m[:, 1]), kind="stable")
+    edges, m, total, rest = edges[order], m[order], total[order], rest[order]
+    mobile = mobility[tri].max(axis=1) > 1e-6
+    s = mesh.src_xy[tri[mobile]]
+    area = 0.5 * ((s[:, 1, 0] - s[:, 0, 0]) * (s[:, 2, 1] - s[:, 0, 1]) - (s[:, 1, 1] - s[:, 0, 1]) * (s[:, 2, 0] - s[:, 0, 0]))
+    big = np.abs(area) > 0.5
+    return StretchLimit(edges=np.ascontiguousarray(edges), rest=rest, share=m / total[:, None],
+                        triangles=np.ascontiguousarray(tri[mobile][big]), rest_area=area[big], mobility=mobility,
+                        config=config)
+
+
+def _mobility(mesh: RenderMesh, config: StretchConfig) -> np.ndarray:
+    """Per vertex, 0..1: the rim of the face by hops from the oval, the rings by their rigidity (the still
+    background beyond the head anchors them)."""
+    n_land = mesh.num_landmarks
+    mobility = np.zeros(len(mesh.src_xy))
+    mobility[n_land:] = mesh.rigidity[n_land:]
+    face = mesh.triangles[np.all(mesh.triangles < n_land, axis=1)]
+    neighbours = sparse.csr_matrix((np.ones(3 * len(face) * 2),
+                                    (np.concatenate([face[:, 0], face[:, 1], face[:, 2], face[:, 1], face[:, 2], face[:, 0]]),
+                                     np.concatenate([face[:, 1], face[:, 2], face[:, 0], face[:, 0], face[:, 1], face[:, 2]]))),
+                                   shape=(n_land, n_land))
+    reached = np.zeros(n_land, dtype=bool)
+    front = np.zeros(n_land, dtype=bool)
+    front[list(G.face_oval_loop())] = True
+    for value in config.rim_mobility:
+        new = front & ~reached
+        mobility[:n_land][new] = value
+        reached |= new
+        front = (neighbours @ new.astype(np.float64)) > 0
+    return mobility
+
+
+def limit_stretch(xy: np.ndarray, limit: StretchLimit) -> np.ndarray:
+    """xy: (T, V, 2) posed positions (pixels) -> the same with over-stretched rim edges shortened.  Frames whose
+    edges are all within the cap (most of natural speech) are returned as they are, at the cost of one check."""
+    p = np.array(xy, dtype=np.float64)
+    a, b = limit.edges[:, 0], limit.edges[:, 1]
+    cap = limit.config.max_stretch * limit.rest
+    length = np.linalg.norm(p[:, b] - p[:, a], axis=2)
+    over = (length > cap[None] * 1.01).any(axis=1)
+    area_cap = limit.config.max_area * limit.rest_area
+    over |= (_areas(p, limit.triangles) / area_cap[None] > 1.01).any(axis=1)
+    over = np.nonzero(over)[0]
+    if len(over):
+        sub = np.ascontiguousarray(p[over])
+        _gauss_seidel(sub, limit.edges, cap, np.ascontiguousarray(limit.share), limit.triangles, area_cap,
+                      limit.mobility, limit.config.iterations)
+        p[over] = sub
+    return p
+
+
+def _areas(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """(T, F) signed areas."""
+    a, b, c = p[:, tri[:, 0]], p[:, tri[:, 1]], p[:, tri[:, 2]]
+    return 0.5 * ((b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0]))
+
+
+@njit(cache=True, nogil=True)
+def _gauss_seidel(p, edges, cap, share, triangles, area_cap, mobility, iterations):  # pragma: no cover - compiled
+    """Shorten each over-long edge and shrink each over-grown triangle in turn, in place (edges in order from the
+    face outward, so a sweep carries a correction all the way out to the anchored background).  A triangle shrinks
+    about its least mobile corners; a folded one (negative area against the photo's) is left to the culling."""
+    for t in range(p.shape[0]):
+        for _ in range(iterations):
+            worst = 0.0
+            for f in range(triangles.shape[0]):
+                i, j, k = triangles[f, 0], triangles[f, 1], triangles[f, 2]
+                area = 0.5 * ((p[t, j, 0] - p[t, i, 0]) * (p[t, k, 1] - p[t, i, 1])
+                              - (p[t, j, 1] - p[t, i, 1]) * (p[t, k, 0] - p[t, i, 0]))
+                ratio = area / area_cap[f]
+                if ratio <= 1.0:
+                    continue
+                if ratio - 1.0 > worst:
+                    worst = ratio - 1.0
+                scale = 1.0 / np.sqrt(ratio)
+                wi, wj, wk = 1.0 - mobility[i] + 1e-6, 1.0 - mobility[j] + 1e-6, 1.0 - mobility[k] + 1e-6
+                cx = (wi * p[t, i, 0] + wj * p[t, j, 0] + wk * p[t, k, 0]) / (wi + wj + wk)
+                cy = (wi * p[t, i, 1] + wj * p[t, j, 1] + wk * p[t, k, 1]) / (wi + wj + wk)
+                top = max(mobility[i], mobility[j], mobility[k])
+                for v in (i, j, k):
+                    share_v = mobility[v] / top
+                    p[t, v, 0] += share_v * (cx + scale * (p[t, v, 0] - cx) - p[t, v, 0])
+                    p[t, v, 1] += share_v * (cy + scale * (p[t, v, 1] - cy) - p[t, v, 1])
+            for e in range(edges.shape[0]):
+                i, j = edges[e, 0], edges[e, 1]
+                dx = p[t, j, 0] - p[t, i, 0]
+                dy = p[t, j, 1] - p[t, i, 1]
+                length = np.sqrt(dx * dx + dy * dy)
+                excess = length - cap[e]
+                if excess <= 0.0:
+                    continue
+                if excess / cap[e] > worst:
+                    worst = excess / cap[e]
+                k = excess / max(length, 1e-9)
+                p[t, i, 0] += share[e, 0] * k * dx
+                p[t, i, 1] += share[e, 0] * k * dy
+                p[t, j, 0] -= share[e, 1] * k * dx
+                p[t, j, 1] -= share[e, 1] * k * dy
+            if worst < 0.01:
+                break
