@@ -12,7 +12,7 @@ import pytest
 
 from flap.engines.embedded import EmbeddedRenderer
 from flap.evaluation.appearance import (changed_outside, emotion_signature, face_region, find_pops, full_map, hard_edges_added,
-                                        head_reach, posed_landmarks, seen, visible_folds)
+                                        head_reach, posed_landmarks, seen, smeared_share, texture_stretch, visible_folds)
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
 from flap.face.portrait import analyze_portrait
@@ -106,6 +106,11 @@ def test_no_tears_or_new_seams_at_the_slider_extremes(renderer, states, controls
         added = hard_edges_added(frame, state.portrait.crop, inner & (cv2.dilate(lips, np.ones((9, 9), np.uint8)) == 0),
                                  full_map(renderer, state, cam))
         assert added < 0.01, f"{name} {controls}: {added:.1%} of the face has new hard edges (seams, cuts)"
+        # A turn unfolds the side of the face that the photo sees edge-on: without the stretch limiter 4-6 % of the
+        # head is drawn at more than 3x the photo's scale (streaks of skin, hair and spectacle arms), with it <= 2.3 %.
+        smear = smeared_share(texture_stretch(*full_map(renderer, state, cam)), head_reach(dst[: G.NUM_LANDMARKS], shape)
+                              & seen(renderer, state, cam))
+        assert smear < 0.03, f"{name} {controls}: {smear:.1%} of the head is smeared (stretched more than 3x)"
 
 
 def drawn_triangles(state, cam):
@@ -124,6 +129,17 @@ def test_the_fold_detector_sees_a_fold():
     folded[3] = [-6, -6]  # the second triangle flips over the first
     over = visible_folds(src, folded, np.array([0, 0, 0, 1.0]), triangles, triangles, (12, 12))
     assert flat == 0 and over == 1
+
+
+def test_the_smear_detector_sees_a_smear():
+    ys, xs = np.mgrid[0:64, 0:64].astype(np.float32)
+    region = np.ones((64, 64), bool)
+    assert smeared_share(texture_stretch(xs, ys), region) == 0
+    smeared = xs.copy()
+    smeared[:, 20:40] = 20 + (xs[:, 20:40] - 20) / 6  # 20 columns drawn from 3.3: six times the photo's scale
+    smeared[:, 40:] -= 40 - (20 + 20 / 6)
+    share = smeared_share(texture_stretch(smeared, ys), region)
+    assert 0.2 < share < 0.4
 
 
 def test_the_seam_detector_sees_a_cut():

@@ -1,0 +1,57 @@
+"""The stretch limiter: over-stretched rim edges and triangles come back within their caps, the features and the
+still background do not move, and a pose within the caps is left exactly as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flap.engines.embedded import EmbeddedRenderer
+from flap.engines.embedded.stretch import _areas, limit_stretch
+from flap.face.portrait import analyze_portrait
+from flap.motion import MotionSequence
+from flap.motion.controls import MotionControls, apply_controls
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def state():
+    return EmbeddedRenderer().prepare(analyze_portrait(str(ROOT / "examples/portraits/astronaut.jpg"), size=256))
+
+
+def _ratios(p, limit):
+    edges = np.linalg.norm(p[:, limit.edges[:, 1]] - p[:, limit.edges[:, 0]], axis=2) / limit.rest
+    areas = _areas(p, limit.triangles) / limit.rest_area
+    return edges, areas
+
+
+def test_a_pulled_rim_comes_back_within_the_caps_and_anchors_stay(state):
+    limit = state.stretch
+    src = np.array(state.mesh.src_xy)[None]
+    pulled = src.copy()
+    rim = limit.mobility > 0.9
+    pulled[0, rim, 0] += 20.0  # the rim and the hair dragged sideways, as an unfolding turn does
+    edges, areas = _ratios(pulled, limit)
+    assert edges.max() > 3 or areas.max() > 3
+    out = limit_stretch(pulled, limit)
+    edges, areas = _ratios(out, limit)
+    cfg = limit.config
+    assert edges.max() < cfg.max_stretch * 1.2 and areas.max() < cfg.max_area * 1.2, (edges.max(), areas.max())
+    anchored = limit.mobility == 0
+    assert np.array_equal(out[0, anchored], pulled[0, anchored])
+
+
+def test_poses_within_the_caps_are_untouched(state):
+    src = np.array(state.mesh.src_xy)[None] + 0.25  # a small shift: nothing stretches
+    assert np.array_equal(limit_stretch(src, state.stretch), src)
+
+
+def test_natural_speech_frames_do_not_change_much(state):
+    renderer = EmbeddedRenderer()
+    motion = apply_controls(MotionSequence.neutral(3), MotionControls(motion_scale=0, yaw=8))
+    cams = renderer.vertex_positions(state, motion)
+    edges, areas = _ratios(cams[..., :2], state.stretch)
+    assert edges.max() <= state.stretch.config.max_stretch * 1.011
