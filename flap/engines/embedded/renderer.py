@@ -175,11 +175,11 @@ class EmbeddedRenderer:
     def _detail_regions(mesh: RenderMesh) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """The whole face at full resolution: folds (nose over cheek, lips over lips, jaw over collar) are sharp
         edges that a coarse map would turn into stair-steps and bleed across."""
-        # The face and the first strip around it (temples, ears): on a turn the strip is squeezed against the
-        # silhouette, and at coarse resolution its squeezed texture breaks into blocks.
-        first_ring_end = mesh.num_landmarks + len(G.face_oval_loop())
-        face = np.all(mesh.triangles < first_ring_end, axis=1)
-        return [(np.arange(first_ring_end), mesh.triangles[face], mesh.cullable[face])]
+        # The face and the first two strips around it (temples, ears, the hair's edge): on a turn they are squeezed
+        # against the silhouette, and at coarse resolution their squeezed texture breaks into 4-pixel blocks.
+        detail_end = mesh.num_landmarks + 2 * len(G.face_oval_loop())
+        face = np.all(mesh.triangles < detail_end, axis=1)
+        return [(np.arange(detail_end), mesh.triangles[face], mesh.cullable[face])]
 
     def _identity_grid(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         cell = self.config.grid_cell
