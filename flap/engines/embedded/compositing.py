@@ -1,7 +1,7 @@
 """Layering: the moving head over a background plate, so the background never smears when the head turns.
 
-The plate is the photo with the person's head region filled from the surrounding background (inpainted at low
-resolution, once per portrait); it only shows where the head moved away from where it was.
+The plate is the photo with the person's head region filled from the surrounding background (a soft push-pull
+fill at low resolution, once per portrait); it only shows where the head moved away from where it was.
 """
 
 from __future__ import annotations
@@ -12,29 +12,47 @@ import numpy as np
 from flap.face import landmark_groups as G
 
 
-def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, work_side: int = 160) -> tuple[np.ndarray, np.ndarray]:
+def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, work_side: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """The photo with the moving part of the person replaced by plausible background (uint8, same size), and the
     weight (H, W) float32 of the replacement: 1 where the plate is all fill, 0 where it is the photo."""
     h, w = crop.shape[:2]
-    hole = ((person > 0.04) & (moving > 0.4)).astype(np.uint8)
+    hole = ((person > 0.3) & (moving > 0.4)).astype(np.uint8)
     if not hole.any():
         return crop.copy(), np.zeros((h, w), np.float32)
     person_hole = hole
     # The fill is drawn from beyond a margin around the person, so no hair colour bleeds into it ...
-    hole = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=max(1, h // 128))
+    hole = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=max(1, h // 256))
     factor = work_side / max(h, w)
     small = cv2.resize(crop, (max(8, round(w * factor)), max(8, round(h * factor))), interpolation=cv2.INTER_AREA)
     small_hole = cv2.resize(hole, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
     small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
-    filled = cv2.inpaint(small, small_hole, 5, cv2.INPAINT_TELEA)
-    filled = cv2.GaussianBlur(filled, (0, 0), 1.5)
-    up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
+    filled = fill_from_surroundings(small, small_hole == 0)
+    up = np.clip(cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC), 0, 255)
     # ... but replaces only the person itself (its soft edge included: the head carries that edge, un-mixed from
     # the fill), so the real background next to the head stays the photo's and is never carried with the head.
     solid = cv2.dilate(person_hole, np.ones((3, 3), np.uint8)).astype(np.float32)
     solid *= np.clip((moving - 0.2) / 0.3, 0.0, 1.0)
-    solid = cv2.GaussianBlur(solid.astype(np.float32), (0, 0), 1.0)
+    solid = cv2.GaussianBlur(solid.astype(np.float32), (0, 0), 2.0)
     return (crop * (1 - solid[:, :, None]) + up * solid[:, :, None]).astype(np.uint8), solid
+
+
+def fill_from_surroundings(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32: the unknown pixels filled by a masked image pyramid (push-pull): each is the average of
+    the known pixels around it at the scale of its distance to them.  Soft and free of the streaks and wedges of
+    inpainting along the boundary's normals: behind a head the photo cannot tell what there is, so the fill
+    should look like out-of-focus background, not like structure."""
+    weight = known.astype(np.float32)
+    colour = image.astype(np.float32) * weight[:, :, None]
+    levels = []
+    while min(weight.shape) > 4:
+        levels.append((colour, weight))
+        colour, weight = cv2.pyrDown(colour), cv2.pyrDown(weight)
+    fill = colour / np.maximum(weight, 1e-6)[:, :, None]
+    for colour, weight in reversed(levels):
+        up = cv2.pyrUp(fill, dstsize=(weight.shape[1], weight.shape[0]))
+        share = np.clip(weight, 0.0, 1.0)[:, :, None]
+        fill = colour / np.maximum(weight, 1e-6)[:, :, None] * share + up * (1.0 - share)
+    return fill
 
 
 def premultiply(image: np.ndarray, alpha: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
@@ -73,6 +91,14 @@ def still_frame(photo: np.ndarray, premultiplied: np.ndarray, plate: np.ndarray)
         composite_roi(out, np.ascontiguousarray(premultiplied[y0:y1, x0:x1]), plate, roi)
         out[~changed] = photo[~changed]
     return out
+
+
+def refine_matte(person: np.ndarray, image: np.ndarray, radius: int = 4, eps: float = 1e-3) -> np.ndarray:
+    """The segmenter's soft mask snapped to the photo's colour edges (a guided filter, the standard matting
+    refinement).  Its soft band is some 10 pixels wide at 512 px: the background inside that band (a curtain's
+    edge, a window frame) would otherwise count as part of the head and travel with it."""
+    refined = cv2.ximgproc.guidedFilter(image, person.astype(np.float32), radius, eps * 255.0 * 255.0)
+    return np.clip(refined, 0.0, 1.0)
 
 
 def subject_alpha(person: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

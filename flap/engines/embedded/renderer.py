@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 
 from flap.engines.embedded.edges import soften_edges
-from flap.engines.embedded.compositing import background_plate, composite_roi, premultiply, still_frame, subject_alpha
+from flap.engines.embedded.compositing import (background_plate, composite_roi, premultiply, refine_matte, still_frame,
+                                               subject_alpha)
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
 from flap.engines.embedded.mouth import MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth, source_mouth
 from flap.engines.embedded.rasterizer import folded_triangles, rasterize_backward_map
@@ -93,7 +94,7 @@ class EmbeddedRenderer:
         moving, head_y = self._vertex_value_images(mesh, size, mesh.rigidity, mesh.head_points[:, 1])
         # Only the head above the chin is cut out of the plate; the neck stays, so no fill shows beside it.
         above_chin = head_y > mesh.head_points[G.CHIN, 1] - 0.5 * rig.unit
-        alpha = subject_alpha(portrait.person_mask, portrait.landmarks)
+        alpha = subject_alpha(refine_matte(portrait.person_mask, portrait.crop), portrait.landmarks)
         plate, filled = background_plate(portrait.crop, alpha, moving * above_chin)
         # The head carries whatever the plate replaced (strands the mask missed), so the still head is the photo.
         alpha = np.maximum(alpha, filled)
@@ -256,10 +257,12 @@ class EmbeddedRenderer:
         return self._attach_rings(state, cam)
 
     @staticmethod
-    def _attach_rings(state: PreparedPortrait, cam: np.ndarray, spacing: float = 0.04) -> np.ndarray:
+    def _attach_rings(state: PreparedPortrait, cam: np.ndarray, spacing: float = 0.04, keep: float = 0.5) -> np.ndarray:
         """Keep each ring outside the one inside it (and the first outside the posed silhouette of the face),
         radially from the posed face centre: where a turn pushes the cheek out past its hair ring, the ring goes
-        with the silhouette instead of folding its strip over or being covered by the cheek."""
+        with the silhouette instead of folding its strip over or being covered by the cheek.  A moving ring keeps
+        ``keep`` of its strip's width in the photo, so the hair behind the far cheek stays visible as hair instead
+        of being squeezed to a line against the background."""
         mesh = state.mesh
         oval = np.array(G.face_oval_loop())
         n_oval = len(oval)
@@ -267,12 +270,19 @@ class EmbeddedRenderer:
         xy = cam[..., :2]
         centre = xy[:, oval].mean(axis=1, keepdims=True)  # (T, 1, 2)
         inner = EmbeddedRenderer._silhouette(xy[:, oval] - centre, xy[:, state.outer_face] - centre)
+        src = mesh.src_xy
+        src_centre = src[oval].mean(axis=0)
+        src_inner = np.linalg.norm(src[oval] - src_centre, axis=1)
         for k in range(n_rings):
             ids = mesh.num_landmarks + k * n_oval + np.arange(n_oval)
+            src_len = np.linalg.norm(src[ids] - src_centre, axis=1)
+            width = keep * mesh.rigidity[ids] * np.maximum(src_len - src_inner, 0.0)  # (R,) pixels
+            src_inner = src_len
             rel = xy[:, ids] - centre
             length = np.linalg.norm(rel, axis=2, keepdims=True)
             direction = rel / np.maximum(length, 1e-9)
-            reach = np.sum(inner * direction, axis=2, keepdims=True) * (1.0 + spacing)  # the inner ring along it
+            # the inner ring along it, plus the strip's kept width
+            reach = np.sum(inner * direction, axis=2, keepdims=True) * (1.0 + spacing) + width[None, :, None]
             pushed = np.maximum(length, reach)
             xy[:, ids] = centre + direction * pushed
             inner = xy[:, ids] - centre
