@@ -1,7 +1,7 @@
 """Layering: the moving head over a background plate, so the background never smears when the head turns.
 
-The plate is the photo with the person's head region filled from the surrounding background (a soft push-pull
-fill at low resolution, once per portrait); it only shows where the head moved away from where it was.
+The plate is the photo with the person's head region filled from the surrounding background (shift-map
+inpainting at low resolution, once per portrait); it only shows where the head moved away from where it was.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 from flap.face import landmark_groups as G
 
 
-def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, work_side: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, work_side: int = 112) -> tuple[np.ndarray, np.ndarray]:
     """The photo with the moving part of the person replaced by plausible background (uint8, same size), and the
     weight (H, W) float32 of the replacement: 1 where the plate is all fill, 0 where it is the photo."""
     h, w = crop.shape[:2]
@@ -26,8 +26,8 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     small = cv2.resize(crop, (max(8, round(w * factor)), max(8, round(h * factor))), interpolation=cv2.INTER_AREA)
     small_hole = cv2.resize(hole, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
     small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
-    filled = fill_from_surroundings(small, small_hole == 0)
-    up = np.clip(cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC), 0, 255)
+    filled = cv2.GaussianBlur(fill_from_surroundings(small, small_hole), (0, 0), 0.7)  # soften the patch seams
+    up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
     # ... but replaces only the person itself (its soft edge included: the head carries that edge, un-mixed from
     # the fill), so the real background next to the head stays the photo's and is never carried with the head.
     solid = cv2.dilate(person_hole, np.ones((3, 3), np.uint8)).astype(np.float32)
@@ -36,23 +36,15 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     return (crop * (1 - solid[:, :, None]) + up * solid[:, :, None]).astype(np.uint8), solid
 
 
-def fill_from_surroundings(image: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float32: the unknown pixels filled by a masked image pyramid (push-pull): each is the average of
-    the known pixels around it at the scale of its distance to them.  Soft and free of the streaks and wedges of
-    inpainting along the boundary's normals: behind a head the photo cannot tell what there is, so the fill
-    should look like out-of-focus background, not like structure."""
-    weight = known.astype(np.float32)
-    colour = image.astype(np.float32) * weight[:, :, None]
-    levels = []
-    while min(weight.shape) > 4:
-        levels.append((colour, weight))
-        colour, weight = cv2.pyrDown(colour), cv2.pyrDown(weight)
-    fill = colour / np.maximum(weight, 1e-6)[:, :, None]
-    for colour, weight in reversed(levels):
-        up = cv2.pyrUp(fill, dstsize=(weight.shape[1], weight.shape[0]))
-        share = np.clip(weight, 0.0, 1.0)[:, :, None]
-        fill = colour / np.maximum(weight, 1e-6)[:, :, None] * share + up * (1.0 - share)
-    return fill
+def fill_from_surroundings(image: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8: the unknown pixels filled with patches of the photo's own background (OpenCV's shift-map
+    inpainting, in Lab): curtains, sky and shelves continue behind the head as structure of the same kind.  A
+    diffusion fill (Telea, push-pull) leaves a smooth head-shaped halo or radial streaks that read as a ghost of
+    the head whenever a turn uncovers them."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2Lab)
+    out = lab.copy()
+    cv2.xphoto.inpaint(lab, ((unknown == 0) * 255).astype(np.uint8), out, cv2.xphoto.INPAINT_SHIFTMAP)
+    return cv2.cvtColor(out, cv2.COLOR_Lab2RGB)
 
 
 def premultiply(image: np.ndarray, alpha: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:

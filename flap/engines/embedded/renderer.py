@@ -253,7 +253,9 @@ class EmbeddedRenderer:
         cam = share * cam + (1 - share) * outline
         w = mesh.rigidity[None, :, None]
         cam = w * cam + (1 - w) * state.source_camera[None]
-        cam[..., :2] = limit_stretch(cam[..., :2], state.stretch)
+        unposed = pose.scale * np.einsum("ij,tvj->tvi", pose.rotation[:2], allp) + pose.translation[:2]
+        unposed = w[..., :2] * unposed + (1 - w[..., :2]) * state.source_camera[None, :, :2]
+        cam[..., :2] = limit_stretch(cam[..., :2], state.stretch, unposed)
         return self._attach_rings(state, cam)
 
     @staticmethod
@@ -340,12 +342,15 @@ class EmbeddedRenderer:
         """One frame from the posed vertices (``vertex_positions``); ``blink`` (0..1) darkens the lash line."""
         out = state.base.copy()
         region = self.backward_map(state, camera)
+        pts = image_to_camera(camera[: G.NUM_LANDMARKS])[:, :2]
         if region is not None:
             (x0, y0, x1, y1), sub_x, sub_y = region
             warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            warped = soften_edges(warped, sub_x, sub_y)
+            # closed lids are a crease with a sharp lash line, not an occlusion edge to soften
+            eyes = [pts[list(upper + lower)] - (x0, y0) for upper, lower in ((G.LEFT_EYE_UPPER, G.LEFT_EYE_LOWER),
+                                                                             (G.RIGHT_EYE_UPPER, G.RIGHT_EYE_LOWER))]
+            warped = soften_edges(warped, sub_x, sub_y, sharp=eyes)
             composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
-        pts = image_to_camera(camera[: G.NUM_LANDMARKS])[:, :2]
         if self.config.mouth_interior and state.paint_interior:
             paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
         if self.config.lash_line and blink > 0.35:

@@ -27,7 +27,7 @@ class StretchConfig:
     # ... and a triangle to this many times its area: a sliver seen edge-on in the photo can unfold across its
     # height while its edges hardly grow
     max_area: float = 2.4
-    iterations: int = 30  # Gauss-Seidel sweeps at most (they stop once every edge is within 1 % of its cap)
+    iterations: int = 30  # Gauss-Seidel sweeps (fewer once every edge is within its cap)
     # mobility of face vertices by hops inward from the face oval (0 beyond): the rim gives, the features do not
     rim_mobility: tuple[float, ...] = (1.0, 0.95, 0.85, 0.7, 0.55, 0.4, 0.25, 0.12)
 
@@ -89,21 +89,29 @@ def _mobility(mesh: RenderMesh, config: StretchConfig) -> np.ndarray:
     return mobility
 
 
-def limit_stretch(xy: np.ndarray, limit: StretchLimit) -> np.ndarray:
-    """xy: (T, V, 2) posed positions (pixels) -> the same with over-stretched rim edges shortened.  Frames whose
-    edges are all within the cap (most of natural speech) are returned as they are, at the cost of one check."""
+def limit_stretch(xy: np.ndarray, limit: StretchLimit, unposed: np.ndarray | None = None) -> np.ndarray:
+    """xy: (T, V, 2) posed positions (pixels) -> the same with over-stretched rim edges shortened.
+
+    ``unposed`` (T, V, 2): the same frames at the photo's own head pose.  What the jaw and the expression stretch
+    (the neck under an opening jaw) is theirs to stretch; only what the pose adds on top is capped, so the limiter
+    never fights the lips.  Frames within the caps (most of natural speech) are returned as they are."""
     p = np.array(xy, dtype=np.float64)
     a, b = limit.edges[:, 0], limit.edges[:, 1]
-    cap = limit.config.max_stretch * limit.rest
-    length = np.linalg.norm(p[:, b] - p[:, a], axis=2)
-    over = (length > cap[None] * 1.01).any(axis=1)
-    area_cap = limit.config.max_area * limit.rest_area
-    over |= (_areas(p, limit.triangles) / area_cap[None] > 1.01).any(axis=1)
+    rest = np.broadcast_to(limit.rest, (len(p), len(a)))
+    rest_area = np.broadcast_to(limit.rest_area, (len(p), len(limit.triangles)))
+    if unposed is not None:
+        rest = np.maximum(rest, np.linalg.norm(unposed[:, b] - unposed[:, a], axis=2))
+        own = _areas(unposed, limit.triangles)
+        rest_area = np.where(own * rest_area > 0, np.sign(rest_area) * np.maximum(np.abs(rest_area), np.abs(own)), rest_area)
+    cap = limit.config.max_stretch * rest
+    area_cap = limit.config.max_area * rest_area
+    over = (np.linalg.norm(p[:, b] - p[:, a], axis=2) > cap).any(axis=1)
+    over |= (_areas(p, limit.triangles) / area_cap > 1.0).any(axis=1)
     over = np.nonzero(over)[0]
     if len(over):
         sub = np.ascontiguousarray(p[over])
-        _gauss_seidel(sub, limit.edges, cap, np.ascontiguousarray(limit.share), limit.triangles, area_cap,
-                      limit.mobility, limit.config.iterations)
+        _gauss_seidel(sub, limit.edges, np.ascontiguousarray(cap[over]), np.ascontiguousarray(limit.share),
+                      limit.triangles, np.ascontiguousarray(area_cap[over]), limit.mobility, limit.config.iterations)
         p[over] = sub
     return p
 
@@ -126,7 +134,7 @@ def _gauss_seidel(p, edges, cap, share, triangles, area_cap, mobility, iteration
                 i, j, k = triangles[f, 0], triangles[f, 1], triangles[f, 2]
                 area = 0.5 * ((p[t, j, 0] - p[t, i, 0]) * (p[t, k, 1] - p[t, i, 1])
                               - (p[t, j, 1] - p[t, i, 1]) * (p[t, k, 0] - p[t, i, 0]))
-                ratio = area / area_cap[f]
+                ratio = area / area_cap[t, f]
                 if ratio <= 1.0:
                     continue
                 if ratio - 1.0 > worst:
@@ -145,15 +153,15 @@ def _gauss_seidel(p, edges, cap, share, triangles, area_cap, mobility, iteration
                 dx = p[t, j, 0] - p[t, i, 0]
                 dy = p[t, j, 1] - p[t, i, 1]
                 length = np.sqrt(dx * dx + dy * dy)
-                excess = length - cap[e]
+                excess = length - cap[t, e]
                 if excess <= 0.0:
                     continue
-                if excess / cap[e] > worst:
-                    worst = excess / cap[e]
+                if excess / cap[t, e] > worst:
+                    worst = excess / cap[t, e]
                 k = excess / max(length, 1e-9)
                 p[t, i, 0] += share[e, 0] * k * dx
                 p[t, i, 1] += share[e, 0] * k * dy
                 p[t, j, 0] -= share[e, 1] * k * dx
                 p[t, j, 1] -= share[e, 1] * k * dy
-            if worst < 0.01:
+            if worst == 0.0:  # (a tolerance here would make the result jump between frames: a pop)
                 break
