@@ -1,7 +1,7 @@
 """Layering: the moving head over a background plate, so the background never smears when the head turns.
 
-The plate is the photo with the person's head region filled from the surrounding background (shift-map
-inpainting at low resolution, once per portrait); it only shows where the head moved away from where it was.
+The plate is the photo with the person's head region filled from the surrounding background (a soft
+push-pull fill at low resolution, once per portrait); it only shows where the head moved away from where it was.
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ import numpy as np
 from flap.face import landmark_groups as G
 
 
-def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, work_side: int = 112) -> tuple[np.ndarray, np.ndarray]:
+def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, work_side: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """The photo with the moving part of the person replaced by plausible background (uint8, same size), and the
     weight (H, W) float32 of the replacement: 1 where the plate is all fill, 0 where it is the photo."""
     h, w = crop.shape[:2]
-    hole = ((person > 0.3) & (moving > 0.4)).astype(np.uint8)
+    # The person and the faint edge right around it (strands), not faint responses farther out (a curtain's edge
+    # next to the hair), which would otherwise be cut out of the background and travel with the head.
+    core = (person > 0.3).astype(np.uint8)
+    edge = cv2.dilate(core, np.ones((3, 3), np.uint8), iterations=max(1, h // 170)) > 0
+    hole = (((person > 0.3) | ((person > 0.04) & edge)) & (moving > 0.4)).astype(np.uint8)
     if not hole.any():
         return crop.copy(), np.zeros((h, w), np.float32)
     person_hole = hole
@@ -26,8 +30,15 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     small = cv2.resize(crop, (max(8, round(w * factor)), max(8, round(h * factor))), interpolation=cv2.INTER_AREA)
     small_hole = cv2.resize(hole, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
     small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
-    filled = cv2.GaussianBlur(fill_from_surroundings(small, small_hole), (0, 0), 0.7)  # soften the patch seams
+    filled = fill_from_surroundings(small, small_hole)
     up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
+    # The fill at low resolution differs a little from the photo just beside the head, and that step would outline
+    # the old head wherever a turn uncovers it: the difference measured in a band around the person is carried
+    # smoothly into the fill.
+    near = cv2.dilate(person_hole, np.ones((3, 3), np.uint8), iterations=max(2, h // 64))
+    band = (near > 0) & (cv2.dilate(person_hole, np.ones((3, 3), np.uint8)) == 0)
+    up += _diffuse(crop.astype(np.float32) - up, band, side=work_side)
+    up = np.clip(up, 0, 255)
     # ... but replaces only the person itself (its soft edge included: the head carries that edge, un-mixed from
     # the fill), so the real background next to the head stays the photo's and is never carried with the head.
     solid = cv2.dilate(person_hole, np.ones((3, 3), np.uint8)).astype(np.float32)
@@ -36,15 +47,33 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     return (crop * (1 - solid[:, :, None]) + up * solid[:, :, None]).astype(np.uint8), solid
 
 
+def _diffuse(values: np.ndarray, known: np.ndarray, side: int) -> np.ndarray:
+    """(H, W, C) float32: ``values`` where ``known``, elsewhere the average of the known values around each pixel
+    at the scale of its distance to them (a masked image pyramid at about ``side`` pixels, push-pull)."""
+    h, w = known.shape
+    factor = side / max(h, w)
+    size = (max(8, round(w * factor)), max(8, round(h * factor)))
+    weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    colour = cv2.resize(values * known[:, :, None], size, interpolation=cv2.INTER_AREA)
+    levels = []
+    while min(weight.shape) > 4:
+        levels.append((colour, weight))
+        colour, weight = cv2.pyrDown(colour), cv2.pyrDown(weight)
+    fill = colour / np.maximum(weight, 1e-6)[:, :, None]
+    for colour, weight in reversed(levels):
+        up = cv2.pyrUp(fill, dstsize=(weight.shape[1], weight.shape[0]))
+        share = np.clip(weight * 4.0, 0.0, 1.0)[:, :, None]
+        fill = colour / np.maximum(weight, 1e-6)[:, :, None] * share + up * (1.0 - share)
+    return cv2.resize(fill, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def fill_from_surroundings(image: np.ndarray, unknown: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8: the unknown pixels filled with patches of the photo's own background (OpenCV's shift-map
-    inpainting, in Lab): curtains, sky and shelves continue behind the head as structure of the same kind.  A
-    diffusion fill (Telea, push-pull) leaves a smooth head-shaped halo or radial streaks that read as a ghost of
-    the head whenever a turn uncovers them."""
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2Lab)
-    out = lab.copy()
-    cv2.xphoto.inpaint(lab, ((unknown == 0) * 255).astype(np.uint8), out, cv2.xphoto.INPAINT_SHIFTMAP)
-    return cv2.cvtColor(out, cv2.COLOR_Lab2RGB)
+    """(H, W, 3) float32: the unknown pixels filled from the known ones around them, each with their average at
+    the scale of its distance to them: out-of-focus background.  Telea's inpainting along the boundary's normals
+    left radial streaks and wedges; patch-based shift-map inpainting continued curtains well but, as often, copied
+    an object from elsewhere (a collar, a flag) to hover behind the head.  Soft is what a viewer accepts behind a
+    head that the photo never showed."""
+    return _diffuse(image.astype(np.float32), unknown == 0, side=max(unknown.shape))
 
 
 def premultiply(image: np.ndarray, alpha: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:

@@ -43,7 +43,9 @@ class EmbeddedRendererConfig:
     calibrate_pose: bool = True
     calibration_angles: tuple[tuple[float, float], tuple[float, float]] = ((12.0, 27.0), (10.0, 20.0))  # yaw, pitch
     gain_range: tuple[float, float] = (0.75, 1.6)
-    max_geometric_angle: float = 34.0  # degrees of actual warp, whatever the gain: beyond it a warp of one photo tears
+    # degrees of actual warp (yaw, pitch), whatever the gain: beyond them a warp of one photo tears, and a nod
+    # beyond 28 degrees squashes the face onto the collar
+    max_geometric_angle: tuple[float, float] = (34.0, 28.0)
     # ... and at most this far from frontal (yaw, pitch) with the photo's own pose: a face already turned 20 degrees
     # has less room on that side.
     max_absolute_angle: tuple[float, float] = (42.0, 36.0)
@@ -309,8 +311,8 @@ class EmbeddedRenderer:
         """Scale the yaw and pitch of relative rotations by the portrait's perceptual gains, interpolated between
         the two calibration magnitudes, and cap the geometric angle (also counting the photo's own pose)."""
         euler = matrix_to_euler(relative)
-        limit = self.config.max_geometric_angle
         for axis in (0, 1):
+            limit = self.config.max_geometric_angle[axis]
             value = euler[:, axis]
             small, large = self.config.calibration_angles[axis]
             share = np.clip((np.abs(value) - small) / (large - small), 0.0, 1.0)
