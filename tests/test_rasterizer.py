@@ -1,0 +1,69 @@
+"""The compiled rasteriser (Numba) against the numpy reference, on meshes that overlap, fold and leave the grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flap.engines.embedded.rasterizer import _kernel, folded_triangles, rasterize_backward_map
+
+pytestmark = pytest.mark.skipif(_kernel() is None, reason="numba is not installed")
+
+
+def random_mesh(seed: int, vertices: int = 60, faces: int = 90, extent: float = 48.0):
+    rng = np.random.default_rng(seed)
+    dst = rng.uniform(-6, extent + 6, size=(vertices, 2))  # some vertices off the grid
+    src = dst + rng.normal(0, 4.0, size=(vertices, 2))
+    depth = rng.normal(0, 10.0, size=vertices)
+    triangles = np.stack([rng.choice(vertices, 3, replace=False) for _ in range(faces)]).astype(np.int64)
+    return dst, depth, src, triangles
+
+
+def both(*args, **kwargs):
+    compiled = rasterize_backward_map(*args, compiled=True, **kwargs)
+    reference = rasterize_backward_map(*args, compiled=False, **kwargs)
+    return compiled, reference
+
+
+def assert_same(compiled, reference, tol: float = 1e-4):
+    (cx, cy, cc), (rx, ry, rc) = compiled, reference
+    assert np.array_equal(cc, rc)
+    assert cc.sum() > 50, "the test mesh must cover the grid"
+    assert np.abs(cx - rx).max() < tol and np.abs(cy - ry).max() < tol
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("cell,origin", [(1.0, (0.0, 0.0)), (4.0, (0.0, 0.0)), (1.0, (7.0, -3.0))])
+def test_compiled_equals_numpy_on_overlapping_meshes(seed, cell, origin):
+    dst, depth, src, triangles = random_mesh(seed)
+    shape = (int(48 / cell), int(40 / cell))
+    assert_same(*both(dst, depth, src, triangles, shape, cell, origin))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_equals_numpy_with_culling_and_skipping(seed):
+    dst, depth, src, triangles = random_mesh(seed)
+    rng = np.random.default_rng(100 + seed)
+    cullable = rng.random(len(triangles)) < 0.7
+    assert (cullable & folded_triangles(src, dst, triangles)).any(), "some folds must be culled"
+    assert_same(*both(dst, depth, src, triangles, (48, 48), 1.0, cullable=cullable))
+    skip = rng.random(len(triangles)) < 0.3
+    assert_same(*both(dst, depth, src, triangles, (48, 48), 1.0, cullable=cullable, skip=skip))
+
+
+def test_equal_depths_the_later_triangle_wins():
+    # Two triangles over the same cells at the same depth, showing different source positions.
+    dst = np.array([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0]] * 2)
+    src = np.concatenate([dst[:3], dst[:3] + 5.0])
+    triangles = np.array([[0, 1, 2], [3, 4, 5]])
+    for compiled in (True, False):
+        map_x, _, covered = rasterize_backward_map(dst, np.zeros(6), src, triangles, (20, 20), 1.0, compiled=compiled)
+        assert covered[2, 2] and map_x[2, 2] == pytest.approx(2.0 + 5.0)
+
+
+def test_skipped_triangles_are_not_drawn():
+    dst = np.array([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0]])
+    for compiled in (True, False):
+        _, _, covered = rasterize_backward_map(dst, np.zeros(3), dst, np.array([[0, 1, 2]]), (20, 20), 1.0,
+                                               skip=np.array([True]), compiled=compiled)
+        assert not covered.any()
