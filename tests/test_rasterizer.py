@@ -67,3 +67,27 @@ def test_skipped_triangles_are_not_drawn():
         _, _, covered = rasterize_backward_map(dst, np.zeros(3), dst, np.array([[0, 1, 2]]), (20, 20), 1.0,
                                                skip=np.array([True]), compiled=compiled)
         assert not covered.any()
+
+
+def test_compiled_compositing_equals_opencv():
+    from flap.engines.embedded.compositing import composite_roi
+
+    # Every pair of (alpha, plate value), with colours up to alpha (premultiplied) and some saturating sums.
+    alpha = np.repeat(np.arange(256, dtype=np.uint8), 256).reshape(256, 256)
+    plate_value = np.tile(np.arange(256, dtype=np.uint8), 256).reshape(256, 256)
+    rng = np.random.default_rng(0)
+    colour = (rng.random((256, 256, 3)) * (alpha[..., None].astype(np.float64) + 1)).astype(np.uint8)
+    colour[::7] = 255  # saturating sums
+    warped = np.dstack([colour, alpha])
+    plate = np.dstack([plate_value, plate_value[::-1], rng.integers(0, 256, (256, 256), dtype=np.uint8)])
+    frame = rng.integers(0, 256, (300, 280, 3), dtype=np.uint8)
+    big_plate = rng.integers(0, 256, (300, 280, 3), dtype=np.uint8)
+    big_plate[20:276, 10:266] = plate
+    results = []
+    for compiled in (True, False):
+        out = frame.copy()
+        composite_roi(out, warped, big_plate, (10, 20, 266, 276), compiled=compiled)
+        results.append(out)
+    assert np.array_equal(results[0], results[1])
+    assert not np.array_equal(results[0][20:276, 10:266], frame[20:276, 10:266])
+    assert np.array_equal(results[0][:20], frame[:20]), "outside the region nothing changes"
