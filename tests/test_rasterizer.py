@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flap.engines.embedded.rasterizer import _kernel, folded_triangles, rasterize_backward_map
+from flap.engines.embedded.rasterizer import _kernel, folded_triangles, rasterize_backward_map, rasterize_skin_into
 
 pytestmark = pytest.mark.skipif(_kernel() is None, reason="numba is not installed")
 
@@ -49,6 +49,24 @@ def test_compiled_equals_numpy_with_culling_and_skipping(seed):
     assert_same(*both(dst, depth, src, triangles, (48, 48), 1.0, cullable=cullable))
     skip = rng.random(len(triangles)) < 0.3
     assert_same(*both(dst, depth, src, triangles, (48, 48), 1.0, cullable=cullable, skip=skip))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_skin_with_folds_drawn_into_views_compiled_equals_numpy(seed):
+    """Culled folds, then the folds where nothing else covers them, drawn into a window of a larger map."""
+    dst, depth, src, triangles = random_mesh(seed)
+    cullable = np.random.default_rng(200 + seed).random(len(triangles)) < 0.8
+    assert (cullable & folded_triangles(src, dst, triangles)).any()
+    maps = []
+    for compiled in (True, False):
+        base = np.random.default_rng(seed).uniform(0, 50, size=(2, 60, 70)).astype(np.float32)
+        rasterize_skin_into(base[0, 5:53, 8:56], base[1, 5:53, 8:56], dst, depth, src, triangles, cullable, (3, 4),
+                            compiled=compiled)
+        maps.append(base)
+    untouched = np.random.default_rng(seed).uniform(0, 50, size=(2, 60, 70)).astype(np.float32)
+    assert np.array_equal(maps[0][:, :5], untouched[:, :5]), "outside the window nothing is written"
+    assert (maps[0] != untouched).sum() > 100
+    assert np.abs(maps[0] - maps[1]).max() < 1e-4
 
 
 def test_equal_depths_the_later_triangle_wins():

@@ -29,18 +29,23 @@ def _njit(fn):
 
 
 @_njit
-def scan_triangles(dst_xy, depth, values, triangles, drop, cullable, ox, oy, cell, map_x, map_y, covered):  # pragma: no cover - compiled
+def scan_triangles(dst_xy, depth, values, triangles, drop, cullable, locked, ox, oy, cell, map_x, map_y, covered,
+                   culled):  # pragma: no cover - compiled
     """Rasterise ``triangles`` into ``map_x``/``map_y``/``covered`` (modified in place; uncovered cells untouched).
 
     dst_xy (V, 2) output pixels; depth (V,) larger = closer; values (V, 2) what is interpolated (source xy);
     triangles (F, 3) int64; drop (F,) bool: triangles not drawn; cullable (F,) bool: dropped where folded (their
-    orientation against ``values`` flipped).  Pass empty arrays for no ``drop`` / ``cullable``.
+    orientation against ``values`` flipped); locked (gh, gw) bool: cells never written; culled (F,) bool, output:
+    set where a triangle was dropped as a fold.  Pass empty arrays for none of ``drop`` / ``cullable`` /
+    ``locked`` / ``culled``.
     """
     gh, gw = map_x.shape
     shift = 0.5 / cell - 0.5
     zbuf = np.full((gh, gw), -np.inf)
     use_drop = drop.shape[0] > 0
     use_cull = cullable.shape[0] > 0
+    use_lock = locked.shape[0] > 0
+    mark = culled.shape[0] > 0
     eps = 1e-7
     for f in range(triangles.shape[0]):
         if use_drop and drop[f]:
@@ -63,6 +68,8 @@ def scan_triangles(dst_xy, depth, values, triangles, drop, cullable, ox, oy, cel
             sx0, sy0 = values[i0, 0], values[i0, 1]
             src_area = (values[i1, 0] - sx0) * (values[i2, 1] - sy0) - (values[i1, 1] - sy0) * (values[i2, 0] - sx0)
             if abs(src_area) > 0.05 and np.sign(src_area) != np.sign(area):
+                if mark:
+                    culled[f] = True
                 continue
         inv = 1.0 / area
         a0, a1, a2 = (y1 - y2) * inv, (y2 - y0) * inv, (y0 - y1) * inv
@@ -100,7 +107,7 @@ def scan_triangles(dst_xy, depth, values, triangles, drop, cullable, ox, oy, cel
             for col in range(int(left), int(right) + 1):
                 x = float(col)
                 z = za * x + zs
-                if z >= zbuf[row, col]:
+                if z >= zbuf[row, col] and not (use_lock and locked[row, col]):
                     zbuf[row, col] = z
                     map_x[row, col] = ua * x + us
                     map_y[row, col] = va * x + vs

@@ -34,6 +34,48 @@ def _kernel():
     return scan_triangles
 
 
+_NONE = np.zeros(0, dtype=bool)
+_NONE_2D = np.zeros((0, 0), dtype=bool)
+
+
+def _scan(kernel, dst_xy, depth, src_xy, triangles, skip, cullable, locked, origin, cell, map_x, map_y, covered,
+          culled=None) -> None:
+    kernel(np.ascontiguousarray(dst_xy, dtype=np.float64), np.ascontiguousarray(depth, dtype=np.float64),
+           np.ascontiguousarray(src_xy, dtype=np.float64), np.ascontiguousarray(triangles, dtype=np.int64),
+           _NONE if skip is None else np.ascontiguousarray(skip, dtype=bool),
+           _NONE if cullable is None else np.ascontiguousarray(cullable, dtype=bool),
+           _NONE_2D if locked is None else locked, float(origin[0]), float(origin[1]), float(cell),
+           map_x, map_y, covered, _NONE if culled is None else culled)
+
+
+def rasterize_skin_into(map_x: np.ndarray, map_y: np.ndarray, dst_xy: np.ndarray, depth: np.ndarray, src_xy: np.ndarray,
+                        triangles: np.ndarray, cullable: np.ndarray, origin: tuple[int, int], compiled: bool = True) -> None:
+    """Draw a mesh at full resolution into ``map_x``/``map_y`` (views of a larger map, modified in place) with the
+    skin's folds culled; where nothing else covers a culled fold (the far rim on a turn), draw it after all, as
+    skin seen edge-on, rather than leave a hole that would show the unmoved photo.  ``origin``: the output pixel
+    of the views' first cell."""
+    shape = map_x.shape
+    kernel = _kernel() if compiled else None
+    if kernel is None:
+        fx, fy, covered = rasterize_backward_map(dst_xy, depth, src_xy, triangles, shape, 1.0, origin, cullable=cullable,
+                                                 compiled=False)
+        map_x[covered] = fx[covered]
+        map_y[covered] = fy[covered]
+        folds = cullable & folded_triangles(src_xy, dst_xy, triangles)
+        if folds.any():
+            gx, gy, behind = rasterize_backward_map(dst_xy, depth, src_xy, triangles[folds], shape, 1.0, origin, compiled=False)
+            hole = behind & ~covered
+            map_x[hole] = gx[hole]
+            map_y[hole] = gy[hole]
+        return
+    covered = np.zeros(shape, dtype=bool)
+    culled = np.zeros(len(triangles), dtype=bool)
+    _scan(kernel, dst_xy, depth, src_xy, triangles, None, cullable, None, origin, 1.0, map_x, map_y, covered, culled)
+    if culled.any():
+        _scan(kernel, dst_xy, depth, src_xy, triangles, ~culled, None, covered, origin, 1.0, map_x, map_y,
+              np.zeros(shape, dtype=bool))
+
+
 def folded_triangles(src_xy: np.ndarray, dst_xy: np.ndarray, triangles: np.ndarray, dst_area: np.ndarray | None = None,
                      min_src_area: float = 0.05) -> np.ndarray:
     """(F,) bool: triangles whose orientation in ``dst_xy`` is the opposite of the source's (a fold)."""
@@ -71,12 +113,7 @@ def rasterize_backward_map(dst_xy: np.ndarray, depth: np.ndarray, src_xy: np.nda
         return map_x, map_y, covered
     kernel = _kernel() if compiled else None
     if kernel is not None:
-        none = np.zeros(0, dtype=bool)
-        kernel(np.ascontiguousarray(dst_xy, dtype=np.float64), np.ascontiguousarray(depth, dtype=np.float64),
-               np.ascontiguousarray(src_xy, dtype=np.float64), np.ascontiguousarray(triangles, dtype=np.int64),
-               none if skip is None else np.ascontiguousarray(skip, dtype=bool),
-               none if cullable is None else np.ascontiguousarray(cullable, dtype=bool),
-               float(ox), float(oy), float(cell), map_x, map_y, covered)
+        _scan(kernel, dst_xy, depth, src_xy, triangles, skip, cullable, None, (ox, oy), cell, map_x, map_y, covered)
         return map_x, map_y, covered
     if skip is not None:
         keep = ~np.asarray(skip, dtype=bool)

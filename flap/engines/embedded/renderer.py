@@ -17,7 +17,7 @@ import numpy as np
 from flap.engines.embedded.compositing import background_plate, composite_roi, premultiply, still_frame, subject_alpha
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
 from flap.engines.embedded.mouth import MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth, source_mouth
-from flap.engines.embedded.rasterizer import folded_triangles, rasterize_backward_map
+from flap.engines.embedded.rasterizer import rasterize_backward_map, rasterize_skin_into
 from flap.engines.embedded.rig import FaceRig, RigConfig
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
@@ -383,19 +383,8 @@ class EmbeddedRenderer:
         bx1, by1 = min(hi[0], x1), min(hi[1], y1)
         if bx1 <= bx0 or by1 <= by0:
             return
-        shape = (by1 - by0, bx1 - bx0)
-        src = state.mesh.src_xy
-        fx, fy, covered = rasterize_backward_map(dst_xy, depth, src, triangles, shape, 1.0, (bx0, by0), cullable=cullable)
-        region_x = map_x[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
-        region_y = map_y[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
-        region_x[covered] = fx[covered]
-        region_y[covered] = fy[covered]
-        folds = triangles[cullable & folded_triangles(src, dst_xy, triangles)]
-        if len(folds):
-            gx, gy, behind = rasterize_backward_map(dst_xy, depth, src, folds, shape, 1.0, (bx0, by0))
-            hole = behind & ~covered
-            region_x[hole] = gx[hole]
-            region_y[hole] = gy[hole]
+        rasterize_skin_into(map_x[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0], map_y[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0],
+                            dst_xy, depth, state.mesh.src_xy, triangles, cullable, (bx0, by0))
 
     def _paint_lash_line(self, frame: np.ndarray, pts: np.ndarray, strength: float) -> None:
         thickness = max(1, round(frame.shape[0] / 400))
