@@ -70,11 +70,13 @@ class VideoWriter:
         self._thread.start()
         return self
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, copy: bool = True) -> None:
+        """Queue one RGB frame.  ``copy=False`` hands the array over: the caller must not change it afterwards
+        (it is read by the writer thread later); by default it is copied, so the caller may reuse it."""
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(f"frame must be ({self.height}, {self.width}, 3) uint8; got {frame.shape} {frame.dtype}")
         self._raise_if_stopped()
-        self._put(np.array(frame, copy=True))  # the caller may reuse its array once write() returns
+        self._put(np.array(frame, copy=True) if copy else frame)
         self.frames_written += 1
 
     def _put(self, item) -> None:
