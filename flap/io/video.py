@@ -30,7 +30,7 @@ class VideoWriter:
     """Context manager: ``with VideoWriter(path, fps, (w, h), audio) as w: w.write(frame)``."""
 
     def __init__(self, path, fps: float, size: tuple[int, int], audio_path=None, num_frames: int | None = None,
-                 crf: int = 20, preset: str = "superfast", queue_frames: int = 8):
+                 crf: int = 20, preset: str = "superfast", queue_frames: int = 8, threads: int | None = None):
         self.path = Path(path)
         self.fps = float(fps)
         self.width, self.height = int(size[0]), int(size[1])
@@ -39,6 +39,7 @@ class VideoWriter:
         self.audio_path = None if audio_path is None else Path(audio_path)
         self.num_frames = num_frames
         self.crf, self.preset = crf, preset
+        self.threads = encoder_threads() if threads is None else threads
         self.tmp_path = partial.part_path(self.path)
         self.frames_written = 0
         self._proc: subprocess.Popen | None = None
@@ -53,6 +54,8 @@ class VideoWriter:
             cmd += ["-i", str(self.audio_path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k", "-af", "apad"]
         cmd += ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf), "-pix_fmt", "yuv420p",
                 "-movflags", "+faststart"]
+        if self.threads:
+            cmd += ["-threads", str(self.threads)]
         if self.num_frames is not None:
             cmd += ["-t", f"{self.num_frames / self.fps:.6f}"]
         elif self.audio_path is not None:
@@ -146,6 +149,16 @@ class VideoWriter:
             self.tmp_path.unlink(missing_ok=True)
             raise FlapError(f"video encoding failed ({message or f'ffmpeg exit code {code}'})")
         os.replace(self.tmp_path, self.path)
+
+
+def encoder_threads() -> int:
+    """x264's threads: 0 (its own choice, 1.5 per core) on machines with cores to spare; on two cores or fewer one
+    thread, since the renderer keeps the other core busy and x264's threading costs a quarter more CPU (measured:
+    0.79 s instead of 1.01 s of CPU for 100 frames of 1024x1280).  FLAP_ENCODER_THREADS overrides it."""
+    value = os.environ.get("FLAP_ENCODER_THREADS")
+    if value is not None and value.strip().isdigit():
+        return int(value)
+    return 1 if (os.cpu_count() or 1) <= 2 else 0
 
 
 def _widen_pipe(stream, size: int = 1 << 20) -> None:
