@@ -23,6 +23,7 @@ FLAP_OUTPUT_DIR                the app's per-request output folders             
 FLAP_KEEP_OUTPUTS_HOURS        age at which the app's output folders are removed                  2
 FLAP_WARMUP                    load the face models etc. in the background at app start           1
 FLAP_PRELOAD                   on ZeroGPU, load the full model at start-up                        1
+FLAP_ENCODER_THREADS           x264's threads (0: x264's choice)                                  1 on <= 2 cores, else 0
 SPACES_ZERO_GPU                set by Hugging Face on ZeroGPU Spaces                              0
 FLAP_GPU_BASE_SECONDS          ZeroGPU duration estimate: fixed part                              30
 FLAP_GPU_SECONDS_PER_FRAME_STEP  ... per frame and sampling step at 512 px                        0.012
@@ -104,6 +105,7 @@ class Settings:
     keep_outputs_hours: float = 2.0
     warmup: bool = True
     preload: bool = True
+    encoder_threads: int | None = None  # None: flap.io.video.encoder_threads decides from the core count
     zero_gpu: bool = False
     gpu_base_seconds: float = 30.0
     gpu_seconds_per_frame_step: float = 0.012
@@ -131,6 +133,7 @@ class Settings:
             keep_outputs_hours=env_number(env, "FLAP_KEEP_OUTPUTS_HOURS", d.keep_outputs_hours),
             warmup=env_flag(env, "FLAP_WARMUP", d.warmup),
             preload=env_flag(env, "FLAP_PRELOAD", d.preload),
+            encoder_threads=env_number(env, "FLAP_ENCODER_THREADS", None, kind=int),
             zero_gpu=_foreign_flag(env, "SPACES_ZERO_GPU"),
             gpu_base_seconds=env_number(env, "FLAP_GPU_BASE_SECONDS", d.gpu_base_seconds),
             gpu_seconds_per_frame_step=env_number(env, "FLAP_GPU_SECONDS_PER_FRAME_STEP", d.gpu_seconds_per_frame_step),

@@ -154,10 +154,12 @@ class VideoWriter:
 def encoder_threads() -> int:
     """x264's threads: 0 (its own choice, 1.5 per core) on machines with cores to spare; on two cores or fewer one
     thread, since the renderer keeps the other core busy and x264's threading costs a quarter more CPU (measured:
-    0.79 s instead of 1.01 s of CPU for 100 frames of 1024x1280).  FLAP_ENCODER_THREADS overrides it."""
-    value = os.environ.get("FLAP_ENCODER_THREADS")
-    if value is not None and value.strip().isdigit():
-        return int(value)
+    0.79 s instead of 1.01 s of CPU for 100 frames of 1024x1280).  FLAP_ENCODER_THREADS (flap.settings) overrides it."""
+    from flap.settings import settings
+
+    chosen = settings().encoder_threads
+    if chosen is not None:
+        return int(chosen)
     return 1 if (os.cpu_count() or 1) <= 2 else 0
 
 
