@@ -109,3 +109,18 @@ def test_compiled_compositing_equals_opencv():
     assert np.array_equal(results[0], results[1])
     assert not np.array_equal(results[0][20:276, 10:266], frame[20:276, 10:266])
     assert np.array_equal(results[0][:20], frame[:20]), "outside the region nothing changes"
+
+
+def test_the_kernel_runs_where_no_cache_can_be_written(tmp_path):
+    """A read-only install with no writable home: Numba finds no cache folder, the kernel is compiled each time."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from flap.engines.embedded.rasterizer import _kernel, rasterize_backward_map; "
+            "assert _kernel() is not None; d = np.array([[0.0, 0], [20, 0], [0, 20]]); "
+            "print(int(rasterize_backward_map(d, np.zeros(3), d, np.array([[0, 1, 2]]), (20, 20), 1.0)[2].sum()))")
+    env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "IPythonCacheLocator"}  # no locator applies outside IPython
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip()) > 150
