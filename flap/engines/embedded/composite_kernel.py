@@ -12,7 +12,7 @@ import numpy as np
 from flap.engines.embedded.raster_kernel import _njit
 
 
-@_njit
+@_njit("void(u1[:, :, :], u1[:, :, :], u1[:, :, :])")
 def composite_premultiplied(out, warped, plate):  # pragma: no cover - compiled
     """out[...] = warped colour + plate * (1 - warped alpha), saturated (all uint8; out and plate (H, W, 3),
     warped (H, W, 4) premultiplied RGBA).  ``out`` may be a view into the frame."""

@@ -6,7 +6,8 @@ cell, and the same winner per cell (the closest triangle; of equal depths, the l
 ragged array of every covered cell first; here each cell costs a compare and two stores, with no temporaries.
 
 ``cache=True`` keeps the machine code in ``__pycache__`` (or Numba's user cache when the package folder is
-read-only), so only the first process on a machine compiles; ``nogil=True`` lets the encoder's thread run beside it.
+read-only), so only the first process on a machine compiles (about 2 s, when the module is first imported);
+``nogil=True`` lets the encoder's thread run beside it.
 """
 
 from __future__ import annotations
@@ -18,17 +19,24 @@ import numba
 import numpy as np
 
 
-def _njit(fn):
-    """njit with an on-disk cache where one can be written; without one (no writable folder) it still works."""
-    try:
-        return numba.njit(cache=True, nogil=True)(fn)
-    except RuntimeError:  # "cannot cache function ...: no locator available" (read-only install, no home)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return numba.njit(nogil=True)(fn)
+def _njit(signature: str):
+    """njit for one explicit signature (compiled when first imported, then loaded from the on-disk cache), so no
+    frame ever waits for a compilation: with signatures left to Numba, a view that happens to be contiguous (a
+    region as wide as the frame) would be a new type, compiled mid-video.  Where no cache can be written (no
+    writable folder) it still works, compiled in each process."""
+    def decorate(fn):
+        try:
+            return numba.njit(signature, cache=True, nogil=True)(fn)
+        except RuntimeError:  # "cannot cache function ...: no locator available" (read-only install, no home)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return numba.njit(signature, nogil=True)(fn)
+    return decorate
 
 
-@_njit
+# Inputs C-contiguous (the caller makes them so), the maps any 2-D views.
+@_njit("void(f8[:, ::1], f8[::1], f8[:, ::1], i8[:, ::1], b1[::1], b1[::1], b1[:, :], f8, f8, f8, f4[:, :], f4[:, :], "
+       "b1[:, :], b1[::1])")
 def scan_triangles(dst_xy, depth, values, triangles, drop, cullable, locked, ox, oy, cell, map_x, map_y, covered,
                    culled):  # pragma: no cover - compiled
     """Rasterise ``triangles`` into ``map_x``/``map_y``/``covered`` (modified in place; uncovered cells untouched).
