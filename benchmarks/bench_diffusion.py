@@ -470,6 +470,8 @@ def run_aot(size: dict, report: Report, artifacts: Path) -> None:
     report.section("long_video_memory", long_video, pipe, size,
                    SamplingOptions.plain(num_inference_steps=1, window=size["window"], overlap=size["overlap"]))
     report.section("kernel_profile", kernel_profile, pipe, size, fast)
+    del pipe  # the numerical check builds its own bf16 and fp32 models
+    report.section("numerics_bf16_vs_fp32", numerics, size)
 
 
 def main() -> None:
