@@ -51,7 +51,8 @@ INDUCTOR_CONFIGS: dict = {}
 #: The C++ compiler the packages are built with: the system's g++, not whatever ``$CXX`` names.  The H200 image
 #: sets CXX=/opt/gcc/bin/g++ (a wrapper, "g++-real 13.3.0"); every package Inductor built with it, even a
 #: two-layer CPU module, segfaulted in torch 2.11's package loader, and the same packages built with /usr/bin/g++
-#: load and match eager (scripts/gpu_aot_repro.sh, docs/results/aot_repro.log).
+#: load and match eager (scripts/gpu_aot_repro.sh, docs/results/aot_repro.log: 4 of 4 crash with the wrapper, 4 of 4
+#: load with /usr/bin/g++; the wrapper's .so does not list libstdc++.so.6 among its needed libraries).
 SYSTEM_CXX = ("/usr/bin/g++", "/usr/bin/c++")
 
 
