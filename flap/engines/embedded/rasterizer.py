@@ -34,6 +34,14 @@ def _kernel():
     return scan_triangles
 
 
+def load_kernels() -> bool:
+    """Load the compiled kernels now (compiling them, about 2 s, the first time on a machine) rather than in the
+    first job; True when they are there (False: Numba is missing and the numpy paths run)."""
+    from flap.engines.embedded.compositing import _kernel as composite_kernel
+
+    return _kernel() is not None and composite_kernel() is not None
+
+
 _NONE = np.zeros(0, dtype=bool)
 _NONE_2D = np.zeros((0, 0), dtype=bool)
 
