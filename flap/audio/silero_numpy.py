@@ -142,11 +142,11 @@ class NumpySilero:
             context[lo - start:] = chunks[lo - 1: stop - 1, -CONTEXT:]  # each chunk sees the end of the one before
             gates_in = self.features(np.concatenate([context, chunks[start:stop]], axis=1)) @ self.w_ih + self.b
             hidden = np.empty((stop - start, size), np.float32)
-            for t in range(stop - start):
+            for t in range(stop - start):  # the LSTM cell (gates i, f, g, o), as few numpy calls per step as can be
                 g = gates_in[t] + h @ self.w_hh
-                i, f, u, o = _sigmoid(g[:size]), _sigmoid(g[size: 2 * size]), np.tanh(g[2 * size: 3 * size]), _sigmoid(g[3 * size:])
-                c = f * c + i * u
-                h = o * np.tanh(c)
+                s = _sigmoid(g)
+                c = s[size: 2 * size] * c + s[:size] * np.tanh(g[2 * size: 3 * size])
+                h = s[3 * size:] * np.tanh(c)
                 hidden[t] = h
             out[start:stop] = _sigmoid(np.maximum(hidden, 0.0) @ self.out_w + self.out_b)
         return out
