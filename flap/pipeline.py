@@ -202,7 +202,7 @@ def _finish(engine: Engine, analysis: PortraitAnalysis, motion: MotionSequence, 
             for frame in engine.render_frames(state, motion, config, progress=on_frame):
                 if image is not None:
                     frame = paste_into(image, frame, analysis.crop_box)
-                writer.write(frame)
+                writer.write(frame, copy=False)  # a new array per frame, never changed afterwards
     motion_path = _motion_path(save_motion, out)
     if motion_path is not None:
         motion_path = motion.save(motion_path)

@@ -23,9 +23,11 @@ FLAP_OUTPUT_DIR                the app's per-request output folders             
 FLAP_KEEP_OUTPUTS_HOURS        age at which the app's output folders are removed                  2
 FLAP_WARMUP                    load the face models etc. in the background at app start           1
 FLAP_PRELOAD                   on ZeroGPU, load the full model at start-up                        1
+FLAP_ENCODER_THREADS           x264's threads (0: x264's choice)                                  1 on <= 2 cores, else 0
 SPACES_ZERO_GPU                set by Hugging Face on ZeroGPU Spaces                              0
 FLAP_GPU_BASE_SECONDS          ZeroGPU duration estimate: fixed part                              30
-FLAP_GPU_SECONDS_PER_FRAME_STEP  ... per frame and sampling step at 512 px                        0.012
+FLAP_GPU_SECONDS_PER_FRAME_STEP  ... per frame and sampling step at 512 px, eager                 0.008
+FLAP_GPU_SECONDS_PER_FRAME_STEP_COMPILED  ... the same with AOT artifacts loaded                 0.006
 FLAP_GPU_MAX_SECONDS           ... upper bound                                                    300
 =============================  =================================================================  =============
 """
@@ -104,9 +106,13 @@ class Settings:
     keep_outputs_hours: float = 2.0
     warmup: bool = True
     preload: bool = True
+    encoder_threads: int | None = None  # None: flap.io.video.encoder_threads decides from the core count
     zero_gpu: bool = False
     gpu_base_seconds: float = 30.0
-    gpu_seconds_per_frame_step: float = 0.012
+    # measured on an H200 at 20 fast steps (docs/full-model.md): eager 0.131 s/frame, AOT 0.093 s/frame on long
+    # videos, i.e. 0.0066 and 0.0047 s per frame-step; a quarter more, since too short an estimate cuts a job off
+    gpu_seconds_per_frame_step: float = 0.008
+    gpu_seconds_per_frame_step_compiled: float = 0.006
     gpu_max_seconds: float = 300.0
 
     @classmethod
@@ -131,9 +137,12 @@ class Settings:
             keep_outputs_hours=env_number(env, "FLAP_KEEP_OUTPUTS_HOURS", d.keep_outputs_hours),
             warmup=env_flag(env, "FLAP_WARMUP", d.warmup),
             preload=env_flag(env, "FLAP_PRELOAD", d.preload),
+            encoder_threads=env_number(env, "FLAP_ENCODER_THREADS", None, kind=int),
             zero_gpu=_foreign_flag(env, "SPACES_ZERO_GPU"),
             gpu_base_seconds=env_number(env, "FLAP_GPU_BASE_SECONDS", d.gpu_base_seconds),
             gpu_seconds_per_frame_step=env_number(env, "FLAP_GPU_SECONDS_PER_FRAME_STEP", d.gpu_seconds_per_frame_step),
+            gpu_seconds_per_frame_step_compiled=env_number(env, "FLAP_GPU_SECONDS_PER_FRAME_STEP_COMPILED",
+                                                           d.gpu_seconds_per_frame_step_compiled),
             gpu_max_seconds=env_number(env, "FLAP_GPU_MAX_SECONDS", d.gpu_max_seconds, minimum=1.0),
         )
 

@@ -20,6 +20,9 @@ OUT=${OUT:-$PWD/gpu_out}
 ARTIFACTS=${ARTIFACTS:-/tmp/flap_aot}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
+# the system compiler, not the image's $CXX wrapper: packages built with CXX=/opt/gcc/bin/g++ segfault on load
+# (scripts/gpu_aot_repro.sh); flap/engines/diffusion/aot.py picks /usr/bin/g++ itself, this covers the rest
+[ -x /usr/bin/g++ ] && export CXX=/usr/bin/g++ CC=/usr/bin/gcc
 PY=${PYTHON:-python3}
 if [ $SMOKE = 1 ] && [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ]; then PY=$PWD/.venv/bin/python; fi
 START=$(date +%s)

@@ -193,6 +193,9 @@ def test_gpu_duration_grows_with_the_clip_and_is_capped(monkeypatch):
     assert 20 <= short < long < more_steps <= 300
     monkeypatch.setenv("FLAP_GPU_MAX_SECONDS", "90")
     assert gpu.gpu_seconds(gpu.GpuJob("generate", {"config": JobConfig(steps=100)}, audio_seconds=60.0)) == 90
+    monkeypatch.delenv("FLAP_GPU_MAX_SECONDS")
+    monkeypatch.setattr(gpu, "compiled_loaded", lambda: True)  # AOT artifacts loaded: the measured faster rate
+    assert gpu.gpu_seconds(gpu.GpuJob("generate", {"config": JobConfig()}, audio_seconds=40.0)) < long
     # Off ZeroGPU the decorator leaves the function as it is.
     assert gpu.gpu(duration=10)(len) is len
 

@@ -169,3 +169,20 @@ def test_noise_only_is_not_speech():
 def test_tiny_clip():
     a = analyze_audio(AudioClip(np.zeros(100, np.float32), 16000, "blip"))
     assert a.num_frames == 1
+
+
+def test_numpy_silero_equals_the_packaged_torch_model(clip, paused):
+    """The numpy runner (the default: no torch import) against silero-vad's own TorchScript model, on speech with a
+    pause and on quiet noise."""
+    from flap.audio.silero_numpy import NumpySilero, weights_path
+    from flap.audio.vad import _SileroRunner
+
+    torch_runner = _SileroRunner()
+    numpy_runner = NumpySilero(weights_path())
+    noise = (np.random.default_rng(0).normal(size=16000) * 0.01).astype(np.float32)
+    for samples in (clip.samples, paused[0].samples, noise):
+        samples = np.asarray(samples, np.float32)
+        expected, got = torch_runner(samples), numpy_runner(samples, block=100)  # small blocks: the state is carried
+        assert got.shape == expected.shape
+        assert np.abs(got - expected).max() < 1e-4
+    assert torch_runner(clip.samples).max() > 0.9, "speech must be found (the check compares something)"

@@ -113,6 +113,24 @@ def test_paste_back_is_seamless_at_the_crop_border(astronaut_rgb):
     assert out[y0 + side // 2, x0 + side // 2].max() < 10
 
 
+@pytest.mark.parametrize("box,crop", [((118.98, 0.0, 868.79), 868), ((10.2, 30.7, 400.4), 400), ((3.0, 4.0, 40.0), 40)])
+def test_paste_back_equals_the_whole_crop_blend(box, crop):
+    """Only the feathered band is blended: the result is the blend of the whole crop, pixel for pixel."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (1280, 1024, 3), dtype=np.uint8)
+    frame = rng.integers(0, 256, (crop, crop, 3), dtype=np.uint8)
+    xi, yi, s = (int(round(v)) for v in box)
+    patch = frame if crop == s else cv2.resize(frame, (s, s), interpolation=cv2.INTER_LINEAR)
+    ramp = np.clip(np.minimum(np.arange(s) + 0.5, s - np.arange(s) - 0.5) / max(2, int(0.04 * s)), 0, 1).astype(np.float32)
+    weight = np.minimum.outer(ramp, ramp)[:, :, None]
+    expected = image.copy()
+    region = expected[yi:yi + s, xi:xi + s].astype(np.float32)
+    expected[yi:yi + s, xi:xi + s] = (region + (patch.astype(np.float32) - region) * weight).astype(np.uint8)
+    assert np.array_equal(paste_into(image, frame, box), expected)
+
+
 def test_face_oval_constant_matches_mediapipe():
     from flap.face import landmark_groups as G
 

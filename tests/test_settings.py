@@ -17,13 +17,14 @@ def test_defaults_and_one_idea_of_true():
         assert Settings.from_env({"FLAP_COMPILE": word}).compile is True
     for word in ("0", "false", "No", "off", ""):
         assert Settings.from_env({"FLAP_WARMUP": word}).warmup is (word == "")
+    assert Settings.from_env({"FLAP_ENCODER_THREADS": "3"}).encoder_threads == 3
     s = Settings.from_env({"FLAP_MODEL": " org/flap ", "FLAP_CACHE_DIR": "/tmp/c", "FLAP_GPU_MAX_SECONDS": "90"})
     assert s.model == "org/flap" and s.cache_dir == Path("/tmp/c") and s.gpu_max_seconds == 90.0
 
 
 @pytest.mark.parametrize("name, value", [("FLAP_COMPILE", "maybe"), ("FLAP_WARMUP", "2"), ("FLAP_PRELOAD", "yess"),
                                          ("FLAP_KEEP_OUTPUTS_HOURS", "two"), ("FLAP_GPU_BASE_SECONDS", "-5"),
-                                         ("FLAP_GPU_MAX_SECONDS", "nan")])
+                                         ("FLAP_GPU_MAX_SECONDS", "nan"), ("FLAP_ENCODER_THREADS", "1.5")])
 def test_bad_values_are_refused_naming_the_variable(name, value):
     with pytest.raises(SettingsError, match=name) as info:
         Settings.from_env({name: value})

@@ -5,6 +5,8 @@ Silero's stock ``audio_forward`` runs its network once per 32 ms chunk in a Pyth
 here).  Only the LSTM in it is sequential, so :func:`silero_probabilities` runs the same modules batched over all
 chunks and the LSTM as one ``torch.nn.LSTM`` call with the model's own weights: identical probabilities
 (max difference ~1e-4) in ~10 ms.  If a future silero-vad changes its internals, the stock loop is used.
+Without torch: the same network in numpy (flap.audio.silero_numpy), which is what runs by default, since
+importing torch alone takes about a second of a cold job.
 """
 
 from __future__ import annotations
@@ -100,12 +102,21 @@ class _SileroRunner:
 
 
 @functools.lru_cache(maxsize=1)
-def _silero() -> _SileroRunner:
+def _silero():
+    """The numpy runner on the package's own model file (milliseconds to load), else the torch one."""
+    from flap.audio.silero_numpy import NumpySilero, weights_path
+
+    path = weights_path()
+    if path is not None:
+        try:
+            return NumpySilero(path)
+        except Exception:  # a silero-vad whose model file has another layout: torch runs it
+            pass
     return _SileroRunner()
 
 
 def silero_available() -> bool:
-    """True when the Silero model loads (first call imports torch and loads the model: ~1-2 s, once)."""
+    """True when the Silero model loads (numpy: a few ms, once; through torch: ~1-2 s, once)."""
     try:
         _silero()
         return True

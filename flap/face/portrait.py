@@ -131,21 +131,34 @@ def crop_box_for(points: np.ndarray, image_shape: tuple[int, ...], config: Portr
 
 
 def paste_into(image: np.ndarray, crop_frame: np.ndarray, crop_box: tuple[float, float, float], feather: float = 0.04) -> np.ndarray:
-    """Put a rendered crop back into the photo with a feathered border (the warp is identity near the border)."""
+    """Put a rendered crop back into the photo with a feathered border (the warp is identity near the border).
+
+    Only the border band is blended (in float32, as a whole-crop blend would); inside it the weight is exactly 1,
+    so the crop is copied as it is: the same pixels, a sixth of the arithmetic on a large photo."""
     x0, y0, side = crop_box
     xi, yi, s = int(round(x0)), int(round(y0)), int(round(side))
     s = min(s, image.shape[0] - yi, image.shape[1] - xi)
-    patch = cv2.resize(crop_frame, (s, s), interpolation=cv2.INTER_AREA if crop_frame.shape[0] > s else cv2.INTER_LINEAR)
+    if crop_frame.shape[0] == s:
+        patch = crop_frame
+    else:
+        patch = cv2.resize(crop_frame, (s, s), interpolation=cv2.INTER_AREA if crop_frame.shape[0] > s else cv2.INTER_LINEAR)
     out = image.copy()
-    ramp = _feather_weights(s, max(2, int(feather * s)))
-    region = out[yi:yi + s, xi:xi + s].astype(np.float32)
-    out[yi:yi + s, xi:xi + s] = (region + (patch.astype(np.float32) - region) * ramp[:, :, None]).astype(np.uint8)
+    ramp, inner = _feather_weights(s, max(2, int(feather * s)))
+    k = min(inner, s // 2)
+    region = out[yi:yi + s, xi:xi + s]
+    region[k:s - k, k:s - k] = patch[k:s - k, k:s - k]
+    for rows, cols in ((slice(0, k), slice(0, s)), (slice(s - k, s), slice(0, s)),
+                       (slice(k, s - k), slice(0, k)), (slice(k, s - k), slice(s - k, s))):
+        band = region[rows, cols].astype(np.float32)
+        region[rows, cols] = (band + (patch[rows, cols].astype(np.float32) - band) * ramp[rows, cols, None]).astype(np.uint8)
     return out
 
 
 @functools.lru_cache(maxsize=4)
-def _feather_weights(side: int, border: int) -> np.ndarray:
-    """Computed once per crop size: paste-back calls this for every frame."""
+def _feather_weights(side: int, border: int) -> tuple[np.ndarray, int]:
+    """Computed once per crop size: paste-back calls this for every frame.  Returns the (side, side) weights and
+    how many rows (and columns) on each edge have a weight below 1."""
     ramp = np.minimum(np.arange(side) + 0.5, side - np.arange(side) - 0.5) / border
     ramp = np.clip(ramp, 0.0, 1.0).astype(np.float32)
-    return np.minimum.outer(ramp, ramp)
+    inner = int(np.argmax(ramp >= 1.0)) if (ramp >= 1.0).any() else (side + 1) // 2
+    return np.minimum.outer(ramp, ramp), inner

@@ -6,9 +6,10 @@ requests get queue priority, and a too-short estimate cuts the job off); on a de
 unchanged everywhere.  Arguments and results cross a process boundary on ZeroGPU, so they stay picklable
 (paths, dataclasses, arrays) and the result drops the portrait analysis.
 
-Estimate: FLAP_GPU_BASE_SECONDS (default 30: loading, compiling, encoding) + frames x steps x
-FLAP_GPU_SECONDS_PER_FRAME_STEP (default 0.012 at 512 px, scaled by area), capped by FLAP_GPU_MAX_SECONDS
-(default 300).
+Estimate: FLAP_GPU_BASE_SECONDS (default 30: loading, warm-up, encoding) + frames x steps x
+FLAP_GPU_SECONDS_PER_FRAME_STEP (default 0.008 at 512 px, scaled by area; FLAP_GPU_SECONDS_PER_FRAME_STEP_COMPILED,
+default 0.006, when the AOT artifacts are loaded: the H200's measured speeds and a quarter more), capped by
+FLAP_GPU_MAX_SECONDS (default 300).
 """
 
 from __future__ import annotations
@@ -65,9 +66,18 @@ def gpu_seconds(job: GpuJob, progress: Any = None) -> int:
     size = int(getattr(config, "size", 512))
     frames = max(1.0, job.audio_seconds * fps)
     s = settings()
-    per_step = s.gpu_seconds_per_frame_step * (size / 512.0) ** 2
+    per_step = s.gpu_seconds_per_frame_step_compiled if compiled_loaded() else s.gpu_seconds_per_frame_step
+    per_step *= (size / 512.0) ** 2
     estimate = s.gpu_base_seconds + frames * steps * per_step
     return int(min(max(estimate, 20.0), s.gpu_max_seconds))
+
+
+def compiled_loaded() -> bool:
+    """Whether the full model runs from AOT artifacts in this process (never imports torch itself)."""
+    import sys
+
+    engine = sys.modules.get("flap.engines.diffusion.engine")
+    return bool(engine and engine.DiffusionEngine.compiled_loaded())
 
 
 def gpu(duration: Callable[..., int] | int) -> Callable[[Callable], Callable]:

@@ -453,6 +453,9 @@ def warm_up(limits: SpaceLimits | None = None) -> None:
         from flap.audio.vad import silero_available
 
         silero_available()
+        from flap.engines.embedded.rasterizer import load_kernels
+
+        load_kernels()
         import matplotlib.figure  # noqa: F401
     except Exception:
         log.exception("warm-up failed (requests will load what they need)")

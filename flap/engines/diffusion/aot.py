@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -47,6 +48,20 @@ MANIFEST = "manifest.json"
 PARTS = ("denoiser_full", "denoiser_shallow", "vae_decoder", "reference_net")
 #: Inductor settings for AOTInductor (its defaults: weights inside the package).
 INDUCTOR_CONFIGS: dict = {}
+#: The C++ compiler the packages are built with: the system's g++, not whatever ``$CXX`` names.  The H200 image
+#: sets CXX=/opt/gcc/bin/g++ (a wrapper, "g++-real 13.3.0"); every package Inductor built with it, even a
+#: two-layer CPU module, segfaulted in torch 2.11's package loader, and the same packages built with /usr/bin/g++
+#: load and match eager (scripts/gpu_aot_repro.sh, docs/results/aot_repro.log: 4 of 4 crash with the wrapper, 4 of 4
+#: load with /usr/bin/g++; the wrapper's .so does not list libstdc++.so.6 among its needed libraries).
+SYSTEM_CXX = ("/usr/bin/g++", "/usr/bin/c++")
+
+
+def cpp_compiler() -> str:
+    """The compiler for AOTInductor: the first of ``SYSTEM_CXX`` that exists, else g++ on the PATH."""
+    for path in SYSTEM_CXX:
+        if Path(path).is_file():
+            return path
+    return shutil.which("g++") or "g++"
 
 
 @dataclass(frozen=True)
@@ -166,11 +181,13 @@ def compile_pipeline(pipe, folder: str | Path, *, window: int = 16, decode_chunk
     tokens = torch.randn(2, window, n_tokens, unet.unet.config.cross_attention_dim, device=device, dtype=dtype)
     ref_dims = (tuple(None for _ in keys), tuple(None for _ in values))
     timings = {}
-    manifest = {"target": asdict(target), "compiled_on": gpu_name(device), "parts": {}, "compile_seconds": timings}
+    cxx = cpp_compiler()
+    manifest = {"target": asdict(target), "compiled_on": gpu_name(device), "compiler": cxx, "parts": {},
+                "compile_seconds": timings}
 
     def build(name: str, module: nn.Module, args: tuple, dynamic_shapes) -> object:
         start = time.perf_counter()
-        with torch.no_grad(), speed.attention_preference(device):
+        with torch.no_grad(), speed.attention_preference(device), torch._inductor.config.patch({"cpp.cxx": (cxx,)}):
             program = torch.export.export(module, args, dynamic_shapes=dynamic_shapes, strict=False)
             path = torch._inductor.aoti_compile_and_package(program, package_path=str(folder / f"{name}.pt2"),
                                                             inductor_configs=INDUCTOR_CONFIGS)

@@ -66,6 +66,11 @@ class DiffusionEngine:
         self.note = ""  # what loading said about compiled artifacts (loaded, or why the model runs eagerly)
 
     # ------------------------------------------------------------------ availability (cheap)
+    @staticmethod
+    def compiled_loaded() -> bool:
+        """Whether a loaded pipeline runs its AOT artifacts (the ZeroGPU duration estimate is shorter then)."""
+        return any(getattr(pipe, "_compiled", None) is not None for pipe in list(_PIPELINES.values()))
+
     def availability(self) -> tuple[bool, str]:
         """(can run, reason): CUDA present, enough free GPU memory, weights configured and present or resolvable.
         Reads no weights."""

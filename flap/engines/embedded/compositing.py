@@ -6,6 +6,8 @@ push-pull fill at low resolution, once per portrait); it only shows where the he
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -90,13 +92,28 @@ def premultiply(image: np.ndarray, alpha: np.ndarray, background: np.ndarray | N
     return np.dstack([np.round(colour), np.round(a[:, :, 0] * 255.0)]).astype(np.uint8)
 
 
-def composite_roi(out: np.ndarray, warped_rgba: np.ndarray, plate: np.ndarray, roi: tuple[int, int, int, int]) -> None:
-    """out[roi] = warped colour + plate * (1 - warped alpha), in place (``warped_rgba`` is premultiplied)."""
+def composite_roi(out: np.ndarray, warped_rgba: np.ndarray, plate: np.ndarray, roi: tuple[int, int, int, int],
+                  compiled: bool = True) -> None:
+    """out[roi] = warped colour + plate * (1 - warped alpha), in place (``warped_rgba`` is premultiplied).
+    ``compiled``: one Numba pass when Numba is there (the same bits, about twice as fast), else OpenCV's passes."""
     x0, y0, x1, y1 = roi
+    kernel = _kernel() if compiled else None
+    if kernel is not None:
+        kernel(out[y0:y1, x0:x1], warped_rgba, plate[y0:y1, x0:x1])
+        return
     rgb = cv2.cvtColor(warped_rgba, cv2.COLOR_RGBA2RGB)
     inverse = cv2.bitwise_not(cv2.extractChannel(warped_rgba, 3))
     background = cv2.multiply(np.ascontiguousarray(plate[y0:y1, x0:x1]), cv2.merge((inverse, inverse, inverse)), scale=1 / 255)
     out[y0:y1, x0:x1] = cv2.add(rgb, background)
+
+
+@functools.lru_cache(maxsize=1)
+def _kernel():
+    try:
+        from flap.engines.embedded.composite_kernel import composite_premultiplied
+    except ImportError:
+        return None
+    return composite_premultiplied
 
 
 def still_frame(photo: np.ndarray, premultiplied: np.ndarray, plate: np.ndarray) -> np.ndarray:
