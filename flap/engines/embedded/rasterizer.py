@@ -39,7 +39,10 @@ def load_kernels() -> bool:
     first job; True when they are there (False: Numba is missing and the numpy paths run)."""
     from flap.engines.embedded.compositing import _kernel as composite_kernel
 
-    return _kernel() is not None and composite_kernel() is not None
+    loaded = _kernel() is not None and composite_kernel() is not None
+    if loaded:
+        import flap.engines.embedded.stretch_kernel  # noqa: F401  (the stretch limiter's, used from the first turn)
+    return loaded
 
 
 _NONE = np.zeros(0, dtype=bool)
