@@ -13,9 +13,13 @@ import cv2
 import numpy as np
 
 
-def occlusion_edges(map_x: np.ndarray, map_y: np.ndarray, start: float = 3.0, full: float = 6.0) -> np.ndarray:
+START, FULL = 3.0, 6.0  # pixels of jump in the map where softening begins and where it is complete
+
+
+def occlusion_edges(map_x: np.ndarray, map_y: np.ndarray, start: float = START, full: float = FULL) -> np.ndarray:
     """(H, W) float32 in [0, 1] on the pixels on either side of a jump in the map: 0 below ``start`` pixels of
-    jump, 1 from ``full``.  A ramp, not a threshold, so an edge does not switch on and off between frames."""
+    jump, 1 from ``full``.  A ramp, not a threshold, so an edge does not switch on and off between frames.  (The
+    reference the compiled pass is tested against.)"""
     h, w = map_x.shape
     jump = np.zeros((h, w), np.float32)
     for m in (map_x, map_y):
@@ -28,23 +32,21 @@ def occlusion_edges(map_x: np.ndarray, map_y: np.ndarray, start: float = 3.0, fu
     return np.clip((jump - start) / (full - start), 0.0, 1.0)
 
 
-def soften_edges(warped: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, sharp: list[np.ndarray] = ()) -> np.ndarray:
-    """``warped`` (H, W, C) uint8 with the pixels beside occlusion edges blended with their neighbours, in place
-    (only those pixels are touched: the rest of the frame costs nothing).  ``sharp``: outlines (N, 2) in the
-    window's pixels whose bounding boxes are left as they are."""
-    edge = occlusion_edges(map_x, map_y)
-    for outline in sharp:
-        (bx0, by0), (bx1, by1) = np.floor(outline.min(axis=0)).astype(int) - 2, np.ceil(outline.max(axis=0)).astype(int) + 3
-        edge[max(by0, 0):max(by1, 0), max(bx0, 0):max(bx1, 0)] = 0
-    ys, xs = np.nonzero(edge)
-    if len(ys) == 0:
+def soften_edges(warped: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, window: tuple[int, int, int, int],
+                 sharp: list[np.ndarray] = ()) -> np.ndarray:
+    """``warped`` (H, W, C) uint8 with the pixels beside occlusion edges blended with their neighbours, in place,
+    in one compiled pass (flap.engines.embedded.edges_kernel) over ``window`` (x0, y0, x1, y1), where the face and
+    its folds are (elsewhere the map is a smooth coarse warp).  ``sharp``: outlines (N, 2) in ``warped``'s pixels
+    whose bounding boxes are left as they are."""
+    from flap.engines.embedded.edges_kernel import soften
+
+    h, w = map_x.shape
+    x0, y0, x1, y1 = max(window[0], 0), max(window[1], 0), min(window[2], w), min(window[3], h)
+    if x1 - x0 < 3 or y1 - y0 < 3:
         return warped
-    y0, y1 = max(ys.min() - 2, 0), min(ys.max() + 3, edge.shape[0])
-    x0, x1 = max(xs.min() - 2, 0), min(xs.max() + 3, edge.shape[1])
-    window = warped[y0:y1, x0:x1]
-    blurred = cv2.GaussianBlur(window, (3, 3), 0.9)
-    weight = cv2.GaussianBlur(edge[y0:y1, x0:x1], (3, 3), 0.8) * 1.6
-    wy, wx = np.nonzero(weight > 0.02)
-    a = np.minimum(weight[wy, wx], 1.0)[:, None]
-    window[wy, wx] = (window[wy, wx] * (1.0 - a) + blurred[wy, wx] * a + 0.5).astype(np.uint8)
+    boxes = np.array([[*(np.floor(o.min(axis=0)).astype(int) - 2 - (x0, y0)), *(np.ceil(o.max(axis=0)).astype(int) + 3 - (x0, y0))]
+                      for o in sharp], dtype=np.int64).reshape(-1, 4)
+    part = np.ascontiguousarray(warped[y0:y1, x0:x1])
+    soften(part, np.ascontiguousarray(map_x[y0:y1, x0:x1]), np.ascontiguousarray(map_y[y0:y1, x0:x1]), boxes, START, FULL)
+    warped[y0:y1, x0:x1] = part
     return warped

@@ -353,7 +353,9 @@ class EmbeddedRenderer:
             # closed lids are a crease with a sharp lash line, not an occlusion edge to soften
             eyes = [pts[list(upper + lower)] - (x0, y0) for upper, lower in ((G.LEFT_EYE_UPPER, G.LEFT_EYE_LOWER),
                                                                              (G.RIGHT_EYE_UPPER, G.RIGHT_EYE_LOWER))]
-            warped = soften_edges(warped, sub_x, sub_y, sharp=eyes)
+            face = image_to_camera(camera[state.detail_regions[0][0]])[:, :2] - (x0, y0)
+            window = (*(np.floor(face.min(axis=0)).astype(int) - 3), *(np.ceil(face.max(axis=0)).astype(int) + 4))
+            warped = soften_edges(warped, sub_x, sub_y, window, sharp=eyes)
             composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
         if self.config.mouth_interior and state.paint_interior:
             paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
