@@ -1,7 +1,7 @@
 """FLAP web app (Hugging Face Space): the page's layout and wiring only; the work is in flap.webapp and flap.pipeline.
 
 Run: ``python app.py`` (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT choose the address).  Named API endpoints:
-/generate, /motion and /render (see docs/space.md for gradio_client examples).
+/generate, /generate_stream, /motion and /render (see docs/space.md for gradio_client examples).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from flap.motion.channels import CHANNEL_WORDS, CHANNELS
 from flap.motion.controls import GAZE_PRESETS, MotionControls
 from flap.parameters import parameter
 from flap.settings import settings
-from flap.webapp import handlers
+from flap.webapp import handlers, streams
 from flap.webapp.components import api_input, checkbox, choice, slider
 from flap.webapp.examples import EXAMPLES_DIR, example_rows
 from flap.webapp.exports import flame_preview_available
@@ -80,6 +80,7 @@ def api_components() -> dict:
     c["voice"] = gr.Textbox(value=DEFAULT_VOICE, label="voice")
     c["controls"] = gr.Checkbox(value=False, label="controls")
     c["video_out"] = gr.Video(label="video")
+    c["segment_out"] = gr.File(label="segment")
     c["motion_out"] = gr.File(label="motion file")
     c["arkit_out"] = gr.File(label="ARKit CSV")
     c["flame_out"] = gr.File(label="FLAME npz")
@@ -142,7 +143,9 @@ def build() -> gr.Blocks:
                                 example_labels=[row.label for row in rows], cache_examples=False,
                                 label="Examples: click one, then Generate", elem_id="examples")
             with gr.Column(scale=6):
-                video = gr.Video(label="Video", autoplay=False, elem_id="video", height=420)
+                video = gr.Video(label="Video (plays while it renders)", streaming=True, autoplay=True, elem_id="video",
+                                 height=420)
+                video_file = gr.File(label="Video (MP4, when finished)", elem_id="video_file")
                 notes = gr.Markdown(elem_id="notes")
                 plot = gr.Plot(label="Motion over time", elem_id="plot")
                 with gr.Row():
@@ -153,14 +156,14 @@ def build() -> gr.Blocks:
 
         with gr.Column(visible=False):
             api = api_components()
-            api_buttons = {name: gr.Button(visible=False) for name in ("generate", "motion", "render")}
+            api_buttons = {name: gr.Button(visible=False) for name in ("generate", "generate_stream", "motion", "render")}
 
         # --- page events (not part of the public API); inputs follow the handlers' signatures
         page.update(portrait=portrait, audio=audio, transcript=transcript, text=text, voice=voice, motion_file=motion_file,
                     take=take)
-        page_outputs = [video, motion_out, arkit_out, flame_out, mesh_out, plot, notes]
+        page_outputs = [video_file, motion_out, arkit_out, flame_out, mesh_out, plot, notes]
         video_jobs = dict(concurrency_id="video", concurrency_limit=LIMITS.concurrency, api_visibility="private")
-        run.click(handlers.ui_generate, inputs(handlers.ui_generate, page), page_outputs, **video_jobs)
+        run.click(streams.ui_generate_stream, inputs(streams.ui_generate_stream, page), [video, *page_outputs], **video_jobs)
         run_motion.click(handlers.ui_motion, inputs(handlers.ui_motion, page), page_outputs, concurrency_id="motion",
                          concurrency_limit=2, api_visibility="private")
         motion_file.change(handlers.ui_describe_motion_file, [motion_file, page["fps"]], [import_summary, take],
@@ -172,6 +175,10 @@ def build() -> gr.Blocks:
         api_buttons["generate"].click(
             handlers.generate, inputs(handlers.generate, api), [api["video_out"], api["motion_out"], api["notes_out"]],
             api_name="generate", concurrency_id="video", concurrency_limit=LIMITS.concurrency)
+        api_buttons["generate_stream"].click(
+            streams.generate_stream, inputs(streams.generate_stream, api),
+            [api["segment_out"], api["video_out"], api["motion_out"], api["notes_out"]], api_name="generate_stream",
+            concurrency_id="video", concurrency_limit=LIMITS.concurrency)
         api_buttons["motion"].click(
             handlers.motion, inputs(handlers.motion, api),
             [api["motion_out"], api["arkit_out"], api["flame_out"], api["notes_out"]], api_name="motion",

@@ -17,6 +17,7 @@ partial file is removed.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import subprocess
@@ -24,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -114,11 +115,14 @@ def _tee_escape(path: Path) -> str:
 
 
 class _Renderer(threading.Thread):
-    """Reads the stream's frames (rendering them) into the encoder, up to the frame count ``allow`` last gave."""
+    """Reads the stream's frames (rendering them) into the encoder, up to the frame count ``allow`` last gave.
+    It runs in a copy of its creator's context (a web request's, for progress reports), and while it waits for the
+    consumer it asks ``wanted`` every half second; a consumer that is no longer wanted gets ``abandon`` called."""
 
-    def __init__(self, stream: FrameStream, stdin, allowed: int):
+    def __init__(self, stream: FrameStream, stdin, allowed: int, wanted: Callable[[], bool], abandon: Callable[[], None]):
         super().__init__(name="flap-segment-render", daemon=True)
-        self.stream, self.stdin = stream, stdin
+        self.stream, self.stdin, self.wanted, self.abandon = stream, stdin, wanted, abandon
+        self.context = contextvars.copy_context()
         self.written = 0
         self.allowed = allowed
         self.error: BaseException | None = None
@@ -136,14 +140,23 @@ class _Renderer(threading.Thread):
             self.cond.notify_all()
 
     def run(self) -> None:
+        self.context.run(self._run)
+
+    def _wait_for_consumer(self) -> bool:
+        """False when the renderer should stop."""
+        with self.cond:
+            while self.written >= self.allowed and not self.stopped:
+                if not self.cond.wait(timeout=0.5) and not self.wanted():
+                    self.stopped = True
+                    threading.Thread(target=self.abandon, daemon=True).start()
+            return not self.stopped
+
+    def _run(self) -> None:
         w, h = self.stream.size
         try:
             for frame in self.stream:
-                with self.cond:
-                    while self.written >= self.allowed and not self.stopped:
-                        self.cond.wait()
-                    if self.stopped:
-                        return
+                if not self._wait_for_consumer():
+                    return
                 if frame.shape != (h, w, 3) or frame.dtype != np.uint8:
                     raise ValueError(f"frame must be ({h}, {w}, 3) uint8; got {frame.shape} {frame.dtype}")
                 self.stdin.write(np.ascontiguousarray(frame).tobytes())
@@ -160,39 +173,68 @@ class _Renderer(threading.Thread):
                     pass
 
 
+def _always() -> bool:
+    return True
+
+
 def write_segments(stream: FrameStream, out, plan: SegmentPlan = SegmentPlan(), ahead_segments: int = 2,
                    crf: int = 20, preset: str = "superfast", keep_segments: bool = False,
-                   poll_s: float = 0.01) -> Iterator[Segment]:
+                   wanted: Callable[[], bool] = _always, poll_s: float = 0.01) -> Iterator[Segment]:
     """Yield each segment as soon as it is written; when the generator is exhausted, ``out`` holds the whole MP4.
 
     A segment file is removed when the consumer asks for the next one (it has been sent by then) unless
-    ``keep_segments``.  Closing the generator early stops rendering and encoding and removes every file it made."""
+    ``keep_segments``.  Closing the generator early, or ``wanted()`` turning False while the consumer does not ask
+    for more, stops rendering and encoding and removes every file it made."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial.sweep(out.parent, stem=out.stem)
     cuts = plan.cuts(stream.num_frames, stream.fps)
     bounds = [0, *cuts, stream.num_frames]
+    segments = len(bounds) - 1
     full_tmp = partial.part_path(out)
     list_path = out.with_name(f"{out.stem}.segments.part.{os.getpid()}.csv")
     proc = subprocess.Popen(_command(stream, full_tmp, out, list_path, cuts, crf, preset), stdin=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     partial.register(full_tmp, proc)
-    segments = len(bounds) - 1
+    lock = threading.Lock()
+    state = {"ended": False}
+
+    def end(completed: bool) -> None:
+        """Once: keep the whole MP4 (``completed``) or stop everything and remove what was made."""
+        with lock:
+            if state["ended"]:
+                return
+            state["ended"] = True
+        try:
+            if completed:
+                os.replace(full_tmp, out)
+            else:
+                renderer.stop()
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+                full_tmp.unlink(missing_ok=True)
+                for path in out.parent.glob(f"{_glob_escape(out.stem)}.seg*.mp4"):
+                    path.unlink(missing_ok=True)
+        finally:
+            partial.unregister(full_tmp)
+            list_path.unlink(missing_ok=True)
 
     def allowed(taken: int) -> int:  # segments [taken, taken + ahead) may be finished, and one frame closes the last
         return bounds[min(taken + ahead_segments, segments)] + 1
 
-    renderer = _Renderer(stream, proc.stdin, allowed(0))
+    renderer = _Renderer(stream, proc.stdin, allowed(0), wanted, lambda: end(False))
     renderer.start()
-    made: list[Path] = []
-    finished = False
+    completed = False
     try:
         index = 0
         while index < segments:
+            if state["ended"]:
+                raise FlapError("the segments were abandoned")
             done = _listed(list_path)
             if index >= done:
                 if renderer.error is not None:
-                    raise FlapError(f"rendering stopped: {renderer.error}") from renderer.error
+                    raise _rendering_error(renderer.error)
                 if proc.poll() is not None:
                     done = _listed(list_path)
                     if index >= done:
@@ -201,33 +243,30 @@ def write_segments(stream: FrameStream, out, plan: SegmentPlan = SegmentPlan(), 
                     time.sleep(poll_s)
                     continue
             path = segment_path(out, index)
-            made.append(path)
-            first, count = bounds[index], bounds[index + 1] - bounds[index]
-            yield Segment(path, index, first, count, stream.fps)
+            yield Segment(path, index, bounds[index], bounds[index + 1] - bounds[index], stream.fps)
             if not keep_segments:
                 path.unlink(missing_ok=True)
             index += 1
             renderer.allow(allowed(index))
         renderer.join()
         if renderer.error is not None:
-            raise FlapError(f"rendering stopped: {renderer.error}") from renderer.error
+            raise _rendering_error(renderer.error)
         code = proc.wait()
         if code != 0:
             raise FlapError(f"video encoding failed ({_stderr(proc) or f'ffmpeg exit code {code}'})")
-        os.replace(full_tmp, out)
-        finished = True
+        completed = True
     finally:
-        if not finished:
-            renderer.stop()
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+        end(completed)
+        if not completed:
             renderer.join(timeout=10)
-            full_tmp.unlink(missing_ok=True)
-            for path in made + list(out.parent.glob(f"{out.stem}.seg*.mp4")):
-                path.unlink(missing_ok=True)
-        partial.unregister(full_tmp)
-        list_path.unlink(missing_ok=True)
+
+
+def _rendering_error(error: BaseException) -> BaseException:
+    return error if isinstance(error, FlapError) else FlapError(f"rendering stopped: {type(error).__name__}: {error}")
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def _listed(list_path: Path) -> int:
