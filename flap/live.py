@@ -32,13 +32,15 @@ class LiveSession:
     """Prepare the portrait once; then ``push`` audio and get frames, ``close`` to flush."""
 
     def __init__(self, portrait, controls: MotionControls | None = None, fps: float = 25, size: int = 512,
-                 seed: int = 0, config: CausalMotionConfig = CausalMotionConfig()):
+                 seed: int = 0, config: CausalMotionConfig = CausalMotionConfig(), prepared=None):
+        """``prepared``: the embedded engine's prepared state of this portrait (its ``prepare``), when the caller
+        keeps one (an app serving many sessions of the same photo); made here otherwise."""
         from flap.engines.registry import get_engine
         from flap.face.portrait import PortraitAnalysis, analyze_portrait
 
         self.portrait = portrait if isinstance(portrait, PortraitAnalysis) else analyze_portrait(portrait, size=size)
         self.renderer = get_engine("embedded")
-        self.state = self.renderer.prepare(self.portrait)
+        self.state = prepared if prepared is not None else self.renderer.prepare(self.portrait)
         self.fps = float(fps)
         self.seed = int(seed)
         self.generator = CausalMotionGenerator(self.fps, seed=seed, config=config)
