@@ -35,8 +35,9 @@ ENGINE_WORDS = {"embedded": "embedded (CPU, no weights)", "full": "full model (G
 
 INTRO = """# FLAP: a talking portrait from one photo and speech
 Give a portrait and a recording (or just type text), set the head pose, emotion, blinks and gaze, and press
-**Generate**. The embedded engine runs on a CPU in seconds. Scripts can call the same jobs through the API
-(`generate`, `motion`, `render`; see *Use via API* at the bottom of the page)."""
+**Generate**: the video plays while it renders. The embedded engine runs on a CPU, faster than real time; the
+**Live** tab makes the portrait talk as you speak into the microphone. Scripts can call the same jobs through the API
+(`generate`, `generate_stream`, `motion`, `render`; see *Use via API* at the bottom of the page)."""
 
 THEME = gr.themes.Soft(font=[gr.themes.Font("system-ui"), gr.themes.Font("sans-serif")],
                        font_mono=[gr.themes.Font("ui-monospace"), gr.themes.Font("monospace")])
