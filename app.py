@@ -92,7 +92,7 @@ def build() -> gr.Blocks:
                     examples_slot = gr.Column()
                     with gr.Group():
                         page = control_inputs()
-                        preview = gr.Image(label="Preview of the pose, emotion, gaze and expression", interactive=False,
+                        preview = gr.Image(label="Preview of the pose, emotion, gaze and expression", interactive=False, format="jpeg",
                                            elem_id="preview", height=220, show_label=True)
                     with gr.Accordion("Motion import (FLAME or ARKit file from a 3D-head tool)", open=False):
                         motion_file = gr.File(file_types=MOTION_FILE_TYPES, label="Motion file", elem_id="motion_file")

@@ -131,7 +131,13 @@ def ui_live(chunk, session, portrait, natural_blinks=True, **values) -> tuple:
     if not frames:
         return gr.skip(), gr.skip(), session
     image, time_s = frames[-1]
-    return image, f"t={time_s:.2f} s, server {1000 * (time.perf_counter() - start):.0f} ms", session
+    return image, _status(time_s, session.generator.heard_s, time.perf_counter() - start), session
+
+
+def _status(time_s: float, heard_s: float, compute_s: float) -> str:
+    """The status line: the speech time the frame shows, the audio heard so far, the server's time for this piece
+    (benchmarks/bench_stream.py reads it)."""
+    return f"t={time_s:.2f} s, heard {heard_s:.2f} s, server {1000 * compute_s:.0f} ms"
 
 
 def ui_live_stop(session) -> None:
@@ -157,7 +163,7 @@ def build_live_tab(control_inputs, limits) -> dict:
             with gr.Group():
                 c.update(control_inputs("live_"))
         with gr.Column(scale=6):
-            c["image"] = gr.Image(label="Live portrait", streaming=True, interactive=False, elem_id="live_image",
+            c["image"] = gr.Image(label="Live portrait", streaming=True, interactive=False, elem_id="live_image", format="jpeg",
                                   height=420)
             c["status"] = gr.Textbox(label="Frame shown", interactive=False, elem_id="live_status", max_lines=1)
     c["session"] = gr.State(None)
