@@ -42,3 +42,16 @@ def test_microphone_pieces_become_frames(speech_wav):
     image, _, session = live.ui_live((48000, samples[:4800]), session, ASTRONAUT, True, yaw=-10)
     assert session.controls.yaw == -10  # a control moved while it runs applies from the next piece
     live.ui_live_stop(session)
+
+
+def test_latest_only_renders_just_the_newest_frame(speech_wav):
+    from flap.audio.loading import load_audio
+    from flap.motion.controls import MotionControls
+
+    clip = load_audio(speech_wav, sample_rate=16000)
+    piece = clip.samples[:8000]
+    every, latest = live.new_session(ASTRONAUT, MotionControls()), live.new_session(ASTRONAUT, MotionControls())
+    frames = every.push(piece, 16000)
+    newest = latest.push(piece, 16000, latest_only=True)
+    assert len(frames) > 3 and len(newest) == 1
+    assert newest[0].time_s == frames[-1].time_s and np.array_equal(newest[0].image, frames[-1].image)

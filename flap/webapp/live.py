@@ -127,7 +127,7 @@ def ui_live(chunk, session, portrait, natural_blinks=True, **values) -> tuple:
     elif controls != session.controls:
         session.controls = controls
     rate, samples = chunk
-    frames = session.push(_mono_float(samples), int(rate))
+    frames = session.push(_mono_float(samples), int(rate), latest_only=True)  # the page shows one frame a piece
     if not frames:
         return gr.skip(), gr.skip(), session
     image, time_s = frames[-1]
