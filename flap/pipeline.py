@@ -138,10 +138,10 @@ def generate_frames(portrait, audio, transcript: str | None = None, controls: Mo
     timer = _Timer()
     progress("analysing portrait", 0, 1)
     with timer.stage("portrait"):
-        analysis = analyze_portrait(portrait, size=config.size, paste_back=config.paste_back)
+        analysis, state = _analyse(engine, portrait, config)
     progress("analysing portrait", 1, 1)
     motion, warnings = make_motion(audio, transcript, controls, config, imported, take, progress, timer)
-    return _stream(engine, analysis, motion, audio, config, analysis.warnings + warnings, progress, timer)
+    return _stream(engine, analysis, motion, audio, config, analysis.warnings + warnings, progress, timer, state)
 
 
 def render(portrait, motion, audio=None, out=None, controls: MotionControls | None = None, config: JobConfig | None = None,
@@ -162,7 +162,7 @@ def render_frames(portrait, motion, audio=None, controls: MotionControls | None 
         warnings += report
     progress("analysing portrait", 0, 1)
     with timer.stage("portrait"):
-        analysis = analyze_portrait(portrait, size=config.size, paste_back=config.paste_back)
+        analysis, state = _analyse(engine, portrait, config)
     progress("analysing portrait", 1, 1)
     motion = motion.resample(config.fps)
     if audio is not None:
@@ -176,7 +176,7 @@ def render_frames(portrait, motion, audio=None, controls: MotionControls | None 
             motion = motion.fit_to_length(frames, config.fit)
     if controls is not None:
         motion = apply_controls(motion, controls.validated(), seed=config.seed)
-    return _stream(engine, analysis, motion, audio, config, analysis.warnings + warnings, progress, timer)
+    return _stream(engine, analysis, motion, audio, config, analysis.warnings + warnings, progress, timer, state)
 
 
 def load_motion_file(path, fps: float) -> tuple[MotionSequence, list[str]]:
@@ -210,10 +210,30 @@ def _motion_path(save_motion, video: Path) -> Path | None:
     return Path(save_motion)
 
 
+def prepared_portrait(path, size: int = 512, paste_back: bool = False) -> tuple[PortraitAnalysis, object]:
+    """(analysis, the embedded engine's prepared state) of a photo file, kept for the last few file versions: the
+    page's preview, its Live tab and repeated jobs on one photo analyse and prepare it once."""
+    path = Path(path)
+    return _prepared_file(str(path.resolve()), path.stat().st_mtime_ns, int(size), bool(paste_back))
+
+
+@functools.lru_cache(maxsize=4)
+def _prepared_file(path: str, mtime_ns: int, size: int, paste_back: bool):
+    analysis = analyze_portrait(path, size=size, paste_back=paste_back)
+    return analysis, registry.get_engine("embedded").prepare(analysis)
+
+
+def _analyse(engine: Engine, portrait, config: JobConfig) -> tuple[PortraitAnalysis, object | None]:
+    """The portrait's analysis, and the engine's state when it is the embedded engine's cached one (else None)."""
+    if engine.name == "embedded" and isinstance(portrait, (str, Path)) and Path(portrait).is_file():
+        return prepared_portrait(portrait, config.size, config.paste_back)
+    return analyze_portrait(portrait, size=config.size, paste_back=config.paste_back), None
+
+
 def _stream(engine: Engine, analysis: PortraitAnalysis, motion: MotionSequence, audio, config: JobConfig,
-            warnings: list[str], progress: ProgressReporter, timer: _Timer) -> JobStream:
+            warnings: list[str], progress: ProgressReporter, timer: _Timer, state=None) -> JobStream:
     with timer.stage("prepare"):
-        state = engine.prepare(analysis)
+        state = engine.prepare(analysis) if state is None else state
     warnings = warnings + engine.notes(motion)
     if config.paste_back:
         image = analysis.image[: analysis.image.shape[0] // 2 * 2, : analysis.image.shape[1] // 2 * 2]
@@ -251,4 +271,4 @@ def _unique(items: list[str]) -> list[str]:
 
 
 __all__ = ["JobConfig", "JobResult", "JobStream", "FrameStream", "generate", "render", "generate_frames", "render_frames",
-           "write_video", "write_job", "make_motion", "load_motion_file", "np"]
+           "write_video", "write_job", "prepared_portrait", "make_motion", "load_motion_file", "np"]

@@ -42,14 +42,11 @@ def _key(portrait) -> tuple[str, int] | None:
     return str(path), Path(path).stat().st_mtime_ns
 
 
-@functools.lru_cache(maxsize=4)
 def _prepared(path: str, mtime_ns: int, size: int):
-    """(portrait analysis, the embedded engine's prepared state) of one photo file version."""
-    from flap.engines.registry import get_engine
-    from flap.face.portrait import analyze_portrait
+    """(portrait analysis, the embedded engine's prepared state), from the pipeline's cache that jobs share."""
+    from flap.pipeline import prepared_portrait
 
-    analysis = analyze_portrait(path, size=size)
-    return analysis, get_engine("embedded").prepare(analysis)
+    return prepared_portrait(path, size=size)
 
 
 @functools.lru_cache(maxsize=4)
