@@ -168,7 +168,7 @@ def build_live_tab(control_inputs, limits) -> dict:
     inputs = [c["mic"] if n == "chunk" else c[n] for n in names]
     c["mic"].stream(ui_live, inputs, [c["image"], c["status"], c["session"]], stream_every=STREAM_EVERY_S,
                     time_limit=LIVE_TIME_LIMIT_S, concurrency_id="live", concurrency_limit=max(2, limits.concurrency),
-                    api_visibility="private")
+                    api_visibility="private", show_progress="hidden")
     c["mic"].start_recording(lambda: None, None, c["session"], api_visibility="private", queue=False)
     c["mic"].stop_recording(ui_live_stop, c["session"], c["session"], api_visibility="private", queue=False)
     c["portrait"].change(prepare_portrait, c["portrait"], None, api_visibility="private")
