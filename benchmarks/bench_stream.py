@@ -5,7 +5,7 @@
 Prints, best and median of --runs (warm: one run first is not counted):
 1. server: time from the Generate request (handlers.prepare_generate + streams.stream_job, in this process) to the
    first segment written, and to the whole video;
-2. page: time from clicking Generate to the video playing (Chromium, app.py on localhost), the stalls while it
+2. page: time from moving the yaw slider to its still preview shown; from clicking Generate to the video playing (Chromium, app.py on localhost), the stalls while it
    plays, and when the finished MP4 is offered;
 3. live: in the page, the delay from the Record click to each frame being shown, less the speech time that frame
    shows (so it includes the microphone's start), and the server's share per 0.1 s piece (the handler's compute,
@@ -73,7 +73,7 @@ def bench_page(portrait: str, audio: str, runs: int, seconds: float) -> None:
 
     from flap.webapp.local_server import LocalApp
 
-    first, done, stalls = [], [], []
+    first, done, stalls, preview = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp, LocalApp(env={"FLAP_WARMUP": "0"}) as app, sync_playwright() as p:
         context = p.chromium.launch_persistent_context(str(Path(tmp) / "profile"), executable_path=CHROMIUM, args=ARGS,
                                                        headless=True, viewport={"width": 1400, "height": 1000})
@@ -84,6 +84,15 @@ def bench_page(portrait: str, audio: str, runs: int, seconds: float) -> None:
             page.locator("#portrait input[type=file]").set_input_files(portrait)
             page.locator("#audio input[type=file]").set_input_files(audio)
             page.wait_for_selector("#preview img[src]", timeout=60_000)  # uploaded, and the portrait prepared
+            page.wait_for_timeout(500)
+            for yaw in (10, -10, 20):  # the control preview: a slider moved to the new still shown
+                before = page.locator("#preview img").get_attribute("src")
+                start = time.perf_counter()
+                page.locator("#yaw input[type=range]").fill(str(yaw + k))
+                page.wait_for_function(f"document.querySelector('#preview img').getAttribute('src') !== {before!r}",
+                                       polling=5, timeout=30_000)
+                preview.append(time.perf_counter() - start)
+            page.locator("#yaw input[type=range]").fill("0")
             page.wait_for_timeout(500)
             start = time.perf_counter()
             page.locator("#generate").click()
@@ -99,6 +108,7 @@ def bench_page(portrait: str, audio: str, runs: int, seconds: float) -> None:
                 done.append(finished)
                 stalls.append(sum(page.evaluate("window._stalls")))
         context.close()
+    print(f"page, a slider moved to its preview shown: {summary(preview[3:])}")
     print(f"page, Generate to the video playing: {summary(first)}")
     print(f"page, stalls while playing (total per video): {summary(stalls)}")
     print(f"page, Generate to the finished MP4 offered: {summary(done)}")
