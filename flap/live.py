@@ -32,13 +32,15 @@ class LiveSession:
     """Prepare the portrait once; then ``push`` audio and get frames, ``close`` to flush."""
 
     def __init__(self, portrait, controls: MotionControls | None = None, fps: float = 25, size: int = 512,
-                 seed: int = 0, config: CausalMotionConfig = CausalMotionConfig()):
+                 seed: int = 0, config: CausalMotionConfig = CausalMotionConfig(), prepared=None):
+        """``prepared``: the embedded engine's prepared state of this portrait (its ``prepare``), when the caller
+        keeps one (an app serving many sessions of the same photo); made here otherwise."""
         from flap.engines.registry import get_engine
         from flap.face.portrait import PortraitAnalysis, analyze_portrait
 
         self.portrait = portrait if isinstance(portrait, PortraitAnalysis) else analyze_portrait(portrait, size=size)
         self.renderer = get_engine("embedded")
-        self.state = self.renderer.prepare(self.portrait)
+        self.state = prepared if prepared is not None else self.renderer.prepare(self.portrait)
         self.fps = float(fps)
         self.seed = int(seed)
         self.generator = CausalMotionGenerator(self.fps, seed=seed, config=config)
@@ -61,11 +63,12 @@ class LiveSession:
         # Blinks come from the live generator at that rate; the clip-level regeneration does not apply here.
         self._frame_controls = MotionControls(**{**controls.as_dict(), "blink_rate": None})
 
-    def push(self, samples, sample_rate: int) -> list[LiveFrame]:
-        """Feed the next piece of audio (float32 mono, any length); returns the frames it completed, oldest first."""
+    def push(self, samples, sample_rate: int, latest_only: bool = False) -> list[LiveFrame]:
+        """Feed the next piece of audio (float32 mono, any length); returns the frames it completed, oldest first
+        (``latest_only``: only the newest of them is rendered, for a display that shows one frame per piece)."""
         if self._closed:
             raise InputError("this live session is closed; start a new LiveSession")
-        return self._render(self.generator.push(samples, sample_rate))
+        return self._render(self.generator.push(samples, sample_rate), latest_only)
 
     def close(self) -> list[LiveFrame]:
         """Flush the frames still waiting for their lookahead, as if silence followed; the session then ends."""
@@ -86,11 +89,14 @@ class LiveSession:
     def __exit__(self, *exc) -> None:
         self._closed = True
 
-    def _render(self, motion: MotionSequence | None) -> list[LiveFrame]:
+    def _render(self, motion: MotionSequence | None, latest_only: bool = False) -> list[LiveFrame]:
         if motion is None:
             return []
         first = int(motion.meta.get("first_frame", 0))
         motion = apply_controls(motion, self._frame_controls, seed=self.seed, about_mean=False)
+        if latest_only and motion.num_frames > 1:
+            first += motion.num_frames - 1
+            motion = motion.take([motion.num_frames - 1])
         frames = self.renderer.render_frames(self.state, motion)
         return [LiveFrame(image, (first + k) / self.fps) for k, image in enumerate(frames)]
 

@@ -2,7 +2,9 @@
 
 - ``make_motion``: speech (and optionally an imported motion) -> controlled motion, no portrait needed;
 - ``generate``: portrait + speech -> video and motion;
-- ``render``: portrait + a given motion (+ speech) -> video.
+- ``render``: portrait + a given motion (+ speech) -> video;
+- ``generate_frames`` / ``render_frames``: the same jobs as a ``FrameStream`` of frames rendered as they are read
+  (what ``generate``/``render`` write with ``write_video``, and flap.streaming cuts into segments).
 """
 
 from __future__ import annotations
@@ -20,12 +22,22 @@ from flap.engines.base import Engine
 from flap.engines import registry
 from flap.errors import InputError
 from flap.face.portrait import PortraitAnalysis, analyze_portrait, paste_into
-from flap.io.video import VideoWriter
+from flap.io.frames import FrameStream, write_video
 from flap.job import JobConfig
 from flap.motion.channels import parse_channels
 from flap.motion.controls import MotionControls, apply_controls
 from flap.motion.representation import MotionSequence
 from flap.progress import ProgressReporter, silent, stage_callback
+
+@dataclass
+class JobStream(FrameStream):
+    """A job's frames (rendered as they are read) with its motion, notes, timings and portrait analysis."""
+
+    motion: MotionSequence | None = None
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    portrait: PortraitAnalysis | None = None
+
 
 @dataclass
 class JobResult:
@@ -112,21 +124,35 @@ def generate(portrait, audio, out=None, transcript: str | None = None, controls:
              config: JobConfig | None = None, save_motion=None, imported: MotionSequence | None = None,
              take: Iterable[str] = (), progress: ProgressReporter = silent) -> JobResult:
     """Portrait + speech -> talking video (and its motion)."""
+    stream = generate_frames(portrait, audio, transcript, controls, config, imported, take, progress)
+    return write_job(stream, out, save_motion)
+
+
+def generate_frames(portrait, audio, transcript: str | None = None, controls: MotionControls | None = None,
+                    config: JobConfig | None = None, imported: MotionSequence | None = None, take: Iterable[str] = (),
+                    progress: ProgressReporter = silent) -> JobStream:
+    """Portrait + speech -> the talking video's frames, rendered as they are read (analysis and motion done here)."""
     config = (config or JobConfig()).validated()
     controls = (controls or MotionControls()).validated()
     engine = registry.get_engine(config.engine)  # fail fast, before any analysis, when the engine cannot run here
     timer = _Timer()
     progress("analysing portrait", 0, 1)
     with timer.stage("portrait"):
-        analysis = analyze_portrait(portrait, size=config.size, paste_back=config.paste_back)
+        analysis, state = _analyse(engine, portrait, config)
     progress("analysing portrait", 1, 1)
     motion, warnings = make_motion(audio, transcript, controls, config, imported, take, progress, timer)
-    return _finish(engine, analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
+    return _stream(engine, analysis, motion, audio, config, analysis.warnings + warnings, progress, timer, state)
 
 
 def render(portrait, motion, audio=None, out=None, controls: MotionControls | None = None, config: JobConfig | None = None,
            save_motion=None, progress: ProgressReporter = silent) -> JobResult:
     """Portrait + a given motion (object or file) [+ speech for the sound track] -> video."""
+    return write_job(render_frames(portrait, motion, audio, controls, config, progress), out, save_motion)
+
+
+def render_frames(portrait, motion, audio=None, controls: MotionControls | None = None, config: JobConfig | None = None,
+                  progress: ProgressReporter = silent) -> JobStream:
+    """Portrait + a given motion (object or file) [+ speech] -> the video's frames, rendered as they are read."""
     config = (config or JobConfig()).validated()
     engine = registry.get_engine(config.engine)  # fail fast when the engine cannot run here
     timer = _Timer()
@@ -136,7 +162,7 @@ def render(portrait, motion, audio=None, out=None, controls: MotionControls | No
         warnings += report
     progress("analysing portrait", 0, 1)
     with timer.stage("portrait"):
-        analysis = analyze_portrait(portrait, size=config.size, paste_back=config.paste_back)
+        analysis, state = _analyse(engine, portrait, config)
     progress("analysing portrait", 1, 1)
     motion = motion.resample(config.fps)
     if audio is not None:
@@ -150,7 +176,7 @@ def render(portrait, motion, audio=None, out=None, controls: MotionControls | No
             motion = motion.fit_to_length(frames, config.fit)
     if controls is not None:
         motion = apply_controls(motion, controls.validated(), seed=config.seed)
-    return _finish(engine, analysis, motion, audio, out, config, save_motion, analysis.warnings + warnings, progress, timer)
+    return _stream(engine, analysis, motion, audio, config, analysis.warnings + warnings, progress, timer, state)
 
 
 def load_motion_file(path, fps: float) -> tuple[MotionSequence, list[str]]:
@@ -184,11 +210,30 @@ def _motion_path(save_motion, video: Path) -> Path | None:
     return Path(save_motion)
 
 
-def _finish(engine: Engine, analysis: PortraitAnalysis, motion: MotionSequence, audio, out, config: JobConfig,
-            save_motion, warnings: list[str], progress: ProgressReporter, timer: _Timer) -> JobResult:
-    out = _default_out(out)
+def prepared_portrait(path, size: int = 512, paste_back: bool = False) -> tuple[PortraitAnalysis, object]:
+    """(analysis, the embedded engine's prepared state) of a photo file, kept for the last few file versions: the
+    page's preview, its Live tab and repeated jobs on one photo analyse and prepare it once."""
+    path = Path(path)
+    return _prepared_file(str(path.resolve()), path.stat().st_mtime_ns, int(size), bool(paste_back))
+
+
+@functools.lru_cache(maxsize=4)
+def _prepared_file(path: str, mtime_ns: int, size: int, paste_back: bool):
+    analysis = analyze_portrait(path, size=size, paste_back=paste_back)
+    return analysis, registry.get_engine("embedded").prepare(analysis)
+
+
+def _analyse(engine: Engine, portrait, config: JobConfig) -> tuple[PortraitAnalysis, object | None]:
+    """The portrait's analysis, and the engine's state when it is the embedded engine's cached one (else None)."""
+    if engine.name == "embedded" and isinstance(portrait, (str, Path)) and Path(portrait).is_file():
+        return prepared_portrait(portrait, config.size, config.paste_back)
+    return analyze_portrait(portrait, size=config.size, paste_back=config.paste_back), None
+
+
+def _stream(engine: Engine, analysis: PortraitAnalysis, motion: MotionSequence, audio, config: JobConfig,
+            warnings: list[str], progress: ProgressReporter, timer: _Timer, state=None) -> JobStream:
     with timer.stage("prepare"):
-        state = engine.prepare(analysis)
+        state = engine.prepare(analysis) if state is None else state
     warnings = warnings + engine.notes(motion)
     if config.paste_back:
         image = analysis.image[: analysis.image.shape[0] // 2 * 2, : analysis.image.shape[1] // 2 * 2]
@@ -196,17 +241,24 @@ def _finish(engine: Engine, analysis: PortraitAnalysis, motion: MotionSequence, 
     else:
         image = None
         size = (analysis.size, analysis.size)
-    on_frame = stage_callback(progress, "rendering video")
-    with timer.stage("render+encode"):
-        with VideoWriter(out, config.fps, size, audio_path=audio, num_frames=motion.num_frames) as writer:
-            for frame in engine.render_frames(state, motion, config, progress=on_frame):
-                if image is not None:
-                    frame = paste_into(image, frame, analysis.crop_box)
-                writer.write(frame, copy=False)  # a new array per frame, never changed afterwards
+
+    def frames():
+        with timer.stage("render+encode"):  # the time the frames take to be rendered and consumed
+            for frame in engine.render_frames(state, motion, config, progress=stage_callback(progress, "rendering video")):
+                yield frame if image is None else paste_into(image, frame, analysis.crop_box)
+
+    return JobStream(frames(), config.fps, size, motion.num_frames, None if audio is None else Path(audio), motion=motion,
+                     warnings=_unique(warnings), timings=timer.timings, portrait=analysis)
+
+
+def write_job(stream: JobStream, out=None, save_motion=None) -> JobResult:
+    """Write a job's frames as one MP4 (``out``: a file, or a folder for a dated name) and its motion if asked."""
+    out = write_video(stream, _default_out(out))
     motion_path = _motion_path(save_motion, out)
     if motion_path is not None:
-        motion_path = motion.save(motion_path)
-    return JobResult(video=out, motion=motion, motion_path=motion_path, warnings=_unique(warnings), timings=timer.timings, portrait=analysis)
+        motion_path = stream.motion.save(motion_path)
+    return JobResult(video=out, motion=stream.motion, motion_path=motion_path, warnings=stream.warnings,
+                     timings=stream.timings, portrait=stream.portrait)
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -218,4 +270,5 @@ def _unique(items: list[str]) -> list[str]:
     return out
 
 
-__all__ = ["JobConfig", "JobResult", "generate", "render", "make_motion", "load_motion_file", "np"]
+__all__ = ["JobConfig", "JobResult", "JobStream", "FrameStream", "generate", "render", "generate_frames", "render_frames",
+           "write_video", "write_job", "prepared_portrait", "make_motion", "load_motion_file", "np"]

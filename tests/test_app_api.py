@@ -171,3 +171,22 @@ def test_docs_snippets_run(server, bad_files, monkeypatch):
     namespace: dict = {}
     exec(compile(code, "docs/space.md", "exec"), namespace)
     assert Path(namespace["video"]).is_file() and Path(namespace["flame_npz"]).is_file()
+
+
+def test_generate_stream_sends_segments_while_it_renders(client, science_seconds):
+    """submit() on /generate_stream receives segments before the job ends; they play on their own and together
+    last as long as the video that comes last, with its motion and notes."""
+    job = client.submit(handle_file(str(ASTRONAUT)), handle_file(str(SCIENCE)), size=256, api_name="/generate_stream")
+    seen_before_end = 0
+    while not job.done():
+        seen_before_end = len(job.outputs())
+    outputs = job.outputs()
+    assert seen_before_end > 1, "no segment arrived before the job ended"
+    segments, final = outputs[:-1], outputs[-1]
+    assert len(segments) >= 4 and all(s[1] is None and s[0].endswith(".mp4") for s in segments)
+    frames = [count_frames(s[0]) for s in segments]
+    assert all(probe_video(s[0]).video_codec == "h264" for s in segments)
+    video, motion, notes = final[1], final[2], final[3]
+    check_video(video, science_seconds, 25.0, sum(frames), (256, 256))
+    assert MotionSequence.load(motion).num_frames == sum(frames)
+    assert "Motion:" in notes

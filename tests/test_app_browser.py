@@ -1,7 +1,9 @@
 """The page in a real browser: Debian's headless Chromium driven by Playwright (no browser download).
 
-A visitor's path: a photo without a face gives the clear message; then an example, a slider, Generate, and the
-video, the plot and the motion files appear with no error.  The screenshot is saved in the test's tmp dir.
+A visitor's path: a photo without a face gives the clear message; then an example, a slider (the preview follows
+it), Generate, and the video plays while it renders, then the MP4, the plot and the motion files appear with no
+error.  The Live tab with Chromium's fake microphone (a WAV file) shows the portrait talking.  Screenshots are
+saved in the tests' tmp dirs.
 """
 
 from __future__ import annotations
@@ -21,9 +23,15 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (
 
 from flap.webapp.local_server import LocalApp  # noqa: E402
 
+REPO = Path(__file__).resolve().parents[1]
+
 #: The network is closed in CI: no QUIC, background fetches, component updates or sync.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--autoplay-policy=no-user-gesture-required"]
+#: The microphone is a WAV file, and its permission is granted without asking.
+FAKE_MICROPHONE = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+PLAYING = "(() => { const v = document.querySelector('#video video'); return !!v && v.currentTime > 0.3 && !v.paused; })()"
 ERROR_TOAST = "[data-testid='toast-body'].error"
 VIDEO_TIMEOUT_MS = 150_000
 
@@ -81,12 +89,19 @@ def test_visitor_path(page, server, tmp_path):
     # 2. An example, a slider, Generate: the video appears, with no error.
     page.locator("#examples button.gallery-item", has_text="Photo only").click()
     page.wait_for_function("document.querySelector('#text textarea').value.includes('learned to talk')")
+    page.locator("#portrait input[type=file]").set_input_files(str(REPO / "examples/portraits/astronaut.jpg"))
+    page.wait_for_selector("#preview img[src]", timeout=60_000)
+    before = page.locator("#preview img").get_attribute("src")
     page.locator("#yaw input[type=range]").fill("15")
     page.wait_for_function("document.querySelector('#yaw input[type=number]').value === '15'")
+    page.wait_for_function(f"document.querySelector('#preview img').getAttribute('src') !== {before!r}", timeout=30_000)
     page.locator("#generate").click()
-    page.wait_for_selector("#video video[src]", timeout=VIDEO_TIMEOUT_MS)
-    src = page.locator("#video video").get_attribute("src")
-    assert re.search(r"\.mp4$", src), src
+    # It plays while it renders: before the finished MP4 is offered.
+    page.wait_for_function(PLAYING, timeout=VIDEO_TIMEOUT_MS, polling=50)
+    assert page.locator("#video_file a").count() == 0, "the video played only once it was finished"
+    page.wait_for_selector("#video_file a", timeout=VIDEO_TIMEOUT_MS)
+    href = page.locator("#video_file a").first.get_attribute("href")
+    assert re.search(r"flap\.mp4$", href), href
     page.wait_for_selector("#plot img, #plot canvas, #plot svg", timeout=30_000)
     page.wait_for_function("document.querySelector('#notes').innerText.includes('Motion:')")
     notes = page.locator("#notes").inner_text()
@@ -96,5 +111,52 @@ def test_visitor_path(page, server, tmp_path):
     page.screenshot(path=str(shot), full_page=True)
     print(f"screenshot: {shot}")
     assert shot.stat().st_size > 50_000
+    assert page.locator(ERROR_TOAST).count() == 0, page.locator(ERROR_TOAST).all_inner_texts()
+    assert server.alive()
+
+
+@pytest.fixture(scope="module")
+def microphone_wav(tmp_path_factory, speech_wav) -> Path:
+    """The fake microphone's sound: the test speech at 48 kHz (Chromium loops it)."""
+    import subprocess
+
+    path = tmp_path_factory.mktemp("mic") / "mic.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(speech_wav), "-ar", "48000", "-ac", "1", str(path)], check=True)
+    return path
+
+
+@pytest.fixture()
+def live_page(server, tmp_path, microphone_wav):
+    args = CHROMIUM_ARGS + FAKE_MICROPHONE + [f"--use-file-for-fake-audio-capture={microphone_wav}"]
+    with playwright_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, args=args,
+                                                       headless=True, viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(server.url, wait_until="domcontentloaded")
+        page.wait_for_selector("#generate")
+        yield page
+        context.close()
+
+
+def test_live_tab_talks_with_the_microphone(live_page, server, tmp_path):
+    page = live_page
+    page.get_by_role("tab", name="Live").click()
+    page.locator("#live_portrait input[type=file]").set_input_files(str(REPO / "examples/portraits/astronaut.jpg"))
+    page.wait_for_selector("#live_portrait img[src]")
+    page.locator("#live_mic button", has_text="Record").first.click()
+    page.wait_for_selector("#live_image img[src]", timeout=60_000)
+    status = page.locator("#live_status textarea, #live_status input").first
+    page.wait_for_function("(() => { const e = document.querySelector('#live_status textarea, #live_status input');"
+                           " return !!e && /t=(\\d+\\.\\d+)/.test(e.value) && parseFloat(e.value.slice(2)) > 2.0; })()",
+                           timeout=30_000)
+    first = page.locator("#live_image img").get_attribute("src")
+    page.wait_for_timeout(500)
+    assert page.locator("#live_image img").get_attribute("src") != first, "the live portrait stopped changing"
+    assert "server" in status.input_value()
+    page.locator("#live_mic button", has_text="Stop").first.click()
+    shot = tmp_path / "flap_live.png"
+    page.screenshot(path=str(shot))
+    print(f"screenshot: {shot}")
     assert page.locator(ERROR_TOAST).count() == 0, page.locator(ERROR_TOAST).all_inner_texts()
     assert server.alive()

@@ -224,7 +224,7 @@ def test_app_imports_nothing_heavy():
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["heavy"] == []
-    assert result["named"] == ["generate", "motion", "render"]
+    assert result["named"] == ["generate", "generate_stream", "motion", "render"]
 
 
 def test_audio_limit_is_enforced_from_plain_python(tmp_path, monkeypatch):

@@ -23,7 +23,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("audio2motion", "interop"),               # speech -> motion; other tools' motion files
     ("engines",),                              # renderers: motion -> frames
     ("job", "interrupts"),                     # one job's settings (JobConfig); stopping on a signal cleanly
-    ("pipeline", "evaluation", "live"),        # one job: portrait + speech -> video; measurements; live sessions
+    ("pipeline", "evaluation", "live", "streaming"),  # one job: portrait + speech -> video; measuring it; live
+                                               # sessions; a video in segments while it renders
     ("cli", "webapp", "training"),             # entry points
     ("__main__", "__init__"),                  # python -m flap (runs the CLI); flap's lazy top-level names
 )

@@ -7,7 +7,11 @@ from typing import Any
 
 import gradio as gr
 
+from flap.motion.controls import GAZE_PRESETS, MotionControls
 from flap.parameters import Parameter, parameter
+
+GAZE_CHOICES = ([("natural (follows the motion)", "natural"), ("at the camera", "camera")]
+                + [(name, name) for name in GAZE_PRESETS])
 
 
 def slider(cls: type, name: str, **overrides: Any) -> gr.Slider:
@@ -42,3 +46,26 @@ def api_input(p: Parameter):
     if p.type in (int, float) and p.spec.parse is None:
         return gr.Number(value=p.default, precision=0 if p.type is int else None, label=p.name)
     return gr.Textbox(value=p.default or "", label=p.name)
+
+
+def control_inputs(prefix: str = "") -> dict:
+    """The motion controls, with the CLI's defaults, ranges and help (all from MotionControls), in compact rows;
+    ``prefix`` starts their elem_ids (a second set on another tab)."""
+    c = {}
+    with gr.Row():
+        for name in ("yaw", "pitch", "roll"):
+            c[name] = slider(MotionControls, name, elem_id=prefix + name)
+    with gr.Row():
+        for name in ("motion_scale", "mouth", "expression"):
+            c[name] = slider(MotionControls, name, elem_id=prefix + name)
+    with gr.Row():
+        c["emotion"] = choice(MotionControls, "emotion", elem_id=prefix + "emotion")
+        c["emotion_strength"] = slider(MotionControls, "emotion_strength", elem_id=prefix + "emotion_strength")
+    with gr.Row():
+        c["natural_blinks"] = gr.Checkbox(value=True, label="Natural blinks", info="Blink in the speech's pauses")
+        c["blink_rate"] = slider(MotionControls, "blink_rate", info="Moving it turns natural blinks off",
+                                 elem_id=prefix + "blink_rate")
+        gaze = parameter(MotionControls, "gaze")
+        c["gaze"] = gr.Dropdown(GAZE_CHOICES, value="natural", allow_custom_value=True, label=gaze.spec.label,
+                                info="Or 'yaw,pitch' degrees, e.g. 10,-5", elem_id=f"{prefix}gaze")
+    return c

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import html
+import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -45,28 +46,44 @@ MOTION_JOB_PARAMETERS = {name: JOB_PARAMETERS[name] for name in ("fps", "seed", 
 
 # ---------------------------------------------------------------------------------------------- errors
 def user_errors(action: str):
-    """Decorator: FlapError -> gr.Error(same message); anything else -> logged, and a short gr.Error."""
+    """Decorator: FlapError -> gr.Error(same message); anything else -> logged, and a short gr.Error.  A generator
+    function (a streaming endpoint) is wrapped as a generator; it finishes its own job folders (its steps may run
+    in different threads, so the thread's job_scope cannot)."""
 
     def decorate(fn):
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def stream(*args, **kwargs):
+                try:
+                    yield from fn(*args, **kwargs)
+                except Exception as exc:
+                    raise _user_error(fn, action, exc) from None
+
+            return stream
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
                 with files.job_scope():  # the request's folders are 'running' (safe from clean-up) until it ends
                     return fn(*args, **kwargs)
-            except gr.Error:
-                raise
-            except FlapError as exc:
-                log.info("%s refused: %s", fn.__name__, exc)
-                raise gr.Error(html.escape(str(exc), quote=False), title=f"Could not {action}", print_exception=False) from None
             except Exception as exc:
-                log.exception("%s failed", fn.__name__)
-                raise gr.Error(f"Something went wrong on our side while trying to {action} ({type(exc).__name__}). "
-                               "Please try again; if it keeps happening, report it with the inputs you used.",
-                               title="Internal error", print_exception=False) from None
+                raise _user_error(fn, action, exc) from None
 
         return wrapper
 
     return decorate
+
+
+def _user_error(fn, action: str, exc: Exception) -> Exception:
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, FlapError):
+        log.info("%s refused: %s", fn.__name__, exc)
+        return gr.Error(html.escape(str(exc), quote=False), title=f"Could not {action}", print_exception=False)
+    log.error("%s failed", fn.__name__, exc_info=exc)
+    return gr.Error(f"Something went wrong on our side while trying to {action} ({type(exc).__name__}). "
+                    "Please try again; if it keeps happening, report it with the inputs you used.",
+                    title="Internal error", print_exception=False)
 
 
 # ---------------------------------------------------------------------------------------------- settings
@@ -273,12 +290,27 @@ def _run_video(kind: str, kwargs: dict, engine: str, audio_seconds_of: str | Non
     return function(**kwargs, progress=progress or _silent)
 
 
-def run_generate(portrait, audio=None, transcript=None, controls: MotionControls | None = None, config=None,
-                 motion_file=None, take=DEFAULT_TAKE, text=None, voice=DEFAULT_VOICE, formats: bool = True,
-                 progress=None) -> JobOutputs:
-    """Portrait + speech (or text) [+ an imported motion] -> video, motion files and notes."""
-    from flap.webapp.exports import flame_preview_available, write_motion_files
+@dataclass
+class GenerateJob:
+    """A generate request checked and its speech ready, before any frame: what streaming and whole-file share."""
 
+    kwargs: dict  # flap.pipeline.generate's arguments
+    engine: str
+    folder: Path
+    speech: Speech
+    imported: Imported | None
+    formats: bool
+    start: float
+
+    @property
+    def out(self) -> Path:
+        return self.kwargs["out"]
+
+
+def prepare_generate(portrait, audio=None, transcript=None, controls: MotionControls | None = None, config=None,
+                     motion_file=None, take=DEFAULT_TAKE, text=None, voice=DEFAULT_VOICE, formats: bool = True,
+                     progress=None) -> GenerateJob:
+    """Check a generate request and make its speech; raises the user's error before any rendering."""
     start = time.perf_counter()
     limits = get_limits()
     config = config or make_config(limits=limits)
@@ -291,13 +323,30 @@ def run_generate(portrait, audio=None, transcript=None, controls: MotionControls
     kwargs = dict(portrait=portrait, audio=speech.path, out=folder / "flap.mp4", transcript=speech.transcript,
                   controls=controls, config=config, imported=imported.motion if imported and imported.take else None,
                   take=imported.take if imported else ())
-    result = _run_video("generate", kwargs, engine, speech.path, progress)
-    exported = write_motion_files(result.motion, folder, formats=formats, mesh_preview=formats and flame_preview_available(),
-                                  audio=speech.path, progress=progress)
-    warnings = speech.warnings + (imported.warnings if imported else []) + list(result.warnings) + exported.notes
-    notes = speech.notes + (imported.notes if imported else [])
+    return GenerateJob(kwargs, engine, folder, speech, imported, formats, start)
+
+
+def finish_generate(job: GenerateJob, result, progress=None) -> JobOutputs:
+    """The motion files and notes of a generate job whose video is written (``result``: a flap.pipeline.JobResult)."""
+    from flap.webapp.exports import flame_preview_available, write_motion_files
+
+    exported = write_motion_files(result.motion, job.folder, formats=job.formats,
+                                  mesh_preview=job.formats and flame_preview_available(), audio=job.speech.path,
+                                  progress=progress)
+    imported = job.imported
+    warnings = job.speech.warnings + (imported.warnings if imported else []) + list(result.warnings) + exported.notes
+    notes = job.speech.notes + (imported.notes if imported else [])
     return JobOutputs(result.motion, exported, Path(result.video), warnings, notes, imported.summary if imported else "",
-                      time.perf_counter() - start)
+                      time.perf_counter() - job.start)
+
+
+def run_generate(portrait, audio=None, transcript=None, controls: MotionControls | None = None, config=None,
+                 motion_file=None, take=DEFAULT_TAKE, text=None, voice=DEFAULT_VOICE, formats: bool = True,
+                 progress=None) -> JobOutputs:
+    """Portrait + speech (or text) [+ an imported motion] -> video, motion files and notes."""
+    job = prepare_generate(portrait, audio, transcript, controls, config, motion_file, take, text, voice, formats, progress)
+    result = _run_video("generate", job.kwargs, job.engine, job.speech.path, progress)
+    return finish_generate(job, result, progress)
 
 
 def run_motion(audio=None, transcript=None, controls: MotionControls | None = None, config=None, motion_file=None,
@@ -461,5 +510,5 @@ def warm_up(limits: SpaceLimits | None = None) -> None:
         log.exception("warm-up failed (requests will load what they need)")
 
 
-__all__ = ["generate", "motion", "render", "ui_generate", "ui_motion", "ui_describe_motion_file", "engine_status_markdown",
+__all__ = ["generate", "motion", "render", "ui_generate", "prepare_generate", "finish_generate", "GenerateJob", "ui_motion", "ui_describe_motion_file", "engine_status_markdown",
            "get_limits", "make_controls", "make_config", "run_generate", "run_motion", "run_render", "warm_up"]

@@ -29,11 +29,18 @@ def with_parameters(after: str, declared: Iterable[Parameter]) -> Callable:
                                               annotation=Optional[p.type] if p.optional else p.type) for p in declared]
         signature = own.replace(parameters=spliced)
 
-        @functools.wraps(fn)
-        def call(*args, **kwargs):
+        def split(args, kwargs) -> dict:
             given = signature.bind(*args, **kwargs).arguments
-            values = {k: v for k, v in given.items() if k in names}
-            return fn(**{k: v for k, v in given.items() if k not in names}, **values)
+            return {**{k: v for k, v in given.items() if k not in names}, **{k: v for k, v in given.items() if k in names}}
+
+        if inspect.isgeneratorfunction(fn):  # stays one, so that Gradio streams its results
+            @functools.wraps(fn)
+            def call(*args, **kwargs):
+                yield from fn(**split(args, kwargs))
+        else:
+            @functools.wraps(fn)
+            def call(*args, **kwargs):
+                return fn(**split(args, kwargs))
 
         call.__signature__ = signature
         call.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != "values"},
