@@ -75,21 +75,92 @@ def source_mouth(crop: np.ndarray, landmarks: np.ndarray, min_opening: float = 0
 
 
 def close_mouth_texture(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The photo with the mouth opening filled from the lips around it, so a closing mouth shows no seam of
-    teeth (the warp squeezes the opening to nothing; what it squeezes must be lip-coloured)."""
-    pts = landmarks[:, :2]
-    polygon = np.concatenate([pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP[1:-1])][::-1]])
-    x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - 6
-    x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + 7
+    """The photo with its mouth opening filled with lip: a closing mouth squeezes the opening to nothing, so what
+    is squeezed must read as lips meeting, not as a dark crack or teeth.  Each column of the opening blends from
+    the upper lip's colour to the lower lip's (sampled inside the lip bodies, past their shadowed inner edges),
+    with the faint shadow of a real closed seam between them; the fill reaches a little past the inner contours
+    and the corners (where the photo's shadow of the opening lies) and fades out softly."""
+    pts = landmarks[:, :2].astype(np.float64)
+    upper_in, lower_in = smooth_contour(pts[list(G.UPPER_INNER_LIP)]), smooth_contour(pts[list(G.LOWER_INNER_LIP)])
+    upper_out, lower_out = smooth_contour(pts[list(G.UPPER_OUTER_LIP)]), smooth_contour(pts[list(G.LOWER_OUTER_LIP)])
+    frame = _MouthFrame.of(pts[G.UPPER_INNER_LIP[0]], pts[G.UPPER_INNER_LIP[-1]])
+    if frame is None:
+        return crop
+    width = 2 * frame.half
+    reach = max(1.5, 0.025 * width)  # past the inner contours: the shadowed inner lip edge
+    polygon = np.concatenate([upper_in, lower_in[1:-1][::-1]])
     h, w = crop.shape[:2]
+    x0, y0 = np.floor(polygon.min(axis=0) - 3 * reach).astype(int)
+    x1, y1 = np.ceil(polygon.max(axis=0) + 3 * reach).astype(int) + 1
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return crop
+    # Lip colours along the mouth: a third of the way into each lip body from its inner contour.
+    samples = np.linspace(-1.0, 1.0, 48)
+    top, bottom = frame.profile(upper_in, samples), frame.profile(lower_in, samples)
+    top_out, bottom_out = frame.profile(upper_out, samples), frame.profile(lower_out, samples)
+    into = np.clip(0.4 * (top - top_out), reach, None), np.clip(0.4 * (bottom_out - bottom), reach, None)
+    upper_colour = _smooth_rows(frame.sample(crop, samples, top - into[0]))
+    lower_colour = _smooth_rows(frame.sample(crop, samples, bottom + into[1]))
+
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    un, v = frame.local(np.stack([xs.ravel(), ys.ravel()], axis=1))
+    t_top, t_bottom = np.interp(un, samples, top), np.interp(un, samples, bottom)
+    gap = np.maximum(t_bottom - t_top, 1e-3)
+    t = np.clip((v - t_top) / gap, 0.0, 1.0)
+    t = t * t * (3 - 2 * t)
+    colour = (np.stack([np.interp(un, samples, upper_colour[:, c]) for c in range(3)], axis=1) * (1 - t)[:, None]
+              + np.stack([np.interp(un, samples, lower_colour[:, c]) for c in range(3)], axis=1) * t[:, None])
+    colour *= (1.0 - 0.1 * np.exp(-((v - 0.5 * (t_top + t_bottom)) / max(1.0, 0.25 * reach + 0.15 * gap.mean())) ** 2))[:, None]
+    # Inside the opening (grown by ``reach``, and along the axis past the corners), fading over ``reach``.
+    outside = np.maximum(t_top - reach - v, v - t_bottom - reach)
+    beyond = (np.abs(un) - 1.0) * frame.half - 1.5 * reach
+    alpha = np.clip(0.5 - np.maximum(outside, beyond) / reach, 0.0, 1.0)
+    roi = crop[y0:y1, x0:x1].astype(np.float64).reshape(-1, 3)
     out = crop.copy()
-    roi = np.ascontiguousarray(out[y0:y1, x0:x1])
-    mask = np.zeros(roi.shape[:2], dtype=np.uint8)
-    cv2.fillPoly(mask, [np.round(polygon - [x0, y0]).astype(np.int32)], 255)
-    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
-    out[y0:y1, x0:x1] = cv2.inpaint(roi, mask, 3, cv2.INPAINT_TELEA)
+    out[y0:y1, x0:x1] = np.clip(roi * (1 - alpha[:, None]) + colour * alpha[:, None], 0, 255).reshape(y1 - y0, x1 - x0, 3).astype(np.uint8)
     return out
+
+
+@dataclass(frozen=True)
+class _MouthFrame:
+    """The mouth's own axes: u from corner to corner (-1..1), v across (pixels, toward the lower lip)."""
+
+    centre: np.ndarray
+    e_u: np.ndarray
+    e_v: np.ndarray
+    half: float
+
+    @staticmethod
+    def of(right: np.ndarray, left: np.ndarray) -> "_MouthFrame | None":
+        axis = left - right
+        width = float(np.linalg.norm(axis))
+        if width < 4.0:
+            return None
+        e_u = axis / width
+        return _MouthFrame((left + right) / 2, e_u, np.array([-e_u[1], e_u[0]]), width / 2)
+
+    def local(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rel = points - self.centre
+        return rel @ self.e_u / self.half, rel @ self.e_v
+
+    def profile(self, contour: np.ndarray, at: np.ndarray) -> np.ndarray:
+        u, v = self.local(contour)
+        order = np.argsort(u)
+        return np.interp(at, u[order], v[order])
+
+    def sample(self, image: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        pos = self.centre + (u * self.half)[:, None] * self.e_u + v[:, None] * self.e_v
+        mx, my = pos[:, 0].astype(np.float32)[None], pos[:, 1].astype(np.float32)[None]
+        return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0].astype(np.float64)
+
+
+def _smooth_rows(values: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """Smooth samples along the mouth (rows), so one bright pixel (a highlight, a tooth) does not streak."""
+    k = np.exp(-0.5 * (np.arange(-5, 6) / sigma) ** 2)
+    k /= k.sum()
+    padded = np.pad(values, ((5, 5), (0, 0)), mode="edge")
+    return np.stack([np.convolve(padded[:, c], k, mode="valid") for c in range(values.shape[1])], axis=1)
 
 
 def _visible_teeth(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:

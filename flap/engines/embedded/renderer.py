@@ -93,9 +93,7 @@ class EmbeddedRenderer:
         plate, filled = background_plate(portrait.crop, alpha, moving * above_chin)
         # The head carries whatever the plate replaced (strands the mask missed), so the still head is the photo.
         alpha = np.maximum(alpha, filled)
-        head = mesh.head_points[: mesh.num_landmarks]
-        gap = np.mean(head[list(G.UPPER_INNER_LIP[3:-3]), 1] - head[list(G.LOWER_INNER_LIP[3:-3]), 1])
-        source_jaw = float(max(0.0, gap) / max(rig.lip_gap_per_radian, 1e-6))
+        source_jaw = rig.source_jaw
         pose = portrait.pose
         source_camera = pose.to_camera(mesh.head_points)
         own_mouth = source_mouth(portrait.crop, portrait.landmarks)
@@ -217,7 +215,7 @@ class EmbeddedRenderer:
         pts = pts + rig.iris_displacements(rotation_6d_to_matrix(motion.eyes.reshape(t, 2, 6)))
         if expression_offsets is not None:
             pts = pts + expression_offsets[:, : mesh.num_landmarks] * rig.unit
-        pts = rig.jaw_rotate(pts, motion.jaw[:, 0].astype(np.float64) - state.source_jaw)
+        pts = rig.pose_jaw(pts, motion.jaw[:, 0].astype(np.float64))
         rings = mesh.head_points[mesh.num_landmarks:]
         allp = np.concatenate([pts, np.broadcast_to(rings, (t,) + rings.shape)], axis=1)
 

@@ -50,6 +50,8 @@ class FaceRig:
         self._build_lids()
         self._build_irises()
         self.lip_gap_per_radian = self._lip_gap_per_radian()
+        self.source_jaw = self.closing_angle()
+        self.closing_fix = self._closing_fix()
 
     # ------------------------------------------------------------------ regions
     def _build_regions(self) -> None:
@@ -103,13 +105,19 @@ class FaceRig:
         # Far to the sides the skin over the jaw joint moves little.
         side = np.abs(p[:, 0] - self.mouth_center[0]) / self.unit
         w *= 1.0 - 0.6 * _smoothstep((side - 4.0) / 3.0)
-        w[self.upper_lip] = 0.0
-        w[self.lower_lip] = 1.0
-        for corner in G.MOUTH_CORNERS:
-            w[corner] = 0.45
+        # The lips hinge at the corners: from a corner toward the middle the lower lip goes from the corner's share
+        # of the jaw to all of it, the upper lip from that share to none (full weight right beside a corner
+        # throws a lip vertex past the corner when the jaw moves far: a spike, lips folded over each other).
+        corners_x = np.sort([p[c, 0] for c in G.MOUTH_CORNERS])
+        from_corner = np.minimum(p[:, 0] - corners_x[0], corners_x[1] - p[:, 0]) / max(corners_x[1] - corners_x[0], 1e-6)
+        hinge = _smoothstep(from_corner / 0.22)
         # Upper lip neighbours that sit above the line stay with the skull.
         above = (~self.below_mouth_line) & (p[:, 1] > self.mouth_center[1] + 0.2 * self.unit) & ~self.lower_lip
         w[above & (np.abs(p[:, 0] - self.mouth_center[0]) < 0.6 * self.mouth_width)] *= 0.2
+        w[self.upper_lip] = (0.45 * (1.0 - hinge))[self.upper_lip]
+        w[self.lower_lip] = (0.45 + 0.55 * hinge)[self.lower_lip]
+        for corner in G.MOUTH_CORNERS + (G.UPPER_INNER_LIP[0], G.UPPER_INNER_LIP[-1]):
+            w[corner] = 0.45
         w[~self.is_mesh] = 0.0
         return w
 
@@ -117,6 +125,52 @@ class FaceRig:
         opened = self.jaw_rotate(self.points, np.array([0.1]))[0]
         lo = list(G.LOWER_INNER_LIP[3:-3])
         return float(np.mean(self.points[lo, 1] - opened[lo, 1]) / 0.1)
+
+    def closing_angle(self) -> float:
+        """How far the photo's jaw is open (radians, >= 0): the rotation that brings the middle of the inner lips
+        together.  Solved on the rotation itself, not a small-angle slope: a wide-open photo closed by the slope
+        overshoots, and the lower lip slides over the upper one (pursed lips, a hard seam)."""
+        up, lo = list(G.UPPER_INNER_LIP[3:-3]), list(G.LOWER_INNER_LIP[3:-3])
+
+        def gap(angle: float) -> float:
+            closed = self.jaw_rotate(self.points, np.array([-angle]))[0]
+            return float(np.mean(closed[up, 1] - closed[lo, 1]))
+
+        if gap(0.0) <= 0.0:
+            return 0.0
+        lo_a, hi_a = 0.0, 0.8
+        for _ in range(30):
+            mid = 0.5 * (lo_a + hi_a)
+            lo_a, hi_a = (mid, hi_a) if gap(mid) > 0 else (lo_a, mid)
+        return 0.5 * (lo_a + hi_a)
+
+    def _closing_fix(self, sigma: float = 0.7) -> np.ndarray:
+        """(V, 3): what the lower lip needs besides the rotation to meet the upper lip when the photo's open mouth
+        closes.  The rotation lifts the whole lower lip alike, but the opening tapers to the corners, so beside
+        them the lower lip would overshoot the upper one (lips folded over each other, a hard wedge at each corner).
+        Per inner-lip pair, the residual height; spread over the lower lip and the skin below it."""
+        if self.source_jaw <= 0.0:
+            return np.zeros_like(self.points)
+        closed = self.jaw_rotate(self.points, np.array([-self.source_jaw]))[0]
+        upper, lower = list(G.UPPER_INNER_LIP), list(G.LOWER_INNER_LIP)
+        residual = closed[upper, 1] - closed[lower, 1]
+        residual[[0, -1]] = 0.0
+        residual = np.minimum(residual, 0.0)  # only undo overshoot; a gap left in the middle is the rotation's
+        order = np.argsort(closed[lower, 0])
+        along = np.interp(self.points[:, 0], closed[lower, 0][order], residual[order], left=0.0, right=0.0)
+        spread = np.maximum(self._lip_falloff(self.lower_lip, sigma), self.lower_lip.astype(float)) * self.jaw_weights
+        fix = np.zeros_like(self.points)
+        fix[:, 1] = along * spread
+        return fix
+
+    def pose_jaw(self, points: np.ndarray, angles: np.ndarray) -> np.ndarray:
+        """The jaw at absolute opening ``angles`` (T,) radians (0: lips together), from the photo's own opening."""
+        relative = angles - self.source_jaw
+        out = self.jaw_rotate(points, relative)
+        if self.source_jaw > 0.0:
+            closing = np.clip(-relative / self.source_jaw, 0.0, 1.0)
+            out = out + closing[:, None, None] * self.closing_fix[None]
+        return out
 
     def jaw_rotate(self, points: np.ndarray, angles: np.ndarray) -> np.ndarray:
         """Rotate jaw-weighted vertices about the jaw axis by ``angles`` (T,) radians (+ opens). points: (T?, V, 3)."""
