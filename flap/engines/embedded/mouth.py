@@ -43,9 +43,13 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     light = float(np.clip(skin.mean() / 170.0, 0.45, 1.2))
     cavity = np.clip(lip_colour * 0.3 + np.array([8.0, 0.0, 1.0]), 0, 255) * min(light, 1.0)
     inner_lip = np.clip(lip_colour * 0.78, 0, 255)
-    # Teeth sit in the mouth's shadow: ivory, about as bright as the skin, in the photo's white balance.
+    # Teeth: a little darker and warmer than the whites of the eyes (the same light falls on both); without
+    # visible eye whites, ivory about as bright as the skin, in the photo's white balance.
     tint = (skin / max(skin.mean(), 1.0)) ** 0.2
     teeth = np.clip(np.array([1.0, 0.97, 0.9]) * tint * np.clip(skin.max() * 0.92, 70, 220), 40, 232)
+    sclera = _sclera(crop, pts)
+    if sclera is not None and np.ptp(sclera) < 0.8 * np.ptp(skin) and sclera.mean() > 0.7 * skin.mean():
+        teeth = np.clip(0.5 * teeth + 0.5 * sclera * np.array([0.9, 0.87, 0.8]), 40, 232)
     own = _visible_teeth(crop, pts)
     if own is not None:  # the photo shows teeth: use their colour
         teeth = 0.8 * own + 0.2 * teeth
@@ -183,6 +187,32 @@ def _visible_teeth(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
     return colour * 0.92
 
 
+def _sclera(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
+    """Median colour of the eye whites: the bright part of both eye openings (the iris and lashes excluded)."""
+    pixels = []
+    for upper, lower in ((G.LEFT_EYE_UPPER, G.LEFT_EYE_LOWER), (G.RIGHT_EYE_UPPER, G.RIGHT_EYE_LOWER)):
+        polygon = np.concatenate([pts[list(upper)], pts[list(lower[1:-1])][::-1]])
+        x0, y0 = np.floor(polygon.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + 1
+        x0, y0 = max(x0, 0), max(y0, 0)
+        if x1 - x0 < 3 or y1 - y0 < 2:
+            continue
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [np.round(polygon - [x0, y0]).astype(np.int32)], 1)
+        mask = cv2.erode(mask, np.ones((2, 2), np.uint8))
+        pixels.append(crop[y0:y1, x0:x1][mask[: crop[y0:y1, x0:x1].shape[0], : crop[y0:y1, x0:x1].shape[1]] > 0])
+    inside = np.concatenate(pixels).astype(np.float64) if pixels else np.zeros((0, 3))
+    if len(inside) < 12:
+        return None
+    # The whites are the bright, unsaturated part (skin of the lids is as bright but coloured).
+    score = inside.mean(axis=1) - 1.5 * (inside.max(axis=1) - inside.min(axis=1))
+    lo, hi = np.quantile(score, [0.8, 0.97])
+    white = inside[(score >= lo) & (score <= hi)]
+    if len(white) < 4:
+        return None
+    return np.median(white, axis=0)
+
+
 def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
     xs = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
@@ -207,29 +237,18 @@ def _band(distance: np.ndarray, height: np.ndarray, soft: float) -> np.ndarray:
 def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndarray, style: MouthStyle,
                 strength: float = 1.0, source: SourceMouth | None = None) -> None:
     """Paint the interior between the inner lip contours (corner to corner, (11, 2) each) into ``frame`` in place:
-    inner lips, a cavity that darkens with depth, upper and lower teeth and a tongue as far as the opening shows
-    them, under soft lip edges.  With ``source`` the photo's own teeth are shown under the upper lip."""
+    upper and lower teeth, a tongue and a cavity that darkens with depth and toward the corners, under the
+    lips' shadow and soft edges.  With ``source`` the photo's own mouth interior is shown, its upper part
+    attached to the upper lip and its lower part to the lower lip (teeth move with their jaw)."""
     if strength <= 0.0:
         return
-    right, left = upper_inner[0], upper_inner[-1]
-    axis = left - right
-    width = float(np.linalg.norm(axis))
-    if width < 2.0:
+    mf = _MouthFrame.of(upper_inner[0], upper_inner[-1])
+    if mf is None:
         return
-    e_u = axis / width
-    e_v = np.array([-e_u[1], e_u[0]])  # image y grows downward: e_v points from the upper to the lower lip
-    centre = (left + right) / 2
-    half = width / 2
-
-    def local(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rel = points - centre
-        return rel @ e_u / half, rel @ e_v
-
+    width = 2 * mf.half
     upper_s, lower_s = smooth_contour(upper_inner), smooth_contour(lower_inner)
-    uu, vu = local(upper_s)
-    ul, vl = local(lower_s)
     probe = np.linspace(-0.6, 0.6, 7)
-    opening = float((np.interp(probe, np.sort(ul), vl[np.argsort(ul)]) - np.interp(probe, np.sort(uu), vu[np.argsort(uu)])).max())
+    opening = float((mf.profile(lower_s, probe) - mf.profile(upper_s, probe)).max())
     if opening <= 0.25:
         return
     fade = strength * float(np.clip((opening - 0.25) / 1.5, 0.0, 1.0))  # a parting mouth fades in, never pops
@@ -247,53 +266,104 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.8 * soft) * fade
 
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    un, v = local(np.stack([xs.ravel(), ys.ravel()], axis=1))
-    top = np.interp(un, np.sort(uu), vu[np.argsort(uu)])
-    bottom = np.interp(un, np.sort(ul), vl[np.argsort(ul)])
+    un, v = mf.local(np.stack([xs.ravel(), ys.ravel()], axis=1))
+    samples = np.linspace(-1.0, 1.0, 41)
+    top = np.interp(un, samples, mf.profile(upper_s, samples))
+    bottom = np.interp(un, samples, mf.profile(lower_s, samples))
     gap = np.maximum(bottom - top, 1e-3)
     below_top, above_bottom = v - top, bottom - v
-    depth = np.clip(np.minimum(below_top, above_bottom) / (0.5 * gap), 0.0, 1.0)  # 0 at the lips, 1 mid-opening
-    across = np.clip(1.0 - np.abs(un), 0.0, 1.0)
-
-    # Cavity: darkest deep inside and toward the corners; the wet inner lip just inside the edge.
-    shade = (1.0 - 0.5 * depth ** 0.8) * (0.6 + 0.4 * np.sqrt(across))
-    colour = style.cavity[None, :] * (0.8 + 0.6 * (1 - depth))[:, None] * shade[:, None] / 0.8
-    lip_band = np.clip(1.0 - np.minimum(below_top, above_bottom) / max(1.5, 0.07 * width), 0.0, 1.0) ** 1.2
-    colour = colour * (1 - lip_band[:, None]) + style.inner_lip[None, :] * lip_band[:, None]
-
-    rel_open = opening / width
-    # Tongue: a broad rounded mass on the floor of the mouth, lit from the front, when the mouth is open.
-    tongue_vis = float(np.clip((rel_open - 0.08) / 0.2, 0.0, 1.0))
-    if tongue_vis > 0:
-        du = un / 0.75
-        surface = bottom - (0.42 - 0.22 * du ** 2) * gap  # its top edge, an arch lower at the sides
-        blob = np.clip((v - surface) / np.maximum(1.0, 0.08 * gap), 0.0, 1.0) * np.clip(1.0 - np.abs(du) ** 3, 0.0, 1.0) * tongue_vis
-        lit = 0.45 + 0.5 * np.clip(1.0 - (v - surface) / np.maximum(0.3 * gap, 1e-3), 0.0, 1.0) * np.sqrt(across)
-        colour = colour * (1 - blob[:, None]) + (style.tongue[None, :] * lit[:, None]) * blob[:, None]
-
-    # Lower teeth: the incisors' edges over the lower lip, in shadow, once the mouth is open enough.
-    lower_vis = float(np.clip((rel_open - 0.2) / 0.2, 0.0, 1.0)) * 0.85
-    if lower_vis > 0:
-        arch = np.sqrt(np.clip(1.0 - (un / 0.42) ** 2, 0.0, 1.0))
-        low = _band(above_bottom - 0.015 * width, np.minimum(0.035 * width, 0.15 * gap) * arch, soft) * arch * lower_vis
-        tone = style.teeth[None, :] * (0.62 + 0.2 * arch)[:, None] * _separations(un)[:, None]
-        colour = colour * (1 - low[:, None]) + tone * low[:, None]
-
-    # Upper teeth: under the upper lip along its curve, widest in the middle, in the mouth's shadow at the sides.
-    arch = np.sqrt(np.clip(1.0 - (un / 0.8) ** 2, 0.0, 1.0))
-    teeth_height = np.minimum(0.15 * width, 0.5 * gap) * arch
+    geometry = _Interior(un, below_top, above_bottom, gap, width, opening, soft)
+    colour = _synthetic_interior(style, geometry)
     if source is not None:
-        colour = _source_teeth(source, un, below_top, colour, soft)
-    else:
-        upper_teeth = _band(below_top, teeth_height, soft) * np.clip(arch * 2.5, 0.0, 1.0)
-        fall = 1.0 - 0.2 * np.clip(below_top / np.maximum(teeth_height, 1e-3), 0, 1)
-        tone = style.teeth[None, :] * ((0.72 + 0.28 * arch) * fall * _separations(un))[:, None]
-        colour = colour * (1 - upper_teeth[:, None]) + tone * upper_teeth[:, None]
+        colour = _source_interior(source, geometry, colour)
+    colour = _inner_lips(style, geometry, colour)
 
     roi = frame[y0:y1, x0:x1].astype(np.float32)
-    painted = cv2.GaussianBlur(colour.reshape(roi.shape).astype(np.float32), (0, 0), 0.5 * soft)
+    painted = cv2.GaussianBlur(colour.reshape(roi.shape).astype(np.float32), (0, 0), 0.45 * soft)
     a = alpha[:, :, None]
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + painted * a, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class _Interior:
+    """Where each painted pixel lies in the opening: across the mouth (u, -1..1), its distance below the upper
+    lip and above the lower lip, the opening's height there (pixels), and the mouth's width and opening."""
+
+    u: np.ndarray
+    below_top: np.ndarray
+    above_bottom: np.ndarray
+    gap: np.ndarray
+    width: float
+    opening: float
+    soft: float
+
+
+def _smooth01(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _synthetic_interior(style: MouthStyle, g: _Interior) -> np.ndarray:
+    """Cavity, tongue, lower and upper teeth, all lit from the front through the opening: a barely parted mouth
+    lets in little light (teeth in shadow, never a white line), the corners are in the cheeks' shadow."""
+    u, s, b, gap, width = g.u, g.below_top, g.above_bottom, g.gap, g.width
+    a = np.abs(u)
+    rel_open = g.opening / width
+    light = 0.62 + 0.38 * float(_smooth01(rel_open / 0.2))
+    corner = _smooth01((a - 0.3) / 0.6)  # the buccal corridor: dark toward the corners
+
+    # Cavity: dark lip tone near the lips, near black deep inside.
+    depth = np.clip(np.minimum(s, b) / np.maximum(0.5 * gap, 1e-3), 0.0, 1.0)
+    colour = style.cavity[None, :] * ((1.3 - 0.75 * depth ** 0.7) * (1.0 - 0.45 * corner))[:, None]
+
+    # Tongue: a rounded mass on the floor of the mouth, its front lit, its back and sides in shadow.
+    tongue_vis = float(_smooth01((rel_open - 0.06) / 0.18))
+    if tongue_vis > 0:
+        du = u / 0.7
+        height = (0.5 - 0.26 * du ** 2) * gap
+        into = (height - b) / np.maximum(0.18 * gap, 1.5)
+        blob = _smooth01(into + 0.3) * _smooth01((1.0 - np.abs(du)) / 0.4) * tongue_vis * 0.9
+        # Its visible surface runs from the front (low, near the teeth: lit) back into the mouth (up: dark).
+        lit = (0.55 + 0.4 * _smooth01(1.0 - b / np.maximum(height, 1e-3))) * (1.0 - 0.5 * corner)
+        colour = colour * (1 - blob[:, None]) + (style.tongue[None, :] * (lit * light)[:, None]) * blob[:, None]
+
+    # Lower teeth: the edges of the lower incisors just over the lower lip, in the upper teeth's shadow.
+    lower_vis = float(_smooth01((rel_open - 0.14) / 0.2)) * 0.6
+    if lower_vis > 0:
+        arch = np.sqrt(np.clip(1.0 - (u / 0.5) ** 2, 0.0, 1.0))
+        height = np.minimum(0.055 * width, 0.22 * gap) * arch * _tooth_tips(u, 0.5)
+        band = _band(b - 0.01 * width, height, g.soft) * lower_vis * np.clip(arch * 3, 0, 1)
+        shade = 0.6 * light * (1.0 - 0.35 * corner) * (0.8 + 0.2 * _smooth01(b / np.maximum(height, 1e-3)))
+        tone = (0.8 * style.teeth + 0.2 * style.tongue)[None, :] * (shade * _separations(u / 0.8))[:, None]
+        colour = colour * (1 - band[:, None]) + tone * band[:, None]
+
+    # Upper teeth: from under the upper lip (whose shadow lies on them) down to rounded incisal edges; the
+    # front teeth widest and brightest, the side teeth receding into the corners' shadow.
+    arch = np.sqrt(np.clip(1.0 - (u / 0.8) ** 2, 0.0, 1.0))
+    height = np.minimum(0.115 * width, 0.62 * gap + 0.02 * width) * arch * _tooth_tips(u, 1.0)
+    band = _band(s, height, g.soft) * np.clip(arch * 2.5, 0.0, 1.0)
+    under_lip = 0.58 + 0.42 * _smooth01(s / np.maximum(0.5 * height, 1.0))
+    edge = 1.0 - 0.1 * _smooth01((s - 0.75 * height) / np.maximum(0.25 * height, 1e-3))  # translucent tips
+    shade = light * under_lip * edge * (1.0 - 0.6 * corner) * _separations(u)
+    colour = colour * (1 - band[:, None]) + (style.teeth[None, :] * shade[:, None]) * band[:, None]
+    return colour
+
+
+def _inner_lips(style: MouthStyle, g: _Interior, colour: np.ndarray) -> np.ndarray:
+    """The wet inner side of the lips just inside the opening: lip colour darkening into the mouth."""
+    near = np.minimum(g.below_top, g.above_bottom)
+    thick = max(1.0, 0.022 * g.width)
+    band = np.clip(1.0 - near / thick, 0.0, 1.0) ** 1.5
+    return colour * (1 - band[:, None]) + style.inner_lip[None, :] * band[:, None]
+
+
+def _tooth_tips(u: np.ndarray, span: float) -> np.ndarray:
+    """Each tooth's edge rounded at its corners: a slight scallop along the incisal line."""
+    edges = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72, 0.82, 1.0]) * span
+    a = np.abs(u)
+    k = np.clip(np.searchsorted(edges, a) - 1, 0, len(edges) - 2)
+    phase = np.clip((a - edges[k]) / (edges[k + 1] - edges[k]), 0.0, 1.0)
+    return 1.0 - 0.05 * (2 * phase - 1) ** 6
 
 
 def _separations(un: np.ndarray) -> np.ndarray:
@@ -303,28 +373,57 @@ def _separations(un: np.ndarray) -> np.ndarray:
     a = np.abs(un)
     k = np.clip(np.searchsorted(edges, a) - 1, 0, len(edges) - 2)
     phase = (a - edges[k]) / (edges[k + 1] - edges[k])
-    return 0.9 + 0.1 * np.sin(np.pi * np.clip(phase, 0.0, 1.0)) ** 0.7
+    return 0.93 + 0.07 * np.sin(np.pi * np.clip(phase, 0.0, 1.0)) ** 0.5
 
 
-def _source_teeth(source: SourceMouth, un: np.ndarray, depth: np.ndarray, colour: np.ndarray, soft: float) -> np.ndarray:
-    """Sample the photo's mouth interior at the same depth below its upper lip; beyond it keep ``colour``."""
-    right, left = source.upper[0], source.upper[-1]
-    axis = left - right
-    width = float(np.linalg.norm(axis))
-    e_u = axis / width
-    e_v = np.array([-e_u[1], e_u[0]])
-    centre = (left + right) / 2
-    half = width / 2
-    rel_u = (source.upper - centre) @ e_u / half
-    rel_v = (source.upper - centre) @ e_v
-    low_u = (source.lower - centre) @ e_u / half
-    low_v = (source.lower - centre) @ e_v
-    ou, ol = np.argsort(rel_u), np.argsort(low_u)
-    top = np.interp(un, rel_u[ou], rel_v[ou])
-    gap = np.interp(un, low_u[ol], low_v[ol]) - top
-    pos = centre + (un * half)[:, None] * e_u + (top + depth)[:, None] * e_v
+def _source_interior(source: SourceMouth, g: _Interior, colour: np.ndarray) -> np.ndarray:
+    """The photo's own mouth interior: the upper half of the opening sampled at the same depth below the photo's
+    upper lip, the lower half at the same height above its lower lip (upper teeth with the skull, lower teeth
+    with the jaw).  Where the mouth opens wider than the photo's, the middle keeps ``colour``."""
+    mf = _MouthFrame.of(source.upper[0], source.upper[-1])
+    if mf is None:
+        return colour
+    samples = np.linspace(-1.0, 1.0, 41)
+    top = np.interp(g.u, samples, mf.profile(source.upper, samples))
+    bottom = np.interp(g.u, samples, mf.profile(source.lower, samples))
+    src_gap = np.maximum(bottom - top, 0.0)
+    upper_half = g.below_top <= g.above_bottom
+    depth = np.where(upper_half, g.below_top, g.above_bottom)
+    v = np.where(upper_half, top + g.below_top, bottom - g.above_bottom)
+    pos = mf.centre + (g.u * mf.half)[:, None] * mf.e_u + v[:, None] * mf.e_v
     map_x = pos[:, 0].astype(np.float32).reshape(-1, 1)
     map_y = pos[:, 1].astype(np.float32).reshape(-1, 1)
     sampled = cv2.remap(source.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
-    weight = np.clip((gap - depth) / soft, 0.0, 1.0)[:, None] * np.clip((1.0 - np.abs(un)) * 6, 0, 1)[:, None]
-    return colour * (1 - weight) + sampled.astype(np.float64) * weight
+    # A mouth parted less than the photo's lets in less light: its teeth in shadow, never a bright sliver.
+    sampled = sampled * (0.55 + 0.45 * float(_smooth01(g.opening / max(float(np.max(src_gap)), 1e-3))))
+    reach = 0.5 * src_gap
+    weight = np.clip((reach - depth) / np.maximum(0.25 * reach, g.soft) + 0.5, 0.0, 1.0) * np.clip((1.0 - np.abs(g.u)) * 6, 0, 1)
+    return colour * (1 - weight[:, None]) + sampled.astype(np.float64) * weight[:, None]
+
+
+def soften_lip_folds(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, offset: tuple[int, int],
+                     lips: np.ndarray, jump: float = 1.5) -> None:
+    """Anti-alias the hard edges the warp makes around the lips, in place: where lips meet or fold over each
+    other, neighbouring pixels sample the photo far apart, and the rasteriser's pixel coverage leaves a 1-px
+    staircase.  Those pixels (and their neighbours) get a small blur; elsewhere the frame is untouched.
+    ``map_x``/``map_y``: the backward map of the region starting at ``offset``; ``lips``: outer lip points."""
+    ox, oy = offset
+    mh, mw = map_x.shape
+    x0, y0 = np.floor(lips.min(axis=0)).astype(int) - 4
+    x1, y1 = np.ceil(lips.max(axis=0)).astype(int) + 5
+    x0, y0 = max(x0, ox + 1), max(y0, oy + 1)
+    x1, y1 = min(x1, ox + mw - 1), min(y1, oy + mh - 1)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return
+    sx = map_x[y0 - oy - 1:y1 - oy + 1, x0 - ox - 1:x1 - ox + 1]
+    sy = map_y[y0 - oy - 1:y1 - oy + 1, x0 - ox - 1:x1 - ox + 1]
+    gx = np.abs(np.diff(sx, axis=1))[1:-1] + np.abs(np.diff(sy, axis=1))[1:-1]
+    gy = np.abs(np.diff(sx, axis=0))[:, 1:-1] + np.abs(np.diff(sy, axis=0))[:, 1:-1]
+    edge = np.maximum(np.maximum(gx[:, :-1], gx[:, 1:]), np.maximum(gy[:-1], gy[1:]))
+    weight = np.clip((edge - jump) / jump, 0.0, 1.0).astype(np.float32)
+    if not weight.any():
+        return
+    weight = np.minimum(cv2.GaussianBlur(weight, (0, 0), 0.8) * 2.0, 1.0)[:, :, None]
+    roi = frame[y0:y1, x0:x1].astype(np.float32)
+    blurred = cv2.GaussianBlur(roi, (0, 0), 0.7)
+    frame[y0:y1, x0:x1] = np.clip(roi + (blurred - roi) * weight, 0, 255).astype(np.uint8)

@@ -16,7 +16,8 @@ import numpy as np
 
 from flap.engines.embedded.compositing import background_plate, composite_roi, premultiply, still_frame, subject_alpha
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
-from flap.engines.embedded.mouth import MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth, source_mouth
+from flap.engines.embedded.mouth import (MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth,
+                                         soften_lip_folds, source_mouth)
 from flap.engines.embedded.rasterizer import folded_triangles, rasterize_backward_map
 from flap.engines.embedded.rig import FaceRig, RigConfig
 from flap.face import landmark_groups as G
@@ -312,6 +313,8 @@ class EmbeddedRenderer:
             warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
         pts = image_to_camera(camera[: G.NUM_LANDMARKS])[:, :2]
+        if region is not None:
+            soften_lip_folds(out, sub_x, sub_y, (x0, y0), pts[list(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP)])
         if self.config.mouth_interior and state.paint_interior:
             paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
         if self.config.lash_line and blink > 0.35:
