@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import numba
 import numpy as np
 
 from flap.face import landmark_groups as G
@@ -229,11 +230,6 @@ def smooth_contour(points: np.ndarray, per_segment: int = 3) -> np.ndarray:
     return np.concatenate([curve.transpose(1, 0, 2).reshape(-1, 2), points[-1:]])
 
 
-def _band(distance: np.ndarray, height: np.ndarray, soft: float) -> np.ndarray:
-    """1 inside [0, height] of ``distance``, with soft edges ``soft`` pixels wide."""
-    return np.clip(distance / soft + 0.5, 0, 1) * np.clip((height - distance) / soft + 0.5, 0, 1)
-
-
 def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndarray, style: MouthStyle,
                 strength: float = 1.0, source: SourceMouth | None = None) -> None:
     """Paint the interior between the inner lip contours (corner to corner, (11, 2) each) into ``frame`` in place:
@@ -265,21 +261,21 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     soft = max(0.8, 0.012 * width)  # lip edges as soft as the photo's
     alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.8 * soft) * fade
 
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    un, v = mf.local(np.stack([xs.ravel(), ys.ravel()], axis=1))
+    # Only the pixels the interior shows through (the bounding box's corners are lips and skin).
+    roi = frame[y0:y1, x0:x1].astype(np.float32)
+    shown = cv2.dilate((alpha > 2e-3).astype(np.uint8), np.ones((3, 3), np.uint8)).ravel() > 0
+    ys, xs = np.nonzero(shown.reshape(alpha.shape))
+    un, v = mf.local(np.stack([xs + x0, ys + y0], axis=1).astype(np.float64))
     samples = np.linspace(-1.0, 1.0, 41)
     top = np.interp(un, samples, mf.profile(upper_s, samples))
     bottom = np.interp(un, samples, mf.profile(lower_s, samples))
     gap = np.maximum(bottom - top, 1e-3)
-    below_top, above_bottom = v - top, bottom - v
-    geometry = _Interior(un, below_top, above_bottom, gap, width, opening, soft)
-    colour = _synthetic_interior(style, geometry)
-    if source is not None:
-        colour = _source_interior(source, geometry, colour)
-    colour = _inner_lips(style, geometry, colour)
-
-    roi = frame[y0:y1, x0:x1].astype(np.float32)
-    painted = cv2.GaussianBlur(colour.reshape(roi.shape).astype(np.float32), (0, 0), 0.45 * soft)
+    geometry = _Interior(un, v - top, bottom - v, gap, width, opening, soft)
+    own = _source_interior(source, geometry) if source is not None else None
+    colour = _interior(style, geometry, own)
+    full = roi.reshape(-1, 3).copy()
+    full[shown] = colour
+    painted = cv2.GaussianBlur(full.reshape(roi.shape), (0, 0), 0.45 * soft)
     a = alpha[:, :, None]
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + painted * a, 0, 255).astype(np.uint8)
 
@@ -303,102 +299,145 @@ def _smooth01(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
-def _synthetic_interior(style: MouthStyle, g: _Interior) -> np.ndarray:
-    """Cavity, tongue, lower and upper teeth, all lit from the front through the opening: a barely parted mouth
-    lets in little light (teeth in shadow, never a white line), the corners are in the cheeks' shadow."""
-    u, s, b, gap, width = g.u, g.below_top, g.above_bottom, g.gap, g.width
-    a = np.abs(u)
-    rel_open = g.opening / width
-    light = 0.62 + 0.38 * float(_smooth01(rel_open / 0.2))
-    corner = _smooth01((a - 0.3) / 0.6)  # the buccal corridor: dark toward the corners
-
-    # Cavity: dark lip tone near the lips, near black deep inside.
-    depth = np.clip(np.minimum(s, b) / np.maximum(0.5 * gap, 1e-3), 0.0, 1.0)
-    colour = style.cavity[None, :] * ((1.3 - 0.75 * depth ** 0.7) * (1.0 - 0.45 * corner))[:, None]
-
-    # Tongue: a rounded mass on the floor of the mouth, its front lit, its back and sides in shadow.
-    tongue_vis = float(_smooth01((rel_open - 0.06) / 0.18))
-    if tongue_vis > 0:
-        du = u / 0.7
-        height = (0.5 - 0.26 * du ** 2) * gap
-        into = (height - b) / np.maximum(0.18 * gap, 1.5)
-        blob = _smooth01(into + 0.3) * _smooth01((1.0 - np.abs(du)) / 0.4) * tongue_vis * 0.9
-        # Its visible surface runs from the front (low, near the teeth: lit) back into the mouth (up: dark).
-        lit = (0.55 + 0.4 * _smooth01(1.0 - b / np.maximum(height, 1e-3))) * (1.0 - 0.5 * corner)
-        colour = colour * (1 - blob[:, None]) + (style.tongue[None, :] * (lit * light)[:, None]) * blob[:, None]
-
-    # Lower teeth: the edges of the lower incisors just over the lower lip, in the upper teeth's shadow.
-    lower_vis = float(_smooth01((rel_open - 0.14) / 0.2)) * 0.6
-    if lower_vis > 0:
-        arch = np.sqrt(np.clip(1.0 - (u / 0.5) ** 2, 0.0, 1.0))
-        height = np.minimum(0.055 * width, 0.22 * gap) * arch * _tooth_tips(u, 0.5)
-        band = _band(b - 0.01 * width, height, g.soft) * lower_vis * np.clip(arch * 3, 0, 1)
-        shade = 0.6 * light * (1.0 - 0.35 * corner) * (0.8 + 0.2 * _smooth01(b / np.maximum(height, 1e-3)))
-        tone = (0.8 * style.teeth + 0.2 * style.tongue)[None, :] * (shade * _separations(u / 0.8))[:, None]
-        colour = colour * (1 - band[:, None]) + tone * band[:, None]
-
-    # Upper teeth: from under the upper lip (whose shadow lies on them) down to rounded incisal edges; the
-    # front teeth widest and brightest, the side teeth receding into the corners' shadow.
-    arch = np.sqrt(np.clip(1.0 - (u / 0.8) ** 2, 0.0, 1.0))
-    height = np.minimum(0.115 * width, 0.62 * gap + 0.02 * width) * arch * _tooth_tips(u, 1.0)
-    band = _band(s, height, g.soft) * np.clip(arch * 2.5, 0.0, 1.0)
-    under_lip = 0.58 + 0.42 * _smooth01(s / np.maximum(0.5 * height, 1.0))
-    edge = 1.0 - 0.1 * _smooth01((s - 0.75 * height) / np.maximum(0.25 * height, 1e-3))  # translucent tips
-    shade = light * under_lip * edge * (1.0 - 0.6 * corner) * _separations(u)
-    colour = colour * (1 - band[:, None]) + (style.teeth[None, :] * shade[:, None]) * band[:, None]
-    return colour
+def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Cavity, tongue, lower and upper teeth, all lit from the front through the opening (a barely parted mouth
+    lets in little light: teeth in shadow, never a white line; the corners are in the cheeks' shadow), under
+    ``own`` (the photo's interior and its weight) where given, and the wet inner lips just inside the opening."""
+    n = len(g.u)
+    colours, weight = own if own is not None else (np.zeros((n, 3)), np.zeros(n))
+    out = np.empty((n, 3))
+    _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, g.width, g.opening, g.soft, style.cavity,
+                     style.tongue, style.teeth, style.inner_lip, colours, weight, out)
+    return out
 
 
-def _inner_lips(style: MouthStyle, g: _Interior, colour: np.ndarray) -> np.ndarray:
-    """The wet inner side of the lips just inside the opening: lip colour darkening into the mouth."""
-    near = np.minimum(g.below_top, g.above_bottom)
-    thick = max(1.0, 0.022 * g.width)
-    band = np.clip(1.0 - near / thick, 0.0, 1.0) ** 1.5
-    return colour * (1 - band[:, None]) + style.inner_lip[None, :] * band[:, None]
+# Tooth boundaries across the mouth (|u|): central incisors widest, narrower toward the corners.
+_TEETH = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72, 0.82, 1.0])
 
 
-def _tooth_tips(u: np.ndarray, span: float) -> np.ndarray:
-    """Each tooth's edge rounded at its corners: a slight scallop along the incisal line."""
-    edges = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72, 0.82, 1.0]) * span
-    a = np.abs(u)
-    k = np.clip(np.searchsorted(edges, a) - 1, 0, len(edges) - 2)
-    phase = np.clip((a - edges[k]) / (edges[k + 1] - edges[k]), 0.0, 1.0)
-    return 1.0 - 0.05 * (2 * phase - 1) ** 6
+@numba.njit(cache=True)
+def _s01(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
 
-def _separations(un: np.ndarray) -> np.ndarray:
-    """Each tooth a little rounded: brighter in its middle, darker toward its neighbours (central incisors
-    widest, narrower toward the corners), without drawn lines."""
-    edges = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72, 0.82])
-    a = np.abs(un)
-    k = np.clip(np.searchsorted(edges, a) - 1, 0, len(edges) - 2)
-    phase = (a - edges[k]) / (edges[k + 1] - edges[k])
-    return 0.93 + 0.07 * np.sin(np.pi * np.clip(phase, 0.0, 1.0)) ** 0.5
+@numba.njit(cache=True)
+def _tooth_phase(a: float, span: float) -> float:
+    """Where ``a`` (|u|) lies within its tooth, 0..1, for teeth spread over ``span`` of the half-width."""
+    for k in range(len(_TEETH) - 1):
+        lo, hi = _TEETH[k] * span, _TEETH[k + 1] * span
+        if a < hi or k == len(_TEETH) - 2:
+            return min(max((a - lo) / (hi - lo), 0.0), 1.0)
+    return 1.0
 
 
-def _source_interior(source: SourceMouth, g: _Interior, colour: np.ndarray) -> np.ndarray:
+@numba.njit(cache=True)
+def _interior_kernel(u, s, b, gap, width, opening, soft, cavity, tongue, teeth, inner_lip, own, own_weight, out):
+    rel_open = opening / width
+    thick = max(1.0, 0.022 * width)
+    light = 0.62 + 0.38 * _s01(rel_open / 0.2)
+    tongue_vis = _s01((rel_open - 0.06) / 0.18)
+    lower_vis = _s01((rel_open - 0.14) / 0.2) * 0.6
+    for i in range(len(u)):
+        a = abs(u[i])
+        si, bi, gi = s[i], b[i], gap[i]
+        lip = max(1.0 - min(si, bi) / thick, 0.0) ** 1.5
+        if own_weight[i] >= 0.999:  # the photo's own interior: nothing to synthesize under it
+            for c in range(3):
+                out[i, c] = own[i, c] + (inner_lip[c] - own[i, c]) * lip
+            continue
+        corner = _s01((a - 0.3) / 0.6)  # the buccal corridor: dark toward the corners
+        # Cavity: dark lip tone near the lips, darker deep inside.
+        depth = min(max(min(si, bi) / max(0.5 * gi, 1e-3), 0.0), 1.0)
+        k = (1.3 - 0.7 * depth ** 0.7) * (1.0 - 0.45 * corner)
+        c0, c1, c2 = cavity[0] * k, cavity[1] * k, cavity[2] * k
+        # Tongue: a rounded mass on the floor, its front (low, near the teeth) lit, its back in shadow.
+        if tongue_vis > 0:
+            du = u[i] / 0.7
+            height = (0.5 - 0.26 * du * du) * gi
+            into = (height - bi) / max(0.18 * gi, 1.5)
+            w = _s01(into + 0.3) * _s01((1.0 - abs(du)) / 0.4) * tongue_vis * 0.9
+            lit = (0.55 + 0.4 * _s01(1.0 - bi / max(height, 1e-3))) * (1.0 - 0.5 * corner) * light
+            c0 += (tongue[0] * lit - c0) * w
+            c1 += (tongue[1] * lit - c1) * w
+            c2 += (tongue[2] * lit - c2) * w
+        # Tooth surfaces: each a little brighter in its middle than toward its neighbours.
+        sep = 0.93 + 0.07 * np.sin(np.pi * _tooth_phase(a, 1.0)) ** 0.5
+        # Lower teeth: the lower incisors' edges just over the lower lip, in the upper teeth's shadow.
+        if lower_vis > 0:
+            arch = np.sqrt(min(max(1.0 - (u[i] / 0.5) ** 2, 0.0), 1.0))
+            tip = 1.0 - 0.05 * (2 * _tooth_phase(a, 0.5) - 1) ** 6
+            height = min(0.055 * width, 0.22 * gi) * arch * tip
+            d = bi - 0.01 * width
+            w = (min(max(d / soft + 0.5, 0.0), 1.0) * min(max((height - d) / soft + 0.5, 0.0), 1.0)
+                 * lower_vis * min(arch * 3, 1.0))
+            shade = 0.6 * light * (1.0 - 0.35 * corner) * (0.8 + 0.2 * _s01(bi / max(height, 1e-3)))
+            shade *= 0.93 + 0.07 * np.sin(np.pi * _tooth_phase(a / 0.8, 1.0)) ** 0.5
+            c0 += ((0.8 * teeth[0] + 0.2 * tongue[0]) * shade - c0) * w
+            c1 += ((0.8 * teeth[1] + 0.2 * tongue[1]) * shade - c1) * w
+            c2 += ((0.8 * teeth[2] + 0.2 * tongue[2]) * shade - c2) * w
+        # Upper teeth: from under the upper lip (whose shadow lies on them) down to rounded incisal edges,
+        # the front teeth widest and brightest, the side teeth receding into the corners' shadow.
+        arch = np.sqrt(min(max(1.0 - (u[i] / 0.8) ** 2, 0.0), 1.0))
+        tip = 1.0 - 0.05 * (2 * _tooth_phase(a, 1.0) - 1) ** 6
+        height = min(0.115 * width, 0.62 * gi + 0.02 * width) * arch * tip
+        w = min(max(si / soft + 0.5, 0.0), 1.0) * min(max((height - si) / soft + 0.5, 0.0), 1.0) * min(arch * 2.5, 1.0)
+        under_lip = 0.58 + 0.42 * _s01(si / max(0.5 * height, 1.0))
+        edge = 1.0 - 0.1 * _s01((si - 0.75 * height) / max(0.25 * height, 1e-3))  # translucent tips
+        shade = light * under_lip * edge * (1.0 - 0.6 * corner) * sep
+        c0 += (teeth[0] * shade - c0) * w
+        c1 += (teeth[1] * shade - c1) * w
+        c2 += (teeth[2] * shade - c2) * w
+        # The photo's own interior where it reaches, then the wet inner side of the lips just inside.
+        w = own_weight[i]
+        c0 += (own[i, 0] - c0) * w
+        c1 += (own[i, 1] - c1) * w
+        c2 += (own[i, 2] - c2) * w
+        out[i, 0] = c0 + (inner_lip[0] - c0) * lip
+        out[i, 1] = c1 + (inner_lip[1] - c1) * lip
+        out[i, 2] = c2 + (inner_lip[2] - c2) * lip
+
+
+def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.ndarray]:
     """The photo's own mouth interior: the upper half of the opening sampled at the same depth below the photo's
     upper lip, the lower half at the same height above its lower lip (upper teeth with the skull, lower teeth
-    with the jaw).  Where the mouth opens wider than the photo's, the middle keeps ``colour``."""
+    with the jaw).  Returns (colours, weight): the weight falls to 0 where the mouth opens wider than the
+    photo's (its middle) and toward the corners."""
     mf = _MouthFrame.of(source.upper[0], source.upper[-1])
     if mf is None:
-        return colour
+        return np.zeros((len(g.u), 3)), np.zeros(len(g.u))
     samples = np.linspace(-1.0, 1.0, 41)
-    top = np.interp(g.u, samples, mf.profile(source.upper, samples))
-    bottom = np.interp(g.u, samples, mf.profile(source.lower, samples))
-    src_gap = np.maximum(bottom - top, 0.0)
-    upper_half = g.below_top <= g.above_bottom
-    depth = np.where(upper_half, g.below_top, g.above_bottom)
-    v = np.where(upper_half, top + g.below_top, bottom - g.above_bottom)
-    pos = mf.centre + (g.u * mf.half)[:, None] * mf.e_u + v[:, None] * mf.e_v
-    map_x = pos[:, 0].astype(np.float32).reshape(-1, 1)
-    map_y = pos[:, 1].astype(np.float32).reshape(-1, 1)
+    top, bottom = mf.profile(source.upper, samples), mf.profile(source.lower, samples)
+    n = len(g.u)
+    map_x, map_y, weight = np.empty((n, 1), np.float32), np.empty((n, 1), np.float32), np.empty(n)
+    _source_positions(g.u, g.below_top, g.above_bottom, samples, top, bottom, mf.centre, mf.e_u, mf.e_v, mf.half,
+                      g.soft, map_x, map_y, weight)
     sampled = cv2.remap(source.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
     # A mouth parted less than the photo's lets in less light: its teeth in shadow, never a bright sliver.
-    sampled = sampled * (0.55 + 0.45 * float(_smooth01(g.opening / max(float(np.max(src_gap)), 1e-3))))
-    reach = 0.5 * src_gap
-    weight = np.clip((reach - depth) / np.maximum(0.25 * reach, g.soft) + 0.5, 0.0, 1.0) * np.clip((1.0 - np.abs(g.u)) * 6, 0, 1)
-    return colour * (1 - weight[:, None]) + sampled.astype(np.float64) * weight[:, None]
+    light = 0.55 + 0.45 * float(_smooth01(g.opening / max(float(np.max(bottom - top)), 1e-3)))
+    return sampled * light, weight
+
+
+@numba.njit(cache=True)
+def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, e_u, e_v, half, soft, map_x, map_y, weight):
+    """Where each painted pixel samples the photo's mouth (upper half from its upper lip, lower half from its
+    lower lip) and how much of the photo's interior it shows there (none beyond the middle of its opening)."""
+    last = len(samples) - 1
+    step = (samples[last] - samples[0]) / last  # evenly spaced
+    for i in range(len(u)):
+        f = min(max((u[i] - samples[0]) / step, 0.0), last - 1e-9)
+        k = int(f)
+        f -= k
+        t = top[k] + (top[k + 1] - top[k]) * f
+        low = bottom[k] + (bottom[k + 1] - bottom[k]) * f
+        reach = 0.5 * max(low - t, 0.0)
+        if below_top[i] <= above_bottom[i]:
+            depth, v = below_top[i], t + below_top[i]
+        else:
+            depth, v = above_bottom[i], low - above_bottom[i]
+        map_x[i, 0] = centre[0] + u[i] * half * e_u[0] + v * e_v[0]
+        map_y[i, 0] = centre[1] + u[i] * half * e_u[1] + v * e_v[1]
+        weight[i] = min(max((reach - depth) / max(0.25 * reach, soft) + 0.5, 0.0), 1.0) * min(max((1.0 - abs(u[i])) * 6, 0.0), 1.0)
 
 
 def soften_lip_folds(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, offset: tuple[int, int],
@@ -415,15 +454,30 @@ def soften_lip_folds(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, of
     x1, y1 = min(x1, ox + mw - 1), min(y1, oy + mh - 1)
     if x1 - x0 < 3 or y1 - y0 < 3:
         return
-    sx = map_x[y0 - oy - 1:y1 - oy + 1, x0 - ox - 1:x1 - ox + 1]
-    sy = map_y[y0 - oy - 1:y1 - oy + 1, x0 - ox - 1:x1 - ox + 1]
-    gx = np.abs(np.diff(sx, axis=1))[1:-1] + np.abs(np.diff(sy, axis=1))[1:-1]
-    gy = np.abs(np.diff(sx, axis=0))[:, 1:-1] + np.abs(np.diff(sy, axis=0))[:, 1:-1]
-    edge = np.maximum(np.maximum(gx[:, :-1], gx[:, 1:]), np.maximum(gy[:-1], gy[1:]))
-    weight = np.clip((edge - jump) / jump, 0.0, 1.0).astype(np.float32)
-    if not weight.any():
+    weight = np.zeros((y1 - y0, x1 - x0), np.float32)
+    if not _fold_weights(map_x, map_y, x0 - ox, y0 - oy, jump, weight):
         return
     weight = np.minimum(cv2.GaussianBlur(weight, (0, 0), 0.8) * 2.0, 1.0)[:, :, None]
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     blurred = cv2.GaussianBlur(roi, (0, 0), 0.7)
     frame[y0:y1, x0:x1] = np.clip(roi + (blurred - roi) * weight, 0, 255).astype(np.uint8)
+
+
+@numba.njit(cache=True)
+def _fold_weights(map_x, map_y, cx, cy, jump, out) -> bool:
+    """``out``[i, j]: how far the backward map jumps between map pixel (cy + i, cx + j) and its 4 neighbours,
+    beyond ``jump`` pixels of the photo (0..1); True if it jumps anywhere."""
+    any_jump = False
+    h, w = out.shape
+    for i in range(h):
+        y = cy + i
+        for j in range(w):
+            x = cx + j
+            best = 0.0
+            for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+                d = abs(map_x[y + dy, x + dx] - map_x[y, x]) + abs(map_y[y + dy, x + dx] - map_y[y, x])
+                best = max(best, d)
+            v = min(max((best - jump) / jump, 0.0), 1.0)
+            out[i, j] = v
+            any_jump = any_jump or v > 0
+    return any_jump
