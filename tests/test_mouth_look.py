@@ -92,3 +92,18 @@ def test_a_photos_open_mouth_opened_wider_keeps_its_lower_teeth_on_the_lower_lip
     frame, lm = _render(renderer, states[name], 0.5)
     lower, deep = lower_interior(frame, lm)
     assert lower > 3 * deep, f"{name}: the photo's lower teeth stay behind ({lower:.0f} vs {deep:.0f})"
+
+
+def test_paint_stays_within_the_mouths_colours_and_survives_a_barely_parted_mouth():
+    from flap.engines.embedded.mouth import MouthStyle, paint_mouth
+
+    style = MouthStyle(cavity=np.array([40.0, 20, 20]), teeth=np.array([200.0, 190, 180]),
+                       tongue=np.array([150.0, 70, 60]), inner_lip=np.array([120.0, 60, 50]))
+    x = np.linspace(20, 80, 11)
+    arch = np.sin(np.linspace(0, np.pi, 11))
+    for opening in (0.3, 0.26, 4.0, 25.0):  # barely parted (almost nothing shows) to wide open
+        frame = np.full((100, 100, 3), 128, np.uint8)
+        upper = np.stack([x, 50 - 2 * arch], axis=1)
+        lower = np.stack([x, 50 + opening * arch], axis=1)
+        paint_mouth(frame, upper, lower, style)
+        assert frame.max() <= 201, "painted brighter than any of its colours (an overshoot: white rims)"

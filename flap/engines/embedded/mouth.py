@@ -265,6 +265,8 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     shown = cv2.dilate((alpha > 2e-3).astype(np.uint8), np.ones((3, 3), np.uint8)).ravel() > 0
     ys, xs = np.nonzero(shown.reshape(alpha.shape))
+    if len(ys) == 0:
+        return
     un, v = mf.local(np.stack([xs + x0, ys + y0], axis=1).astype(np.float64))
     samples = np.linspace(-1.0, 1.0, 41)
     top = np.interp(un, samples, mf.profile(upper_s, samples))
@@ -341,7 +343,7 @@ def _interior_kernel(u, s, b, gap, width, opening, soft, cavity, tongue, teeth, 
     for i in range(len(u)):
         a = abs(u[i])
         si, bi, gi = s[i], b[i], gap[i]
-        lip = max(1.0 - min(si, bi) / thick, 0.0) ** 1.5
+        lip = min(max(1.0 - min(si, bi) / thick, 0.0), 1.0) ** 1.5
         if own_weight[i] >= 0.999:  # the photo's own interior: nothing to synthesize under it
             for c in range(3):
                 out[i, c] = own[i, c] + (inner_lip[c] - own[i, c]) * lip
