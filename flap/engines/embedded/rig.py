@@ -26,6 +26,9 @@ class RigConfig:
     max_iris_shift: float = 0.32  # share of the eye width the iris may move sideways
 
 
+_SMILE_LIFT = 0.36  # how far a unit smile lifts its mouth corner (cm, head frame, before the face's scale)
+
+
 def _smoothstep(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
@@ -200,7 +203,7 @@ class FaceRig:
         for name, corner, side in (("smile_left", left_corner, 1.0), ("smile_right", right_corner, -1.0)):
             g = self._gauss(corner, 1.3)
             cheek = self._gauss(corner + np.array([side * 1.2, 1.8, -0.3]) * u, 1.5)
-            put(name, g[:, None] * np.array([side * 0.42, 0.36, -0.18]) + cheek[:, None] * np.array([side * 0.08, 0.22, 0.05]))
+            put(name, g[:, None] * np.array([side * 0.42, _SMILE_LIFT, -0.18]) + cheek[:, None] * np.array([side * 0.08, 0.22, 0.05]))
         for corner, side in ((left_corner, 1.0), (right_corner, -1.0)):
             g = self._gauss(corner, 1.2)
             put("frown", g[:, None] * np.array([side * 0.1, -0.5, 0.0]))
@@ -210,7 +213,7 @@ class FaceRig:
         # first undo that smile: the frown carries the photo's own smile, reversed.
         smiling = self.source_smile()
         if smiling > 0:
-            basis[CONTROL_INDEX["frown"]] -= 0.9 * smiling * (basis[CONTROL_INDEX["smile_left"]] + basis[CONTROL_INDEX["smile_right"]])
+            basis[CONTROL_INDEX["frown"]] -= smiling * (basis[CONTROL_INDEX["smile_left"]] + basis[CONTROL_INDEX["smile_right"]])
         put("lip_pucker", lips[:, None] * np.stack([-0.32 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.38)], 1))
         funnel_open = upper[:, None] * np.array([0, 0.16, 0]) + lower[:, None] * np.array([0, -0.16, 0])
         put("lip_funnel", lips[:, None] * np.stack([-0.2 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.3)], 1) + funnel_open)
@@ -246,13 +249,14 @@ class FaceRig:
         return basis
 
     def source_smile(self) -> float:
-        """How much the photo smiles, 0..1: mouth corners lifted relative to the lip centre, against the canonical
-        neutral face (corners 7 % of the mouth width below the centre)."""
+        """How much the photo smiles, in units of the smile controls (0..3): its mouth corners' lift above the lip
+        centre beyond a neutral mouth's (corners 2 % of the mouth width below the centre, as measured on neutral
+        photos), over the lift of a unit smile.  A broad smile is 2-3 units: undoing it takes that much."""
         p = self.points
         centre = (p[G.UPPER_INNER_LIP[5], 1] + p[G.LOWER_INNER_LIP[5], 1]) / 2
         corners = (p[G.MOUTH_CORNERS[0], 1] + p[G.MOUTH_CORNERS[1], 1]) / 2
-        lift = (corners - centre) / max(self.mouth_width, 1e-6)
-        return float(np.clip((lift + 0.07) / 0.15, 0.0, 1.0))
+        lift = (corners - centre) / max(self.mouth_width, 1e-6) + 0.02
+        return float(np.clip(lift * self.mouth_width / (_SMILE_LIFT * self.unit), 0.0, 3.0))
 
     # ------------------------------------------------------------------ eyelids
     def _build_lids(self) -> None:
