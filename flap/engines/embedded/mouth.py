@@ -323,14 +323,24 @@ def _s01(x: float) -> float:
     return x * x * (3.0 - 2.0 * x)
 
 
+# Each upper tooth's length against the central incisors' (laterals shorter, canines long, then the side teeth).
+_TOOTH_LENGTH = np.array([1.0, 0.88, 0.95, 0.82, 0.75, 0.7, 0.65])
+
+
 @numba.njit(cache=True)
 def _tooth_phase(a: float, span: float) -> float:
     """Where ``a`` (|u|) lies within its tooth, 0..1, for teeth spread over ``span`` of the half-width."""
-    for k in range(len(_TEETH) - 1):
-        lo, hi = _TEETH[k] * span, _TEETH[k + 1] * span
-        if a < hi or k == len(_TEETH) - 2:
-            return min(max((a - lo) / (hi - lo), 0.0), 1.0)
-    return 1.0
+    k = _tooth_index(a, span)
+    lo, hi = _TEETH[k] * span, _TEETH[k + 1] * span
+    return min(max((a - lo) / (hi - lo), 0.0), 1.0)
+
+
+@numba.njit(cache=True)
+def _tooth_index(a: float, span: float) -> int:
+    for k in range(len(_TEETH) - 2):
+        if a < _TEETH[k + 1] * span:
+            return k
+    return len(_TEETH) - 2
 
 
 @numba.njit(cache=True)
@@ -356,15 +366,16 @@ def _interior_kernel(u, s, b, gap, width, opening, soft, cavity, tongue, teeth, 
         # Tongue: a rounded mass on the floor, its front (low, near the teeth) lit, its back in shadow.
         if tongue_vis > 0:
             du = u[i] / 0.7
-            height = (0.5 - 0.26 * du * du) * gi
+            height = (0.55 - 0.28 * du * du) * gi
             into = (height - bi) / max(0.18 * gi, 1.5)
             w = _s01(into + 0.3) * _s01((1.0 - abs(du)) / 0.4) * tongue_vis * 0.9
-            lit = (0.55 + 0.4 * _s01(1.0 - bi / max(height, 1e-3))) * (1.0 - 0.5 * corner) * light
+            lit = (0.62 + 0.38 * _s01(1.0 - bi / max(height, 1e-3))) * (1.0 - 0.5 * corner) * light
             c0 += (tongue[0] * lit - c0) * w
             c1 += (tongue[1] * lit - c1) * w
             c2 += (tongue[2] * lit - c2) * w
         # Tooth surfaces: each a little brighter in its middle than toward its neighbours.
-        sep = 0.93 + 0.07 * np.sin(np.pi * _tooth_phase(a, 1.0)) ** 0.5
+        # (narrow shadows between them: each tooth reads as a tooth, not a band)
+        sep = 0.82 + 0.18 * np.sin(np.pi * _tooth_phase(a, 1.0)) ** 0.35
         # Lower teeth: the lower incisors' edges just over the lower lip, in the upper teeth's shadow.
         if lower_vis > 0:
             arch = np.sqrt(min(max(1.0 - (u[i] / 0.5) ** 2, 0.0), 1.0))
@@ -374,15 +385,15 @@ def _interior_kernel(u, s, b, gap, width, opening, soft, cavity, tongue, teeth, 
             w = (min(max(d / soft + 0.5, 0.0), 1.0) * min(max((height - d) / soft + 0.5, 0.0), 1.0)
                  * lower_vis * min(arch * 3, 1.0))
             shade = 0.6 * light * (1.0 - 0.35 * corner) * (0.8 + 0.2 * _s01(bi / max(height, 1e-3)))
-            shade *= 0.93 + 0.07 * np.sin(np.pi * _tooth_phase(a / 0.8, 1.0)) ** 0.5
+            shade *= 0.85 + 0.15 * np.sin(np.pi * _tooth_phase(a / 0.8, 1.0)) ** 0.35
             c0 += ((0.8 * teeth[0] + 0.2 * tongue[0]) * shade - c0) * w
             c1 += ((0.8 * teeth[1] + 0.2 * tongue[1]) * shade - c1) * w
             c2 += ((0.8 * teeth[2] + 0.2 * tongue[2]) * shade - c2) * w
         # Upper teeth: from under the upper lip (whose shadow lies on them) down to rounded incisal edges,
         # the front teeth widest and brightest, the side teeth receding into the corners' shadow.
         arch = np.sqrt(min(max(1.0 - (u[i] / 0.8) ** 2, 0.0), 1.0))
-        tip = 1.0 - 0.05 * (2 * _tooth_phase(a, 1.0) - 1) ** 6
-        height = min(0.115 * width, 0.62 * gi + 0.02 * width) * arch * tip
+        tip = _TOOTH_LENGTH[_tooth_index(a, 1.0)] * (1.0 - 0.08 * (2 * _tooth_phase(a, 1.0) - 1) ** 6)
+        height = min(0.12 * width, 0.62 * gi + 0.02 * width) * (0.35 + 0.65 * arch) * tip * min(arch * 4.0, 1.0)
         w = min(max(si / soft + 0.5, 0.0), 1.0) * min(max((height - si) / soft + 0.5, 0.0), 1.0) * min(arch * 2.5, 1.0)
         under_lip = 0.58 + 0.42 * _s01(si / max(0.5 * height, 1.0))
         edge = 1.0 - 0.1 * _s01((si - 0.75 * height) / max(0.25 * height, 1e-3))  # translucent tips
