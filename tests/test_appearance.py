@@ -220,5 +220,5 @@ def test_negative_emotions_undo_a_smiling_photos_smile(renderer, states, name):
     assert lift["neutral"] > 0.03, "a smiling photo"
     for emotion in ("sad", "angry", "disgusted"):
         assert lift[emotion] < -0.03, f"{name}: {emotion} keeps the photo's smile ({lift[emotion]:.3f})"
-    assert lift["fearful"] < lift["neutral"] - 0.06
+    assert lift["fearful"] < min(lift["neutral"] - 0.05, 0.025), f"{name}: fear keeps the smile ({lift['fearful']:.3f})"
     assert lift["happy"] > lift["neutral"] + 0.03

@@ -39,7 +39,7 @@ EMOTIONS: dict[str, EmotionPreset] = {
     "surprised": EmotionPreset({"brow_raise": 1.7, "eye_wide": 1.5, "lip_pucker": 0.3, "frown": 0.3},
                                pitch_deg=3.0, head_motion_gain=1.1),
     "fearful": EmotionPreset({"brow_inner_raise": 1.3, "brow_raise": 0.7, "brow_lower": 0.45, "eye_wide": 1.3, "lip_stretch": 1.4,
-                              "frown": 0.55},
+                              "frown": 0.7},
                              pitch_deg=-3.0, head_motion_gain=0.8),
     "disgusted": EmotionPreset({"nose_wrinkle": 1.6, "upper_lip_raise": 1.1, "brow_lower": 0.8, "eye_squint": 0.6, "frown": 0.9},
                                pitch_deg=2.0, head_motion_gain=0.9),

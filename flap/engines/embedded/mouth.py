@@ -454,7 +454,7 @@ def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, 
 
 
 def soften_lip_folds(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, offset: tuple[int, int],
-                     lips: np.ndarray, jump: float = 1.5) -> None:
+                     lips: np.ndarray, jump: float = 1.0) -> None:
     """Anti-alias the hard edges the warp makes around the lips, in place: where lips meet or fold over each
     other, neighbouring pixels sample the photo far apart, and the rasteriser's pixel coverage leaves a 1-px
     staircase.  Those pixels (and their neighbours) get a small blur; elsewhere the frame is untouched.
@@ -470,9 +470,9 @@ def soften_lip_folds(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, of
     weight = np.zeros((y1 - y0, x1 - x0), np.float32)
     if not _fold_weights(map_x, map_y, x0 - ox, y0 - oy, jump, weight):
         return
-    weight = np.minimum(cv2.GaussianBlur(weight, (0, 0), 0.8) * 2.0, 1.0)[:, :, None]
+    weight = np.minimum(cv2.GaussianBlur(weight, (0, 0), 1.0) * 2.5, 1.0)[:, :, None]
     roi = frame[y0:y1, x0:x1].astype(np.float32)
-    blurred = cv2.GaussianBlur(roi, (0, 0), 0.7)
+    blurred = cv2.GaussianBlur(roi, (0, 0), 0.9)
     frame[y0:y1, x0:x1] = np.clip(roi + (blurred - roi) * weight, 0, 255).astype(np.uint8)
 
 

@@ -213,7 +213,9 @@ class FaceRig:
         # first undo that smile: the frown carries the photo's own smile, reversed.
         smiling = self.source_smile()
         if smiling > 0:
-            basis[CONTROL_INDEX["frown"]] -= smiling * (basis[CONTROL_INDEX["smile_left"]] + basis[CONTROL_INDEX["smile_right"]])
+            # Mostly the corners' lift: narrowing the mouth back as far folds the skin beside the corners.
+            undo = (basis[CONTROL_INDEX["smile_left"]] + basis[CONTROL_INDEX["smile_right"]]) * np.array([0.4, 1.0, 1.0])
+            basis[CONTROL_INDEX["frown"]] -= 0.8 * smiling * undo
         put("lip_pucker", lips[:, None] * np.stack([-0.32 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.38)], 1))
         funnel_open = upper[:, None] * np.array([0, 0.16, 0]) + lower[:, None] * np.array([0, -0.16, 0])
         put("lip_funnel", lips[:, None] * np.stack([-0.2 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.3)], 1) + funnel_open)
