@@ -108,3 +108,17 @@ def lower_interior(frame: np.ndarray, landmarks_xy: np.ndarray) -> tuple[float, 
     lower = axes.sample(luma, np.broadcast_to(at, (3, len(at))), bottom_in - np.array([[0.08], [0.15], [0.22]]) * gap)
     deep = axes.sample(luma, np.broadcast_to(at, (3, len(at))), top_in + np.array([[0.45], [0.5], [0.55]]) * gap)
     return float(lower.mean()), float(deep.mean())
+
+
+def corner_lift(landmarks_xy: np.ndarray) -> float:
+    """Mouth corners above the lip centre, over the mouth width: > 0 a smile, < 0 corners turned down."""
+    centre = (landmarks_xy[G.UPPER_INNER_LIP[5], 1] + landmarks_xy[G.LOWER_INNER_LIP[5], 1]) / 2
+    corners = (landmarks_xy[G.MOUTH_CORNERS[0], 1] + landmarks_xy[G.MOUTH_CORNERS[1], 1]) / 2
+    width = np.linalg.norm(landmarks_xy[G.MOUTH_CORNERS[0], :2] - landmarks_xy[G.MOUTH_CORNERS[1], :2])
+    return float((centre - corners) / max(float(width), 1e-6))
+
+
+def lip_overlap(landmarks_xy: np.ndarray) -> float:
+    """How far (pixels) the lower inner lip rides above the upper one anywhere along the mouth (0 when not)."""
+    gap = landmarks_xy[list(G.LOWER_INNER_LIP[1:-1]), 1] - landmarks_xy[list(G.UPPER_INNER_LIP[1:-1]), 1]
+    return float(max(0.0, -gap.min()))
