@@ -99,14 +99,16 @@ def teeth_shading(frame: np.ndarray, landmarks_xy: np.ndarray, depth: float = 0.
 
 def lower_interior(frame: np.ndarray, landmarks_xy: np.ndarray) -> tuple[float, float]:
     """(lower, deep): mean luminance of the lowest quarter of the opening (tongue, lower teeth) and of the
-    opening's middle (the cavity), over the middle half of the mouth.  A painted mouth with a black floor has
-    lower ~ deep; a real one shows its tongue or lower teeth brighter than the dark inside."""
+    darkest part of its middle (per column, the darkest of 20-80 % of the opening's height: the cavity), over
+    the middle half of the mouth.  A painted mouth with a black floor has lower ~ deep; a real one shows its
+    tongue or lower teeth brighter than the dark inside."""
     at = np.linspace(-0.5, 0.5, 33)
     axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
     luma = _luma(frame)
     gap = np.maximum(bottom_in - top_in, 0.0)
     lower = axes.sample(luma, np.broadcast_to(at, (3, len(at))), bottom_in - np.array([[0.08], [0.15], [0.22]]) * gap)
-    deep = axes.sample(luma, np.broadcast_to(at, (3, len(at))), top_in + np.array([[0.45], [0.5], [0.55]]) * gap)
+    rows = np.linspace(0.2, 0.8, 13)[:, None]
+    deep = axes.sample(luma, np.broadcast_to(at, (13, len(at))), top_in + rows * gap).min(axis=0)
     return float(lower.mean()), float(deep.mean())
 
 

@@ -365,11 +365,14 @@ def _interior_kernel(u, s, b, gap, width, opening, soft, cavity, tongue, teeth, 
         c0, c1, c2 = cavity[0] * k, cavity[1] * k, cavity[2] * k
         # Tongue: a rounded mass on the floor, its front (low, near the teeth) lit, its back in shadow.
         if tongue_vis > 0:
+            # A dome (highest in the middle, its top edge soft: it curves away into the dark), lit most at
+            # its front middle, with a faint groove down its midline.
             du = u[i] / 0.7
-            height = (0.55 - 0.28 * du * du) * gi
-            into = (height - bi) / max(0.18 * gi, 1.5)
-            w = _s01(into + 0.3) * _s01((1.0 - abs(du)) / 0.4) * tongue_vis * 0.9
-            lit = (0.62 + 0.38 * _s01(1.0 - bi / max(height, 1e-3))) * (1.0 - 0.5 * corner) * light
+            height = (0.58 - 0.32 * du * du) * min(gi, 0.5 * width)
+            into = (height - bi) / max(0.25 * height, 1.5)
+            w = _s01(into + 0.3) * _s01((1.0 - abs(du)) / 0.45) * tongue_vis * 0.95
+            front = _s01(1.0 - bi / max(height, 1e-3))
+            lit = (0.62 + 0.45 * front) * (1.0 - 0.4 * du * du) * (1.0 - 0.1 * np.exp(-(u[i] / 0.07) ** 2)) * light
             c0 += (tongue[0] * lit - c0) * w
             c1 += (tongue[1] * lit - c1) * w
             c2 += (tongue[2] * lit - c2) * w
