@@ -149,19 +149,19 @@ class FaceRig:
 
     def _closing_fix(self, sigma: float = 0.7) -> np.ndarray:
         """(V, 3): what the lower lip needs besides the rotation to meet the upper lip when the photo's open mouth
-        closes.  The rotation lifts the whole lower lip alike, but the opening tapers to the corners, so beside
-        them the lower lip would overshoot the upper one (lips folded over each other, a hard wedge at each corner).
-        Per inner-lip pair, the residual height; spread over the lower lip and the skin below it."""
+        closes.  The rotation lifts the lower lip by its jaw weight, but the opening has its own shape, so beside
+        the corners the lower lip would overshoot the upper one (lips folded over each other, a hard wedge at each
+        corner) or stop short of it (a dark gap).  Per inner-lip pair, the residual height; spread over the lower
+        lip and the skin below it."""
         if self.source_jaw <= 0.0:
             return np.zeros_like(self.points)
         closed = self.jaw_rotate(self.points, np.array([-self.source_jaw]))[0]
         upper, lower = list(G.UPPER_INNER_LIP), list(G.LOWER_INNER_LIP)
         residual = closed[upper, 1] - closed[lower, 1]
         residual[[0, -1]] = 0.0
-        residual = np.minimum(residual, 0.0)  # only undo overshoot; a gap left in the middle is the rotation's
         order = np.argsort(closed[lower, 0])
         along = np.interp(self.points[:, 0], closed[lower, 0][order], residual[order], left=0.0, right=0.0)
-        spread = np.maximum(self._lip_falloff(self.lower_lip, sigma), self.lower_lip.astype(float)) * self.jaw_weights
+        spread = np.maximum(self._lip_falloff(self.lower_lip, sigma) * self.jaw_weights, self.lower_lip.astype(float))
         fix = np.zeros_like(self.points)
         fix[:, 1] = along * spread
         return fix
