@@ -387,7 +387,7 @@ def _interior_kernel(u, s, b, gap, width, opening, soft, cavity, tongue, teeth, 
             d = bi - 0.01 * width
             w = (min(max(d / soft + 0.5, 0.0), 1.0) * min(max((height - d) / soft + 0.5, 0.0), 1.0)
                  * lower_vis * min(arch * 3, 1.0))
-            shade = 0.6 * light * (1.0 - 0.35 * corner) * (0.8 + 0.2 * _s01(bi / max(height, 1e-3)))
+            shade = 0.75 * light * (1.0 - 0.35 * corner) * (0.8 + 0.2 * _s01(bi / max(height, 1e-3)))
             shade *= 0.85 + 0.15 * np.sin(np.pi * _tooth_phase(a / 0.8, 1.0)) ** 0.35
             c0 += ((0.8 * teeth[0] + 0.2 * tongue[0]) * shade - c0) * w
             c1 += ((0.8 * teeth[1] + 0.2 * tongue[1]) * shade - c1) * w
