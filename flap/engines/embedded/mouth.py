@@ -306,10 +306,18 @@ def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, np.ndarray
     lets in little light: teeth in shadow, never a white line; the corners are in the cheeks' shadow), under
     ``own`` (the photo's interior and its weight) where given, and the wet inner lips just inside the opening."""
     n = len(g.u)
-    colours, weight = own if own is not None else (np.zeros((n, 3)), np.zeros(n))
     out = np.empty((n, 3))
-    _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, g.width, g.opening, g.soft, style.cavity,
-                     style.tongue, style.teeth, style.inner_lip, colours, weight, out)
+    if own is None:
+        _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, g.below_top, g.above_bottom, g.gap, True, g.width,
+                         g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, np.zeros((n, 3)),
+                         np.zeros(n), out)
+        return out
+    # Beyond the photo's own teeth (the middle of a mouth opened wider than the photo's): a cavity and a tongue
+    # behind its lower teeth, no second set of teeth.
+    colours, weight, reach = own
+    s, b = np.maximum(g.below_top - reach, 0.0), np.maximum(g.above_bottom - reach, 0.0)
+    _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, s, b, np.maximum(g.gap - 2 * reach, 1e-3), False, g.width,
+                     g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, colours, weight, out)
     return out
 
 
@@ -344,7 +352,8 @@ def _tooth_index(a: float, span: float) -> int:
 
 
 @numba.njit(cache=True)
-def _interior_kernel(u, s, b, gap, width, opening, soft, cavity, tongue, teeth, inner_lip, own, own_weight, out):
+def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, width, opening, soft, cavity, tongue, teeth,
+                     inner_lip, own, own_weight, out):
     rel_open = opening / width
     thick = max(1.0, 0.022 * width)
     light = 0.62 + 0.38 * _s01(rel_open / 0.2)
@@ -353,7 +362,7 @@ def _interior_kernel(u, s, b, gap, width, opening, soft, cavity, tongue, teeth, 
     for i in range(len(u)):
         a = abs(u[i])
         si, bi, gi = s[i], b[i], gap[i]
-        lip = min(max(1.0 - min(si, bi) / thick, 0.0), 1.0) ** 1.5
+        lip = min(max(1.0 - min(lip_s[i], lip_b[i]) / thick, 0.0), 1.0) ** 1.5
         if own_weight[i] >= 0.999:  # the photo's own interior: nothing to synthesize under it
             for c in range(3):
                 out[i, c] = own[i, c] + (inner_lip[c] - own[i, c]) * lip
@@ -380,7 +389,7 @@ def _interior_kernel(u, s, b, gap, width, opening, soft, cavity, tongue, teeth, 
         # (narrow shadows between them: each tooth reads as a tooth, not a band)
         sep = 0.82 + 0.18 * np.sin(np.pi * _tooth_phase(a, 1.0)) ** 0.35
         # Lower teeth: the lower incisors' edges just over the lower lip, in the upper teeth's shadow.
-        if lower_vis > 0:
+        if lower_vis > 0 and draw_teeth:
             arch = np.sqrt(min(max(1.0 - (u[i] / 0.5) ** 2, 0.0), 1.0))
             tip = 1.0 - 0.05 * (2 * _tooth_phase(a, 0.5) - 1) ** 6
             height = min(0.055 * width, 0.22 * gi) * arch * tip
@@ -401,9 +410,10 @@ def _interior_kernel(u, s, b, gap, width, opening, soft, cavity, tongue, teeth, 
         under_lip = 0.58 + 0.42 * _s01(si / max(0.5 * height, 1.0))
         edge = 1.0 - 0.1 * _s01((si - 0.75 * height) / max(0.25 * height, 1e-3))  # translucent tips
         shade = light * under_lip * edge * (1.0 - 0.6 * corner) * sep
-        c0 += (teeth[0] * shade - c0) * w
-        c1 += (teeth[1] * shade - c1) * w
-        c2 += (teeth[2] * shade - c2) * w
+        if draw_teeth:
+            c0 += (teeth[0] * shade - c0) * w
+            c1 += (teeth[1] * shade - c1) * w
+            c2 += (teeth[2] * shade - c2) * w
         # The photo's own interior where it reaches, then the wet inner side of the lips just inside.
         w = own_weight[i]
         c0 += (own[i, 0] - c0) * w
@@ -414,28 +424,30 @@ def _interior_kernel(u, s, b, gap, width, opening, soft, cavity, tongue, teeth, 
         out[i, 2] = c2 + (inner_lip[2] - c2) * lip
 
 
-def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.ndarray]:
+def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The photo's own mouth interior: the upper half of the opening sampled at the same depth below the photo's
     upper lip, the lower half at the same height above its lower lip (upper teeth with the skull, lower teeth
-    with the jaw).  Returns (colours, weight): the weight falls to 0 where the mouth opens wider than the
-    photo's (its middle) and toward the corners."""
+    with the jaw).  Returns (colours, weight, reach): the weight falls to 0 where the mouth opens wider than the
+    photo's (its middle) and toward the corners; reach (pixels) is how far the photo's interior reaches from each
+    lip."""
     mf = _MouthFrame.of(source.upper[0], source.upper[-1])
     if mf is None:
-        return np.zeros((len(g.u), 3)), np.zeros(len(g.u))
+        return np.zeros((len(g.u), 3)), np.zeros(len(g.u)), np.zeros(len(g.u))
     samples = np.linspace(-1.0, 1.0, 41)
     top, bottom = mf.profile(source.upper, samples), mf.profile(source.lower, samples)
     n = len(g.u)
-    map_x, map_y, weight = np.empty((n, 1), np.float32), np.empty((n, 1), np.float32), np.empty(n)
+    map_x, map_y, weight, reach = np.empty((n, 1), np.float32), np.empty((n, 1), np.float32), np.empty(n), np.empty(n)
     _source_positions(g.u, g.below_top, g.above_bottom, samples, top, bottom, mf.centre, mf.e_u, mf.e_v, mf.half,
-                      g.soft, map_x, map_y, weight)
+                      g.soft, map_x, map_y, weight, reach)
     sampled = cv2.remap(source.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
     # A mouth parted less than the photo's lets in less light: its teeth in shadow, never a bright sliver.
     light = 0.55 + 0.45 * float(_smooth01(g.opening / max(float(np.max(bottom - top)), 1e-3)))
-    return sampled * light, weight
+    return sampled * light, weight, reach
 
 
 @numba.njit(cache=True)
-def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, e_u, e_v, half, soft, map_x, map_y, weight):
+def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, e_u, e_v, half, soft, map_x, map_y, weight,
+                      reach_out):
     """Where each painted pixel samples the photo's mouth (upper half from its upper lip, lower half from its
     lower lip) and how much of the photo's interior it shows there (none beyond the middle of its opening)."""
     last = len(samples) - 1
@@ -447,6 +459,7 @@ def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, 
         t = top[k] + (top[k + 1] - top[k]) * f
         low = bottom[k] + (bottom[k + 1] - bottom[k]) * f
         reach = 0.5 * max(low - t, 0.0)
+        reach_out[i] = reach
         if below_top[i] <= above_bottom[i]:
             depth, v = below_top[i], t + below_top[i]
         else:
