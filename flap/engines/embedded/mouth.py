@@ -1,7 +1,9 @@
-"""A believable mouth interior for an opened mouth: dark cavity, upper teeth, a hint of lower teeth and tongue.
+"""A believable mouth: the interior of an opened mouth (cavity, teeth, tongue, wet inner lips), a photo's open
+mouth filled with lip so that it can close, and anti-aliasing of the warp's hard edges around the lips.
 
 Painted in the mouth's own frame (corner to corner), so it follows head roll and lip shape; colours are taken
-from the person's lips and skin so it sits in the photo's lighting.
+from the person's lips, skin and eye whites (or the photo's own teeth) so it sits in the photo's lighting; the
+per-pixel work is in numba kernels over the pixels the interior shows through, to stay as cheap as the warp.
 """
 
 from __future__ import annotations
