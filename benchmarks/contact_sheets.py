@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
 from flap.evaluation.contact_sheet import assemble, sheet_row  # noqa: E402
+from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
 from flap.face.portrait import analyze_portrait  # noqa: E402
 from flap.motion.controls import MotionControls, apply_controls  # noqa: E402
@@ -93,8 +94,51 @@ def flicker_strip(renderer, state, base, start: int, count: int = 6) -> np.ndarr
     return np.concatenate([np.concatenate(tops, axis=1), np.concatenate(bottoms, axis=1)], axis=0)
 
 
+MOUTH_CONDITIONS = [("mouth 0", dict(mouth=0.0), "open"), ("mouth 1 open", dict(), "open"),
+                    ("mouth 1 closed", dict(), "closed"), ("mouth 2", dict(mouth=2.0), "open"),
+                    ("expression 0", dict(expression=0.0), "open"), ("expression 2", dict(expression=2.0), "open"),
+                    ("yaw 30", dict(yaw=30), "open")]
+
+
+def mouth_sheet(renderer, state, base, frames, name: str, side: int = 80, zoom: int = 3) -> np.ndarray:
+    """3x crops of the mouth: the photo, each mouth/expression amount, then consecutive frames around the widest
+    opening (closures and re-openings), then each emotion at strength 1 (lips closed, silent)."""
+    from flap.evaluation.contact_sheet import _crop
+
+    scale = state.portrait.size / 512.0
+    crop = max(16, int(round(side * scale)))
+    tile = side * zoom
+
+    def tile_of(frame, landmarks, label):
+        pts = landmarks[:, :2]
+        centre = pts[list(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP)].mean(axis=0)
+        t = cv2.resize(_crop(frame, tuple(centre), crop, zoom), (tile, tile), interpolation=cv2.INTER_NEAREST)
+        bar = np.full((16, tile, 3), 255, np.uint8)
+        cv2.putText(bar, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        return np.pad(np.concatenate([bar, t]), ((0, 4), (0, 4), (0, 0)), constant_values=255)
+
+    def rendered(controls, k, label):
+        motion = apply_controls(base, MotionControls(motion_scale=0.0, **controls))
+        cams = renderer.vertex_positions(state, motion.take(np.array([k])))
+        frame = renderer.render_frame(state, cams[0], float(motion.eyelids[k].mean()))
+        return tile_of(frame, image_to_camera(cams[0][: G.NUM_LANDMARKS]), label)
+
+    rows = [[tile_of(state.portrait.crop, state.portrait.landmarks, "photo")]
+            + [rendered(c, frames[w], label) for label, c, w in MOUTH_CONDITIONS]]
+    start = max(0, frames["open"] - 4)
+    rows.append([rendered(dict(), k, f"frame {k}") for k in range(start, start + 8)])
+    rows.append([rendered(dict(emotion=e, emotion_strength=1.0), frames["closed"], e) for e in EMOTION_NAMES])
+    width = max(sum(t.shape[1] for t in r) for r in rows)
+    body = [np.pad(np.concatenate(r, axis=1), ((0, 0), (0, width - sum(t.shape[1] for t in r)), (0, 0)), constant_values=255)
+            for r in rows]
+    bar = np.full((20, width, 3), 235, np.uint8)
+    cv2.putText(bar, f"{name}: mouth 3x", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([bar] + body, axis=0)
+
+
 def save(path: Path, rgb: np.ndarray) -> None:
-    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    params = [cv2.IMWRITE_JPEG_QUALITY, 90] if path.suffix == ".jpg" else []
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
 
 
 def main() -> int:
@@ -103,7 +147,8 @@ def main() -> int:
     parser.add_argument("--audio", default="examples/speech/hello.wav")
     parser.add_argument("--out", default="docs/sheets")
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--only", choices=("pose", "emotion", "flicker"), action="append")
+    parser.add_argument("--only", choices=("pose", "emotion", "flicker", "mouth"), action="append",
+                        help="which sheets (default: pose, emotion, flicker); 'mouth': 3x mouth crops only")
     parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="jpg keeps docs/ small; png is lossless")
     args = parser.parse_args()
     out = ROOT / args.out
@@ -122,6 +167,8 @@ def main() -> int:
             rows = [(f"{e} 1.0", dict(emotion=e, emotion_strength=1.0), "closed") for e in EMOTION_NAMES]
             sheet = assemble(render_rows(renderer, state, base, rows, frames), f"{name}: emotions at strength 1")
             save(out / f"{name}_emotions.{args.format}", sheet)
+        if "mouth" in only:
+            save(out / f"{name}_mouth.{args.format}", mouth_sheet(renderer, state, base, frames, name))
         if "flicker" in only:
             strip = flicker_strip(renderer, state, base, max(0, frames["open"] - 3))
             save(out / f"{name}_flicker.{args.format}", strip)

@@ -13,6 +13,7 @@ import pytest
 from flap.engines.embedded import EmbeddedRenderer
 from flap.evaluation.appearance import (changed_outside, emotion_signature, face_region, find_pops, full_map, hard_edges_added,
                                         head_reach, posed_landmarks, seen, smeared_share, texture_stretch, visible_folds)
+from flap.evaluation.mouth_look import corner_lift
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
 from flap.face.portrait import analyze_portrait
@@ -213,3 +214,21 @@ def test_the_eight_emotions_are_distinct_and_surprise_keeps_the_lips_together(re
             assert distance > 0.35, f"{a} and {b} look alike ({distance:.2f})"
     surprised = EMOTION_NAMES.index("surprised")
     assert track.mouth_opening[surprised] < track.mouth_opening[0] + 0.03, "surprise does not open a silent mouth"
+
+
+@pytest.mark.parametrize("name", ["astronaut", "obama_smiling"])
+def test_negative_emotions_undo_a_smiling_photos_smile(renderer, states, name):
+    """On a smiling photo, sad, angry and disgusted turn the mouth corners down (not a smile under sad brows),
+    fear flattens it, happy widens it (tracker-measured)."""
+    state = states[name]
+    frames = []
+    for emotion in EMOTION_NAMES:
+        m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0))
+        frames.append(renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean())))
+    track = track_frames(frames, video_mode=False)
+    lift = {e: corner_lift(track.landmarks[i]) for i, e in enumerate(EMOTION_NAMES)}
+    assert lift["neutral"] > 0.03, "a smiling photo"
+    for emotion in ("sad", "angry", "disgusted"):
+        assert lift[emotion] < -0.03, f"{name}: {emotion} keeps the photo's smile ({lift[emotion]:.3f})"
+    assert lift["fearful"] < min(lift["neutral"] - 0.05, 0.025), f"{name}: fear keeps the smile ({lift['fearful']:.3f})"
+    assert lift["happy"] > lift["neutral"] + 0.03

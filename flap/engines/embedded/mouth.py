@@ -1,7 +1,9 @@
-"""A believable mouth interior for an opened mouth: dark cavity, upper teeth, a hint of lower teeth and tongue.
+"""A believable mouth: the interior of an opened mouth (cavity, teeth, tongue, wet inner lips), a photo's open
+mouth filled with lip so that it can close, and anti-aliasing of the warp's hard edges around the lips.
 
 Painted in the mouth's own frame (corner to corner), so it follows head roll and lip shape; colours are taken
-from the person's lips and skin so it sits in the photo's lighting.
+from the person's lips, skin and eye whites (or the photo's own teeth) so it sits in the photo's lighting; the
+per-pixel work is in numba kernels over the pixels the interior shows through, to stay as cheap as the warp.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import numba
 import numpy as np
 
 from flap.face import landmark_groups as G
@@ -43,9 +46,13 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     light = float(np.clip(skin.mean() / 170.0, 0.45, 1.2))
     cavity = np.clip(lip_colour * 0.3 + np.array([8.0, 0.0, 1.0]), 0, 255) * min(light, 1.0)
     inner_lip = np.clip(lip_colour * 0.78, 0, 255)
-    # Teeth sit in the mouth's shadow: ivory, about as bright as the skin, in the photo's white balance.
+    # Teeth: a little darker and warmer than the whites of the eyes (the same light falls on both); without
+    # visible eye whites, ivory about as bright as the skin, in the photo's white balance.
     tint = (skin / max(skin.mean(), 1.0)) ** 0.2
     teeth = np.clip(np.array([1.0, 0.97, 0.9]) * tint * np.clip(skin.max() * 0.92, 70, 220), 40, 232)
+    sclera = _sclera(crop, pts)
+    if sclera is not None and np.ptp(sclera) < 0.8 * np.ptp(skin) and sclera.mean() > 0.7 * skin.mean():
+        teeth = np.clip(0.5 * teeth + 0.5 * sclera * np.array([0.9, 0.87, 0.8]), 40, 232)
     own = _visible_teeth(crop, pts)
     if own is not None:  # the photo shows teeth: use their colour
         teeth = 0.8 * own + 0.2 * teeth
@@ -75,21 +82,92 @@ def source_mouth(crop: np.ndarray, landmarks: np.ndarray, min_opening: float = 0
 
 
 def close_mouth_texture(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The photo with the mouth opening filled from the lips around it, so a closing mouth shows no seam of
-    teeth (the warp squeezes the opening to nothing; what it squeezes must be lip-coloured)."""
-    pts = landmarks[:, :2]
-    polygon = np.concatenate([pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP[1:-1])][::-1]])
-    x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - 6
-    x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + 7
+    """The photo with its mouth opening filled with lip: a closing mouth squeezes the opening to nothing, so what
+    is squeezed must read as lips meeting, not as a dark crack or teeth.  Each column of the opening blends from
+    the upper lip's colour to the lower lip's (sampled inside the lip bodies, past their shadowed inner edges),
+    with the faint shadow of a real closed seam between them; the fill reaches a little past the inner contours
+    and the corners (where the photo's shadow of the opening lies) and fades out softly."""
+    pts = landmarks[:, :2].astype(np.float64)
+    upper_in, lower_in = smooth_contour(pts[list(G.UPPER_INNER_LIP)]), smooth_contour(pts[list(G.LOWER_INNER_LIP)])
+    upper_out, lower_out = smooth_contour(pts[list(G.UPPER_OUTER_LIP)]), smooth_contour(pts[list(G.LOWER_OUTER_LIP)])
+    frame = _MouthFrame.of(pts[G.UPPER_INNER_LIP[0]], pts[G.UPPER_INNER_LIP[-1]])
+    if frame is None:
+        return crop
+    width = 2 * frame.half
+    reach = max(1.5, 0.025 * width)  # past the inner contours: the shadowed inner lip edge
+    polygon = np.concatenate([upper_in, lower_in[1:-1][::-1]])
     h, w = crop.shape[:2]
+    x0, y0 = np.floor(polygon.min(axis=0) - 3 * reach).astype(int)
+    x1, y1 = np.ceil(polygon.max(axis=0) + 3 * reach).astype(int) + 1
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return crop
+    # Lip colours along the mouth: a third of the way into each lip body from its inner contour.
+    samples = np.linspace(-1.0, 1.0, 48)
+    top, bottom = frame.profile(upper_in, samples), frame.profile(lower_in, samples)
+    top_out, bottom_out = frame.profile(upper_out, samples), frame.profile(lower_out, samples)
+    into = np.clip(0.4 * (top - top_out), reach, None), np.clip(0.4 * (bottom_out - bottom), reach, None)
+    upper_colour = _smooth_rows(frame.sample(crop, samples, top - into[0]))
+    lower_colour = _smooth_rows(frame.sample(crop, samples, bottom + into[1]))
+
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    un, v = frame.local(np.stack([xs.ravel(), ys.ravel()], axis=1))
+    t_top, t_bottom = np.interp(un, samples, top), np.interp(un, samples, bottom)
+    gap = np.maximum(t_bottom - t_top, 1e-3)
+    t = np.clip((v - t_top) / gap, 0.0, 1.0)
+    t = t * t * (3 - 2 * t)
+    colour = (np.stack([np.interp(un, samples, upper_colour[:, c]) for c in range(3)], axis=1) * (1 - t)[:, None]
+              + np.stack([np.interp(un, samples, lower_colour[:, c]) for c in range(3)], axis=1) * t[:, None])
+    colour *= (1.0 - 0.1 * np.exp(-((v - 0.5 * (t_top + t_bottom)) / max(1.0, 0.25 * reach + 0.15 * gap.mean())) ** 2))[:, None]
+    # Inside the opening (grown by ``reach``, and along the axis past the corners), fading over ``reach``.
+    outside = np.maximum(t_top - reach - v, v - t_bottom - reach)
+    beyond = (np.abs(un) - 1.0) * frame.half - 1.5 * reach
+    alpha = np.clip(0.5 - np.maximum(outside, beyond) / reach, 0.0, 1.0)
+    roi = crop[y0:y1, x0:x1].astype(np.float64).reshape(-1, 3)
     out = crop.copy()
-    roi = np.ascontiguousarray(out[y0:y1, x0:x1])
-    mask = np.zeros(roi.shape[:2], dtype=np.uint8)
-    cv2.fillPoly(mask, [np.round(polygon - [x0, y0]).astype(np.int32)], 255)
-    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
-    out[y0:y1, x0:x1] = cv2.inpaint(roi, mask, 3, cv2.INPAINT_TELEA)
+    out[y0:y1, x0:x1] = np.clip(roi * (1 - alpha[:, None]) + colour * alpha[:, None], 0, 255).reshape(y1 - y0, x1 - x0, 3).astype(np.uint8)
     return out
+
+
+@dataclass(frozen=True)
+class _MouthFrame:
+    """The mouth's own axes: u from corner to corner (-1..1), v across (pixels, toward the lower lip)."""
+
+    centre: np.ndarray
+    e_u: np.ndarray
+    e_v: np.ndarray
+    half: float
+
+    @staticmethod
+    def of(right: np.ndarray, left: np.ndarray) -> "_MouthFrame | None":
+        axis = left - right
+        width = float(np.linalg.norm(axis))
+        if width < 4.0:
+            return None
+        e_u = axis / width
+        return _MouthFrame((left + right) / 2, e_u, np.array([-e_u[1], e_u[0]]), width / 2)
+
+    def local(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rel = points - self.centre
+        return rel @ self.e_u / self.half, rel @ self.e_v
+
+    def profile(self, contour: np.ndarray, at: np.ndarray) -> np.ndarray:
+        u, v = self.local(contour)
+        order = np.argsort(u)
+        return np.interp(at, u[order], v[order])
+
+    def sample(self, image: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        pos = self.centre + (u * self.half)[:, None] * self.e_u + v[:, None] * self.e_v
+        mx, my = pos[:, 0].astype(np.float32)[None], pos[:, 1].astype(np.float32)[None]
+        return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0].astype(np.float64)
+
+
+def _smooth_rows(values: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """Smooth samples along the mouth (rows), so one bright pixel (a highlight, a tooth) does not streak."""
+    k = np.exp(-0.5 * (np.arange(-5, 6) / sigma) ** 2)
+    k /= k.sum()
+    padded = np.pad(values, ((5, 5), (0, 0)), mode="edge")
+    return np.stack([np.convolve(padded[:, c], k, mode="valid") for c in range(values.shape[1])], axis=1)
 
 
 def _visible_teeth(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
@@ -112,6 +190,32 @@ def _visible_teeth(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
     return colour * 0.92
 
 
+def _sclera(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
+    """Median colour of the eye whites: the bright part of both eye openings (the iris and lashes excluded)."""
+    pixels = []
+    for upper, lower in ((G.LEFT_EYE_UPPER, G.LEFT_EYE_LOWER), (G.RIGHT_EYE_UPPER, G.RIGHT_EYE_LOWER)):
+        polygon = np.concatenate([pts[list(upper)], pts[list(lower[1:-1])][::-1]])
+        x0, y0 = np.floor(polygon.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + 1
+        x0, y0 = max(x0, 0), max(y0, 0)
+        if x1 - x0 < 3 or y1 - y0 < 2:
+            continue
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [np.round(polygon - [x0, y0]).astype(np.int32)], 1)
+        mask = cv2.erode(mask, np.ones((2, 2), np.uint8))
+        pixels.append(crop[y0:y1, x0:x1][mask[: crop[y0:y1, x0:x1].shape[0], : crop[y0:y1, x0:x1].shape[1]] > 0])
+    inside = np.concatenate(pixels).astype(np.float64) if pixels else np.zeros((0, 3))
+    if len(inside) < 12:
+        return None
+    # The whites are the bright, unsaturated part (skin of the lids is as bright but coloured).
+    score = inside.mean(axis=1) - 1.5 * (inside.max(axis=1) - inside.min(axis=1))
+    lo, hi = np.quantile(score, [0.8, 0.97])
+    white = inside[(score >= lo) & (score <= hi)]
+    if len(white) < 4:
+        return None
+    return np.median(white, axis=0)
+
+
 def _sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
     xs = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
@@ -128,37 +232,21 @@ def smooth_contour(points: np.ndarray, per_segment: int = 3) -> np.ndarray:
     return np.concatenate([curve.transpose(1, 0, 2).reshape(-1, 2), points[-1:]])
 
 
-def _band(distance: np.ndarray, height: np.ndarray, soft: float) -> np.ndarray:
-    """1 inside [0, height] of ``distance``, with soft edges ``soft`` pixels wide."""
-    return np.clip(distance / soft + 0.5, 0, 1) * np.clip((height - distance) / soft + 0.5, 0, 1)
-
-
 def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndarray, style: MouthStyle,
                 strength: float = 1.0, source: SourceMouth | None = None) -> None:
     """Paint the interior between the inner lip contours (corner to corner, (11, 2) each) into ``frame`` in place:
-    inner lips, a cavity that darkens with depth, upper and lower teeth and a tongue as far as the opening shows
-    them, under soft lip edges.  With ``source`` the photo's own teeth are shown under the upper lip."""
+    upper and lower teeth, a tongue and a cavity that darkens with depth and toward the corners, under the
+    lips' shadow and soft edges.  With ``source`` the photo's own mouth interior is shown, its upper part
+    attached to the upper lip and its lower part to the lower lip (teeth move with their jaw)."""
     if strength <= 0.0:
         return
-    right, left = upper_inner[0], upper_inner[-1]
-    axis = left - right
-    width = float(np.linalg.norm(axis))
-    if width < 2.0:
+    mf = _MouthFrame.of(upper_inner[0], upper_inner[-1])
+    if mf is None:
         return
-    e_u = axis / width
-    e_v = np.array([-e_u[1], e_u[0]])  # image y grows downward: e_v points from the upper to the lower lip
-    centre = (left + right) / 2
-    half = width / 2
-
-    def local(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rel = points - centre
-        return rel @ e_u / half, rel @ e_v
-
+    width = 2 * mf.half
     upper_s, lower_s = smooth_contour(upper_inner), smooth_contour(lower_inner)
-    uu, vu = local(upper_s)
-    ul, vl = local(lower_s)
     probe = np.linspace(-0.6, 0.6, 7)
-    opening = float((np.interp(probe, np.sort(ul), vl[np.argsort(ul)]) - np.interp(probe, np.sort(uu), vu[np.argsort(uu)])).max())
+    opening = float((mf.profile(lower_s, probe) - mf.profile(upper_s, probe)).max())
     if opening <= 0.25:
         return
     fade = strength * float(np.clip((opening - 0.25) / 1.5, 0.0, 1.0))  # a parting mouth fades in, never pops
@@ -175,85 +263,252 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     soft = max(0.8, 0.012 * width)  # lip edges as soft as the photo's
     alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.8 * soft) * fade
 
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    un, v = local(np.stack([xs.ravel(), ys.ravel()], axis=1))
-    top = np.interp(un, np.sort(uu), vu[np.argsort(uu)])
-    bottom = np.interp(un, np.sort(ul), vl[np.argsort(ul)])
-    gap = np.maximum(bottom - top, 1e-3)
-    below_top, above_bottom = v - top, bottom - v
-    depth = np.clip(np.minimum(below_top, above_bottom) / (0.5 * gap), 0.0, 1.0)  # 0 at the lips, 1 mid-opening
-    across = np.clip(1.0 - np.abs(un), 0.0, 1.0)
-
-    # Cavity: darkest deep inside and toward the corners; the wet inner lip just inside the edge.
-    shade = (1.0 - 0.5 * depth ** 0.8) * (0.6 + 0.4 * np.sqrt(across))
-    colour = style.cavity[None, :] * (0.8 + 0.6 * (1 - depth))[:, None] * shade[:, None] / 0.8
-    lip_band = np.clip(1.0 - np.minimum(below_top, above_bottom) / max(1.5, 0.07 * width), 0.0, 1.0) ** 1.2
-    colour = colour * (1 - lip_band[:, None]) + style.inner_lip[None, :] * lip_band[:, None]
-
-    rel_open = opening / width
-    # Tongue: a broad rounded mass on the floor of the mouth, lit from the front, when the mouth is open.
-    tongue_vis = float(np.clip((rel_open - 0.08) / 0.2, 0.0, 1.0))
-    if tongue_vis > 0:
-        du = un / 0.75
-        surface = bottom - (0.42 - 0.22 * du ** 2) * gap  # its top edge, an arch lower at the sides
-        blob = np.clip((v - surface) / np.maximum(1.0, 0.08 * gap), 0.0, 1.0) * np.clip(1.0 - np.abs(du) ** 3, 0.0, 1.0) * tongue_vis
-        lit = 0.45 + 0.5 * np.clip(1.0 - (v - surface) / np.maximum(0.3 * gap, 1e-3), 0.0, 1.0) * np.sqrt(across)
-        colour = colour * (1 - blob[:, None]) + (style.tongue[None, :] * lit[:, None]) * blob[:, None]
-
-    # Lower teeth: the incisors' edges over the lower lip, in shadow, once the mouth is open enough.
-    lower_vis = float(np.clip((rel_open - 0.2) / 0.2, 0.0, 1.0)) * 0.85
-    if lower_vis > 0:
-        arch = np.sqrt(np.clip(1.0 - (un / 0.42) ** 2, 0.0, 1.0))
-        low = _band(above_bottom - 0.015 * width, np.minimum(0.035 * width, 0.15 * gap) * arch, soft) * arch * lower_vis
-        tone = style.teeth[None, :] * (0.62 + 0.2 * arch)[:, None] * _separations(un)[:, None]
-        colour = colour * (1 - low[:, None]) + tone * low[:, None]
-
-    # Upper teeth: under the upper lip along its curve, widest in the middle, in the mouth's shadow at the sides.
-    arch = np.sqrt(np.clip(1.0 - (un / 0.8) ** 2, 0.0, 1.0))
-    teeth_height = np.minimum(0.15 * width, 0.5 * gap) * arch
-    if source is not None:
-        colour = _source_teeth(source, un, below_top, colour, soft)
-    else:
-        upper_teeth = _band(below_top, teeth_height, soft) * np.clip(arch * 2.5, 0.0, 1.0)
-        fall = 1.0 - 0.2 * np.clip(below_top / np.maximum(teeth_height, 1e-3), 0, 1)
-        tone = style.teeth[None, :] * ((0.72 + 0.28 * arch) * fall * _separations(un))[:, None]
-        colour = colour * (1 - upper_teeth[:, None]) + tone * upper_teeth[:, None]
-
+    # Only the pixels the interior shows through (the bounding box's corners are lips and skin).
     roi = frame[y0:y1, x0:x1].astype(np.float32)
-    painted = cv2.GaussianBlur(colour.reshape(roi.shape).astype(np.float32), (0, 0), 0.5 * soft)
+    shown = cv2.dilate((alpha > 2e-3).astype(np.uint8), np.ones((3, 3), np.uint8)).ravel() > 0
+    ys, xs = np.nonzero(shown.reshape(alpha.shape))
+    if len(ys) == 0:
+        return
+    un, v = mf.local(np.stack([xs + x0, ys + y0], axis=1).astype(np.float64))
+    samples = np.linspace(-1.0, 1.0, 41)
+    top = np.interp(un, samples, mf.profile(upper_s, samples))
+    bottom = np.interp(un, samples, mf.profile(lower_s, samples))
+    gap = np.maximum(bottom - top, 1e-3)
+    geometry = _Interior(un, v - top, bottom - v, gap, width, opening, soft)
+    own = _source_interior(source, geometry) if source is not None else None
+    colour = _interior(style, geometry, own)
+    full = roi.reshape(-1, 3).copy()
+    full[shown] = colour
+    painted = cv2.GaussianBlur(full.reshape(roi.shape), (0, 0), 0.45 * soft)
     a = alpha[:, :, None]
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + painted * a, 0, 255).astype(np.uint8)
 
 
-def _separations(un: np.ndarray) -> np.ndarray:
-    """Each tooth a little rounded: brighter in its middle, darker toward its neighbours (central incisors
-    widest, narrower toward the corners), without drawn lines."""
-    edges = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72, 0.82])
-    a = np.abs(un)
-    k = np.clip(np.searchsorted(edges, a) - 1, 0, len(edges) - 2)
-    phase = (a - edges[k]) / (edges[k + 1] - edges[k])
-    return 0.9 + 0.1 * np.sin(np.pi * np.clip(phase, 0.0, 1.0)) ** 0.7
+@dataclass(frozen=True)
+class _Interior:
+    """Where each painted pixel lies in the opening: across the mouth (u, -1..1), its distance below the upper
+    lip and above the lower lip, the opening's height there (pixels), and the mouth's width and opening."""
+
+    u: np.ndarray
+    below_top: np.ndarray
+    above_bottom: np.ndarray
+    gap: np.ndarray
+    width: float
+    opening: float
+    soft: float
 
 
-def _source_teeth(source: SourceMouth, un: np.ndarray, depth: np.ndarray, colour: np.ndarray, soft: float) -> np.ndarray:
-    """Sample the photo's mouth interior at the same depth below its upper lip; beyond it keep ``colour``."""
-    right, left = source.upper[0], source.upper[-1]
-    axis = left - right
-    width = float(np.linalg.norm(axis))
-    e_u = axis / width
-    e_v = np.array([-e_u[1], e_u[0]])
-    centre = (left + right) / 2
-    half = width / 2
-    rel_u = (source.upper - centre) @ e_u / half
-    rel_v = (source.upper - centre) @ e_v
-    low_u = (source.lower - centre) @ e_u / half
-    low_v = (source.lower - centre) @ e_v
-    ou, ol = np.argsort(rel_u), np.argsort(low_u)
-    top = np.interp(un, rel_u[ou], rel_v[ou])
-    gap = np.interp(un, low_u[ol], low_v[ol]) - top
-    pos = centre + (un * half)[:, None] * e_u + (top + depth)[:, None] * e_v
-    map_x = pos[:, 0].astype(np.float32).reshape(-1, 1)
-    map_y = pos[:, 1].astype(np.float32).reshape(-1, 1)
+def _smooth01(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Cavity, tongue, lower and upper teeth, all lit from the front through the opening (a barely parted mouth
+    lets in little light: teeth in shadow, never a white line; the corners are in the cheeks' shadow), under
+    ``own`` (the photo's interior and its weight) where given, and the wet inner lips just inside the opening."""
+    n = len(g.u)
+    out = np.empty((n, 3))
+    if own is None:
+        _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, g.below_top, g.above_bottom, g.gap, True, g.width,
+                         g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, np.zeros((n, 3)),
+                         np.zeros(n), out)
+        return out
+    # Beyond the photo's own teeth (the middle of a mouth opened wider than the photo's): a cavity and a tongue
+    # behind its lower teeth, no second set of teeth.
+    colours, weight, reach = own
+    s, b = np.maximum(g.below_top - reach, 0.0), np.maximum(g.above_bottom - reach, 0.0)
+    _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, s, b, np.maximum(g.gap - 2 * reach, 1e-3), False, g.width,
+                     g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, colours, weight, out)
+    return out
+
+
+# Tooth boundaries across the mouth (|u|): central incisors widest, narrower toward the corners.
+_TEETH = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72, 0.82, 1.0])
+
+
+@numba.njit(cache=True)
+def _s01(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+# Each upper tooth's length against the central incisors' (laterals shorter, canines long, then the side teeth).
+_TOOTH_LENGTH = np.array([1.0, 0.88, 0.95, 0.82, 0.75, 0.7, 0.65])
+
+
+@numba.njit(cache=True)
+def _tooth_phase(a: float, span: float) -> float:
+    """Where ``a`` (|u|) lies within its tooth, 0..1, for teeth spread over ``span`` of the half-width."""
+    k = _tooth_index(a, span)
+    lo, hi = _TEETH[k] * span, _TEETH[k + 1] * span
+    return min(max((a - lo) / (hi - lo), 0.0), 1.0)
+
+
+@numba.njit(cache=True)
+def _tooth_index(a: float, span: float) -> int:
+    for k in range(len(_TEETH) - 2):
+        if a < _TEETH[k + 1] * span:
+            return k
+    return len(_TEETH) - 2
+
+
+@numba.njit(cache=True)
+def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, width, opening, soft, cavity, tongue, teeth,
+                     inner_lip, own, own_weight, out):
+    rel_open = opening / width
+    thick = max(1.0, 0.022 * width)
+    light = 0.62 + 0.38 * _s01(rel_open / 0.2)
+    tongue_vis = _s01((rel_open - 0.06) / 0.18)
+    lower_vis = _s01((rel_open - 0.14) / 0.2) * 0.6
+    for i in range(len(u)):
+        a = abs(u[i])
+        si, bi, gi = s[i], b[i], gap[i]
+        lip = min(max(1.0 - min(lip_s[i], lip_b[i]) / thick, 0.0), 1.0) ** 1.5
+        if own_weight[i] >= 0.999:  # the photo's own interior: nothing to synthesize under it
+            for c in range(3):
+                out[i, c] = own[i, c] + (inner_lip[c] - own[i, c]) * lip
+            continue
+        corner = _s01((a - 0.3) / 0.6)  # the buccal corridor: dark toward the corners
+        # Cavity: dark lip tone near the lips, darker deep inside.
+        depth = min(max(min(si, bi) / max(0.5 * gi, 1e-3), 0.0), 1.0)
+        k = (1.3 - 0.7 * depth ** 0.7) * (1.0 - 0.45 * corner)
+        c0, c1, c2 = cavity[0] * k, cavity[1] * k, cavity[2] * k
+        # Tongue: a rounded mass on the floor, its front (low, near the teeth) lit, its back in shadow.
+        if tongue_vis > 0:
+            # A dome (highest in the middle, its top edge soft: it curves away into the dark), lit most at
+            # its front middle, with a faint groove down its midline.
+            du = u[i] / 0.7
+            height = (0.58 - 0.32 * du * du) * min(gi, 0.5 * width)
+            into = (height - bi) / max(0.25 * height, 1.5)
+            w = _s01(into + 0.3) * _s01((1.0 - abs(du)) / 0.45) * tongue_vis * 0.95
+            front = _s01(1.0 - bi / max(height, 1e-3))
+            lit = (0.62 + 0.45 * front) * (1.0 - 0.4 * du * du) * (1.0 - 0.1 * np.exp(-(u[i] / 0.07) ** 2)) * light
+            c0 += (tongue[0] * lit - c0) * w
+            c1 += (tongue[1] * lit - c1) * w
+            c2 += (tongue[2] * lit - c2) * w
+        # Tooth surfaces: each a little brighter in its middle than toward its neighbours.
+        # (narrow shadows between them: each tooth reads as a tooth, not a band)
+        sep = 0.82 + 0.18 * np.sin(np.pi * _tooth_phase(a, 1.0)) ** 0.35
+        # Lower teeth: the lower incisors' edges just over the lower lip, in the upper teeth's shadow.
+        if lower_vis > 0 and draw_teeth:
+            arch = np.sqrt(min(max(1.0 - (u[i] / 0.5) ** 2, 0.0), 1.0))
+            tip = 1.0 - 0.05 * (2 * _tooth_phase(a, 0.5) - 1) ** 6
+            height = min(0.055 * width, 0.22 * gi) * arch * tip
+            d = bi - 0.01 * width
+            w = (min(max(d / soft + 0.5, 0.0), 1.0) * min(max((height - d) / soft + 0.5, 0.0), 1.0)
+                 * lower_vis * min(arch * 3, 1.0))
+            shade = 0.75 * light * (1.0 - 0.35 * corner) * (0.8 + 0.2 * _s01(bi / max(height, 1e-3)))
+            shade *= 0.85 + 0.15 * np.sin(np.pi * _tooth_phase(a / 0.8, 1.0)) ** 0.35
+            c0 += ((0.8 * teeth[0] + 0.2 * tongue[0]) * shade - c0) * w
+            c1 += ((0.8 * teeth[1] + 0.2 * tongue[1]) * shade - c1) * w
+            c2 += ((0.8 * teeth[2] + 0.2 * tongue[2]) * shade - c2) * w
+        # Upper teeth: from under the upper lip (whose shadow lies on them) down to rounded incisal edges,
+        # the front teeth widest and brightest, the side teeth receding into the corners' shadow.
+        arch = np.sqrt(min(max(1.0 - (u[i] / 0.8) ** 2, 0.0), 1.0))
+        tip = _TOOTH_LENGTH[_tooth_index(a, 1.0)] * (1.0 - 0.08 * (2 * _tooth_phase(a, 1.0) - 1) ** 6)
+        height = min(0.12 * width, 0.62 * gi + 0.02 * width) * (0.35 + 0.65 * arch) * tip * min(arch * 4.0, 1.0)
+        w = min(max(si / soft + 0.5, 0.0), 1.0) * min(max((height - si) / soft + 0.5, 0.0), 1.0) * min(arch * 2.5, 1.0)
+        under_lip = 0.58 + 0.42 * _s01(si / max(0.5 * height, 1.0))
+        edge = 1.0 - 0.1 * _s01((si - 0.75 * height) / max(0.25 * height, 1e-3))  # translucent tips
+        shade = light * under_lip * edge * (1.0 - 0.6 * corner) * sep
+        if draw_teeth:
+            c0 += (teeth[0] * shade - c0) * w
+            c1 += (teeth[1] * shade - c1) * w
+            c2 += (teeth[2] * shade - c2) * w
+        # The photo's own interior where it reaches, then the wet inner side of the lips just inside.
+        w = own_weight[i]
+        c0 += (own[i, 0] - c0) * w
+        c1 += (own[i, 1] - c1) * w
+        c2 += (own[i, 2] - c2) * w
+        out[i, 0] = c0 + (inner_lip[0] - c0) * lip
+        out[i, 1] = c1 + (inner_lip[1] - c1) * lip
+        out[i, 2] = c2 + (inner_lip[2] - c2) * lip
+
+
+def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The photo's own mouth interior: the upper half of the opening sampled at the same depth below the photo's
+    upper lip, the lower half at the same height above its lower lip (upper teeth with the skull, lower teeth
+    with the jaw).  Returns (colours, weight, reach): the weight falls to 0 where the mouth opens wider than the
+    photo's (its middle) and toward the corners; reach (pixels) is how far the photo's interior reaches from each
+    lip."""
+    mf = _MouthFrame.of(source.upper[0], source.upper[-1])
+    if mf is None:
+        return np.zeros((len(g.u), 3)), np.zeros(len(g.u)), np.zeros(len(g.u))
+    samples = np.linspace(-1.0, 1.0, 41)
+    top, bottom = mf.profile(source.upper, samples), mf.profile(source.lower, samples)
+    n = len(g.u)
+    map_x, map_y, weight, reach = np.empty((n, 1), np.float32), np.empty((n, 1), np.float32), np.empty(n), np.empty(n)
+    _source_positions(g.u, g.below_top, g.above_bottom, samples, top, bottom, mf.centre, mf.e_u, mf.e_v, mf.half,
+                      g.soft, map_x, map_y, weight, reach)
     sampled = cv2.remap(source.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
-    weight = np.clip((gap - depth) / soft, 0.0, 1.0)[:, None] * np.clip((1.0 - np.abs(un)) * 6, 0, 1)[:, None]
-    return colour * (1 - weight) + sampled.astype(np.float64) * weight
+    # A mouth parted less than the photo's lets in less light: its teeth in shadow, never a bright sliver.
+    light = 0.55 + 0.45 * float(_smooth01(g.opening / max(float(np.max(bottom - top)), 1e-3)))
+    return sampled * light, weight, reach
+
+
+@numba.njit(cache=True)
+def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, e_u, e_v, half, soft, map_x, map_y, weight,
+                      reach_out):
+    """Where each painted pixel samples the photo's mouth (upper half from its upper lip, lower half from its
+    lower lip) and how much of the photo's interior it shows there (none beyond the middle of its opening)."""
+    last = len(samples) - 1
+    step = (samples[last] - samples[0]) / last  # evenly spaced
+    for i in range(len(u)):
+        f = min(max((u[i] - samples[0]) / step, 0.0), last - 1e-9)
+        k = int(f)
+        f -= k
+        t = top[k] + (top[k + 1] - top[k]) * f
+        low = bottom[k] + (bottom[k + 1] - bottom[k]) * f
+        reach = 0.5 * max(low - t, 0.0)
+        reach_out[i] = reach
+        if below_top[i] <= above_bottom[i]:
+            depth, v = below_top[i], t + below_top[i]
+        else:
+            depth, v = above_bottom[i], low - above_bottom[i]
+        map_x[i, 0] = centre[0] + u[i] * half * e_u[0] + v * e_v[0]
+        map_y[i, 0] = centre[1] + u[i] * half * e_u[1] + v * e_v[1]
+        weight[i] = min(max((reach - depth) / max(0.25 * reach, soft) + 0.5, 0.0), 1.0) * min(max((1.0 - abs(u[i])) * 6, 0.0), 1.0)
+
+
+def soften_lip_folds(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, offset: tuple[int, int],
+                     lips: np.ndarray, jump: float = 1.0) -> None:
+    """Anti-alias the hard edges the warp makes around the lips, in place: where lips meet or fold over each
+    other, neighbouring pixels sample the photo far apart, and the rasteriser's pixel coverage leaves a 1-px
+    staircase.  Those pixels (and their neighbours) get a small blur; elsewhere the frame is untouched.
+    ``map_x``/``map_y``: the backward map of the region starting at ``offset``; ``lips``: outer lip points."""
+    ox, oy = offset
+    mh, mw = map_x.shape
+    x0, y0 = np.floor(lips.min(axis=0)).astype(int) - 4
+    x1, y1 = np.ceil(lips.max(axis=0)).astype(int) + 5
+    x0, y0 = max(x0, ox + 1), max(y0, oy + 1)
+    x1, y1 = min(x1, ox + mw - 1), min(y1, oy + mh - 1)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return
+    weight = np.zeros((y1 - y0, x1 - x0), np.float32)
+    if not _fold_weights(map_x, map_y, x0 - ox, y0 - oy, jump, weight):
+        return
+    weight = np.minimum(cv2.GaussianBlur(weight, (0, 0), 1.0) * 2.5, 1.0)[:, :, None]
+    roi = frame[y0:y1, x0:x1].astype(np.float32)
+    blurred = cv2.GaussianBlur(roi, (0, 0), 0.9)
+    frame[y0:y1, x0:x1] = np.clip(roi + (blurred - roi) * weight, 0, 255).astype(np.uint8)
+
+
+@numba.njit(cache=True)
+def _fold_weights(map_x, map_y, cx, cy, jump, out) -> bool:
+    """``out``[i, j]: how far the backward map jumps between map pixel (cy + i, cx + j) and its 4 neighbours,
+    beyond ``jump`` pixels of the photo (0..1); True if it jumps anywhere."""
+    any_jump = False
+    h, w = out.shape
+    for i in range(h):
+        y = cy + i
+        for j in range(w):
+            x = cx + j
+            best = 0.0
+            for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+                d = abs(map_x[y + dy, x + dx] - map_x[y, x]) + abs(map_y[y + dy, x + dx] - map_y[y, x])
+                best = max(best, d)
+            v = min(max((best - jump) / jump, 0.0), 1.0)
+            out[i, j] = v
+            any_jump = any_jump or v > 0
+    return any_jump

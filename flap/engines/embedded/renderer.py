@@ -18,7 +18,8 @@ from flap.engines.embedded.edges import soften_edges
 from flap.engines.embedded.compositing import (background_plate, composite_roi, premultiply, refine_matte, still_frame,
                                                subject_alpha)
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
-from flap.engines.embedded.mouth import MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth, source_mouth
+from flap.engines.embedded.mouth import (MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth,
+                                         soften_lip_folds, source_mouth)
 from flap.engines.embedded.rasterizer import rasterize_backward_map, rasterize_skin_into
 from flap.engines.embedded.rig import FaceRig, RigConfig
 from flap.engines.embedded.stretch import StretchConfig, StretchLimit, build_stretch_limit, limit_stretch
@@ -100,9 +101,7 @@ class EmbeddedRenderer:
         plate, filled = background_plate(portrait.crop, alpha, moving * above_chin)
         # The head carries whatever the plate replaced (strands the mask missed), so the still head is the photo.
         alpha = np.maximum(alpha, filled)
-        head = mesh.head_points[: mesh.num_landmarks]
-        gap = np.mean(head[list(G.UPPER_INNER_LIP[3:-3]), 1] - head[list(G.LOWER_INNER_LIP[3:-3]), 1])
-        source_jaw = float(max(0.0, gap) / max(rig.lip_gap_per_radian, 1e-6))
+        source_jaw = rig.source_jaw
         pose = portrait.pose
         source_camera = pose.to_camera(mesh.head_points)
         own_mouth = source_mouth(portrait.crop, portrait.landmarks)
@@ -225,7 +224,7 @@ class EmbeddedRenderer:
         pts = pts + rig.iris_displacements(rotation_6d_to_matrix(motion.eyes.reshape(t, 2, 6)))
         if expression_offsets is not None:
             pts = pts + expression_offsets[:, : mesh.num_landmarks] * rig.unit
-        pts = rig.jaw_rotate(pts, motion.jaw[:, 0].astype(np.float64) - state.source_jaw)
+        pts = rig.pose_jaw(pts, motion.jaw[:, 0].astype(np.float64))
         rings = mesh.head_points[mesh.num_landmarks:]
         allp = np.concatenate([pts, np.broadcast_to(rings, (t,) + rings.shape)], axis=1)
 
@@ -350,13 +349,16 @@ class EmbeddedRenderer:
         if region is not None:
             (x0, y0, x1, y1), sub_x, sub_y = region
             warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            # closed lids are a crease with a sharp lash line, not an occlusion edge to soften
-            eyes = [pts[list(upper + lower)] - (x0, y0) for upper, lower in ((G.LEFT_EYE_UPPER, G.LEFT_EYE_LOWER),
-                                                                             (G.RIGHT_EYE_UPPER, G.RIGHT_EYE_LOWER))]
+            # closed lids are a crease with a sharp lash line, not an occlusion edge to soften; the lips' folds are
+            # soften_lip_folds' (after compositing, along the lip outline)
+            lips = pts[list(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP)]
+            sharp = [pts[list(upper + lower)] - (x0, y0) for upper, lower in ((G.LEFT_EYE_UPPER, G.LEFT_EYE_LOWER),
+                                                                              (G.RIGHT_EYE_UPPER, G.RIGHT_EYE_LOWER))]
             face = image_to_camera(camera[state.detail_regions[0][0]])[:, :2] - (x0, y0)
             window = (*(np.floor(face.min(axis=0)).astype(int) - 3), *(np.ceil(face.max(axis=0)).astype(int) + 4))
-            warped = soften_edges(warped, sub_x, sub_y, window, sharp=eyes)
+            warped = soften_edges(warped, sub_x, sub_y, window, sharp=sharp + [lips - (x0, y0)])
             composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
+            soften_lip_folds(out, sub_x, sub_y, (x0, y0), lips)
         if self.config.mouth_interior and state.paint_interior:
             paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
         if self.config.lash_line and blink > 0.35:

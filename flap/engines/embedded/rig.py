@@ -26,6 +26,9 @@ class RigConfig:
     max_iris_shift: float = 0.32  # share of the eye width the iris may move sideways
 
 
+_SMILE_LIFT = 0.36  # how far a unit smile lifts its mouth corner (cm, head frame, before the face's scale)
+
+
 def _smoothstep(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
@@ -50,6 +53,8 @@ class FaceRig:
         self._build_lids()
         self._build_irises()
         self.lip_gap_per_radian = self._lip_gap_per_radian()
+        self.source_jaw = self.closing_angle()
+        self.closing_fix = self._closing_fix()
 
     # ------------------------------------------------------------------ regions
     def _build_regions(self) -> None:
@@ -103,13 +108,19 @@ class FaceRig:
         # Far to the sides the skin over the jaw joint moves little.
         side = np.abs(p[:, 0] - self.mouth_center[0]) / self.unit
         w *= 1.0 - 0.6 * _smoothstep((side - 4.0) / 3.0)
-        w[self.upper_lip] = 0.0
-        w[self.lower_lip] = 1.0
-        for corner in G.MOUTH_CORNERS:
-            w[corner] = 0.45
+        # The lips hinge at the corners: from a corner toward the middle the lower lip goes from the corner's share
+        # of the jaw to all of it, the upper lip from that share to none (full weight right beside a corner
+        # throws a lip vertex past the corner when the jaw moves far: a spike, lips folded over each other).
+        corners_x = np.sort([p[c, 0] for c in G.MOUTH_CORNERS])
+        from_corner = np.minimum(p[:, 0] - corners_x[0], corners_x[1] - p[:, 0]) / max(corners_x[1] - corners_x[0], 1e-6)
+        hinge = _smoothstep(from_corner / 0.22)
         # Upper lip neighbours that sit above the line stay with the skull.
         above = (~self.below_mouth_line) & (p[:, 1] > self.mouth_center[1] + 0.2 * self.unit) & ~self.lower_lip
         w[above & (np.abs(p[:, 0] - self.mouth_center[0]) < 0.6 * self.mouth_width)] *= 0.2
+        w[self.upper_lip] = (0.45 * (1.0 - hinge))[self.upper_lip]
+        w[self.lower_lip] = (0.45 + 0.55 * hinge)[self.lower_lip]
+        for corner in G.MOUTH_CORNERS + (G.UPPER_INNER_LIP[0], G.UPPER_INNER_LIP[-1]):
+            w[corner] = 0.45
         w[~self.is_mesh] = 0.0
         return w
 
@@ -117,6 +128,52 @@ class FaceRig:
         opened = self.jaw_rotate(self.points, np.array([0.1]))[0]
         lo = list(G.LOWER_INNER_LIP[3:-3])
         return float(np.mean(self.points[lo, 1] - opened[lo, 1]) / 0.1)
+
+    def closing_angle(self) -> float:
+        """How far the photo's jaw is open (radians, >= 0): the rotation that brings the middle of the inner lips
+        together.  Solved on the rotation itself, not a small-angle slope: a wide-open photo closed by the slope
+        overshoots, and the lower lip slides over the upper one (pursed lips, a hard seam)."""
+        up, lo = list(G.UPPER_INNER_LIP[3:-3]), list(G.LOWER_INNER_LIP[3:-3])
+
+        def gap(angle: float) -> float:
+            closed = self.jaw_rotate(self.points, np.array([-angle]))[0]
+            return float(np.mean(closed[up, 1] - closed[lo, 1]))
+
+        if gap(0.0) <= 0.0:
+            return 0.0
+        lo_a, hi_a = 0.0, 0.8
+        for _ in range(30):
+            mid = 0.5 * (lo_a + hi_a)
+            lo_a, hi_a = (mid, hi_a) if gap(mid) > 0 else (lo_a, mid)
+        return 0.5 * (lo_a + hi_a)
+
+    def _closing_fix(self, sigma: float = 0.7) -> np.ndarray:
+        """(V, 3): what the lower lip needs besides the rotation to meet the upper lip when the photo's open mouth
+        closes.  The rotation lifts the lower lip by its jaw weight, but the opening has its own shape, so beside
+        the corners the lower lip would overshoot the upper one (lips folded over each other, a hard wedge at each
+        corner) or stop short of it (a dark gap).  Per inner-lip pair, the residual height; spread over the lower
+        lip and the skin below it."""
+        if self.source_jaw <= 0.0:
+            return np.zeros_like(self.points)
+        closed = self.jaw_rotate(self.points, np.array([-self.source_jaw]))[0]
+        upper, lower = list(G.UPPER_INNER_LIP), list(G.LOWER_INNER_LIP)
+        residual = closed[upper, 1] - closed[lower, 1]
+        residual[[0, -1]] = 0.0
+        order = np.argsort(closed[lower, 0])
+        along = np.interp(self.points[:, 0], closed[lower, 0][order], residual[order], left=0.0, right=0.0)
+        spread = np.maximum(self._lip_falloff(self.lower_lip, sigma) * self.jaw_weights, self.lower_lip.astype(float))
+        fix = np.zeros_like(self.points)
+        fix[:, 1] = along * spread
+        return fix
+
+    def pose_jaw(self, points: np.ndarray, angles: np.ndarray) -> np.ndarray:
+        """The jaw at absolute opening ``angles`` (T,) radians (0: lips together), from the photo's own opening."""
+        relative = angles - self.source_jaw
+        out = self.jaw_rotate(points, relative)
+        if self.source_jaw > 0.0:
+            closing = np.clip(-relative / self.source_jaw, 0.0, 1.0)
+            out = out + closing[:, None, None] * self.closing_fix[None]
+        return out
 
     def jaw_rotate(self, points: np.ndarray, angles: np.ndarray) -> np.ndarray:
         """Rotate jaw-weighted vertices about the jaw axis by ``angles`` (T,) radians (+ opens). points: (T?, V, 3)."""
@@ -146,7 +203,7 @@ class FaceRig:
         for name, corner, side in (("smile_left", left_corner, 1.0), ("smile_right", right_corner, -1.0)):
             g = self._gauss(corner, 1.3)
             cheek = self._gauss(corner + np.array([side * 1.2, 1.8, -0.3]) * u, 1.5)
-            put(name, g[:, None] * np.array([side * 0.42, 0.36, -0.18]) + cheek[:, None] * np.array([side * 0.08, 0.22, 0.05]))
+            put(name, g[:, None] * np.array([side * 0.42, _SMILE_LIFT, -0.18]) + cheek[:, None] * np.array([side * 0.08, 0.22, 0.05]))
         for corner, side in ((left_corner, 1.0), (right_corner, -1.0)):
             g = self._gauss(corner, 1.2)
             put("frown", g[:, None] * np.array([side * 0.1, -0.5, 0.0]))
@@ -156,7 +213,9 @@ class FaceRig:
         # first undo that smile: the frown carries the photo's own smile, reversed.
         smiling = self.source_smile()
         if smiling > 0:
-            basis[CONTROL_INDEX["frown"]] -= 0.9 * smiling * (basis[CONTROL_INDEX["smile_left"]] + basis[CONTROL_INDEX["smile_right"]])
+            # Mostly the corners' lift: narrowing the mouth back as far folds the skin beside the corners.
+            undo = (basis[CONTROL_INDEX["smile_left"]] + basis[CONTROL_INDEX["smile_right"]]) * np.array([0.4, 1.0, 1.0])
+            basis[CONTROL_INDEX["frown"]] -= 0.8 * smiling * undo
         put("lip_pucker", lips[:, None] * np.stack([-0.32 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.38)], 1))
         funnel_open = upper[:, None] * np.array([0, 0.16, 0]) + lower[:, None] * np.array([0, -0.16, 0])
         put("lip_funnel", lips[:, None] * np.stack([-0.2 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.3)], 1) + funnel_open)
@@ -192,13 +251,14 @@ class FaceRig:
         return basis
 
     def source_smile(self) -> float:
-        """How much the photo smiles, 0..1: mouth corners lifted relative to the lip centre, against the canonical
-        neutral face (corners 7 % of the mouth width below the centre)."""
+        """How much the photo smiles, in units of the smile controls (0..3): its mouth corners' lift above the lip
+        centre beyond a neutral mouth's (corners 2 % of the mouth width below the centre, as measured on neutral
+        photos), over the lift of a unit smile.  A broad smile is 2-3 units: undoing it takes that much."""
         p = self.points
         centre = (p[G.UPPER_INNER_LIP[5], 1] + p[G.LOWER_INNER_LIP[5], 1]) / 2
         corners = (p[G.MOUTH_CORNERS[0], 1] + p[G.MOUTH_CORNERS[1], 1]) / 2
-        lift = (corners - centre) / max(self.mouth_width, 1e-6)
-        return float(np.clip((lift + 0.07) / 0.15, 0.0, 1.0))
+        lift = (corners - centre) / max(self.mouth_width, 1e-6) + 0.02
+        return float(np.clip(lift * self.mouth_width / (_SMILE_LIFT * self.unit), 0.0, 3.0))
 
     # ------------------------------------------------------------------ eyelids
     def _build_lids(self) -> None:

@@ -1,0 +1,126 @@
+"""Measures of how a rendered mouth looks, from the frame and its landmarks: a crack between closed lips, teeth
+painted as a flat band, a mouth with no tongue or lower teeth.  Used by tests/test_mouth_look.py and
+benchmarks/eval_mouth.py; figures that fail where a viewer would see a painted mouth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from flap.face import landmark_groups as G
+
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+@dataclass(frozen=True)
+class _Axes:
+    centre: np.ndarray
+    e_u: np.ndarray
+    e_v: np.ndarray
+    half: float
+
+    @staticmethod
+    def of(landmarks_xy: np.ndarray) -> "_Axes":
+        right, left = landmarks_xy[G.UPPER_INNER_LIP[0]], landmarks_xy[G.UPPER_INNER_LIP[-1]]
+        axis = left - right
+        width = max(float(np.linalg.norm(axis)), 1e-6)
+        e_u = axis / width
+        return _Axes((left + right) / 2, e_u, np.array([-e_u[1], e_u[0]]), width / 2)
+
+    def profile(self, contour: np.ndarray, at: np.ndarray) -> np.ndarray:
+        rel = contour - self.centre
+        u, v = rel @ self.e_u / self.half, rel @ self.e_v
+        order = np.argsort(u)
+        return np.interp(at, u[order], v[order])
+
+    def sample(self, luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        pos = self.centre + (u * self.half)[..., None] * self.e_u + v[..., None] * self.e_v
+        return cv2.remap(luma, pos[..., 0].astype(np.float32), pos[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+
+
+def _luma(frame: np.ndarray) -> np.ndarray:
+    return (frame.astype(np.float32) @ LUMA.astype(np.float32)).astype(np.float32)
+
+
+def _contours(landmarks_xy: np.ndarray, at: np.ndarray) -> tuple[_Axes, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    axes = _Axes.of(landmarks_xy)
+    return (axes,) + tuple(axes.profile(landmarks_xy[list(g)], at) for g in (G.UPPER_OUTER_LIP, G.UPPER_INNER_LIP,
+                                                                          G.LOWER_INNER_LIP, G.LOWER_OUTER_LIP))
+
+
+def seam_darkness(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.7) -> float:
+    """How dark the line between closed lips is against the lips themselves: per column across the middle
+    ``span`` of the mouth, 1 - (darkest luminance near the lips' meeting line) / (median luminance of the darker
+    lip body); the median over columns.  0: no seam; about 0.3: a natural closed-lip shadow; toward 1: a crack."""
+    at = np.linspace(-span, span, 41)
+    axes, top_out, top_in, bottom_in, bottom_out = _contours(landmarks_xy, at)
+    luma = _luma(frame)
+    meet = 0.5 * (top_in + bottom_in)
+    reach = max(2.0, 0.04 * 2 * axes.half) + 0.5 * np.maximum(bottom_in - top_in, 0.0)
+    offsets = np.linspace(-1.0, 1.0, 9)[:, None]
+    seam = axes.sample(luma, np.broadcast_to(at, (9, len(at))), meet + offsets * reach).min(axis=0)
+    def lip(outer, inner):
+        v = np.concatenate([outer + f * (inner - outer) for f in (0.3, 0.5, 0.7)])
+        return float(np.median(axes.sample(luma, np.tile(at, 3)[None], v[None])[0]))
+
+    darker_lip = min(lip(top_out, top_in), lip(bottom_out, bottom_in))  # lips of two tones: the seam vs the darker
+    return float(np.median(1.0 - seam / max(darker_lip, 1.0)))
+
+
+@dataclass(frozen=True)
+class TeethShading:
+    """The upper teeth band of an open mouth (just under the upper lip)."""
+
+    centre: float  # mean luminance, middle of the mouth (|u| < 0.3)
+    corner_ratio: float  # mean luminance at 0.5 < |u| < 0.75 over the centre's: < 1 when they recede into shadow
+    lip_shadow_ratio: float  # luminance just under the upper lip over that at the band's middle: < 1 under a shadow
+    spread: float  # std / mean of the band's luminance: 0 for a flat band
+
+
+def teeth_shading(frame: np.ndarray, landmarks_xy: np.ndarray, depth: float = 0.09) -> TeethShading:
+    """The upper teeth band: ``depth`` of the mouth width below the upper inner lip (at most half the opening)."""
+    at = np.linspace(-0.8, 0.8, 65)
+    axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    luma = _luma(frame)
+    height = np.minimum(depth * 2 * axes.half, 0.5 * np.maximum(bottom_in - top_in, 0.0))
+    rows = np.linspace(0.1, 0.9, 7)[:, None]
+    band = axes.sample(luma, np.broadcast_to(at, (7, len(at))), top_in + rows * height)
+    a = np.abs(at)
+    centre = band[2:5, a < 0.3].mean()
+    side = band[2:5, (a > 0.5) & (a < 0.75)].mean()
+    mid = np.abs(at) < 0.4
+    return TeethShading(centre=float(centre), corner_ratio=float(side / max(centre, 1e-3)),
+                        lip_shadow_ratio=float(band[0, mid].mean() / max(band[3, mid].mean(), 1e-3)),
+                        spread=float(band[:, a < 0.6].std() / max(band[:, a < 0.6].mean(), 1e-3)))
+
+
+def lower_interior(frame: np.ndarray, landmarks_xy: np.ndarray) -> tuple[float, float]:
+    """(lower, deep): mean luminance of the lowest quarter of the opening (tongue, lower teeth) and of the
+    darkest part of its middle (per column, the darkest of 20-80 % of the opening's height: the cavity), over
+    the middle half of the mouth.  A painted mouth with a black floor has lower ~ deep; a real one shows its
+    tongue or lower teeth brighter than the dark inside."""
+    at = np.linspace(-0.5, 0.5, 33)
+    axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    luma = _luma(frame)
+    gap = np.maximum(bottom_in - top_in, 0.0)
+    lower = axes.sample(luma, np.broadcast_to(at, (3, len(at))), bottom_in - np.array([[0.08], [0.15], [0.22]]) * gap)
+    rows = np.linspace(0.2, 0.8, 13)[:, None]
+    deep = axes.sample(luma, np.broadcast_to(at, (13, len(at))), top_in + rows * gap).min(axis=0)
+    return float(lower.mean()), float(deep.mean())
+
+
+def corner_lift(landmarks_xy: np.ndarray) -> float:
+    """Mouth corners above the lip centre, over the mouth width: > 0 a smile, < 0 corners turned down."""
+    centre = (landmarks_xy[G.UPPER_INNER_LIP[5], 1] + landmarks_xy[G.LOWER_INNER_LIP[5], 1]) / 2
+    corners = (landmarks_xy[G.MOUTH_CORNERS[0], 1] + landmarks_xy[G.MOUTH_CORNERS[1], 1]) / 2
+    width = np.linalg.norm(landmarks_xy[G.MOUTH_CORNERS[0], :2] - landmarks_xy[G.MOUTH_CORNERS[1], :2])
+    return float((centre - corners) / max(float(width), 1e-6))
+
+
+def lip_overlap(landmarks_xy: np.ndarray) -> float:
+    """How far (pixels) the lower inner lip rides above the upper one anywhere along the mouth (0 when not)."""
+    gap = landmarks_xy[list(G.LOWER_INNER_LIP[1:-1]), 1] - landmarks_xy[list(G.UPPER_INNER_LIP[1:-1]), 1]
+    return float(max(0.0, -gap.min()))

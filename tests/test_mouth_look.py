@@ -1,0 +1,111 @@
+"""The mouth reads as a mouth: closing a photo's open mouth brings the lips together (no overshoot, no crack),
+closed lips show no seam the photo does not have, synthesized teeth are shaded (not a flat white band), the
+floor of an open mouth shows a tongue or lower teeth, a greyscale photo gets a grey mouth.  Measured with
+flap.evaluation.mouth_look on portraits the engine was not tuned on as well as the bundled ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from flap.engines.embedded import EmbeddedRenderer
+from flap.evaluation.mouth_look import lip_overlap, lower_interior, seam_darkness, teeth_shading
+from flap.face import landmark_groups as G
+from flap.face.geometry import image_to_camera
+from flap.face.portrait import analyze_portrait
+from flap.motion import MotionSequence
+
+ROOT = Path(__file__).resolve().parents[1]
+OPEN_PHOTOS = {"astronaut": "examples/portraits/astronaut.jpg", "obama_speaking": "tests/portraits/obama_speaking.jpg"}
+CLOSED_PHOTOS = {"grace": "examples/portraits/grace_hopper.jpg", "biden": "tests/portraits/biden_standing.jpg",
+                 "obama_smiling": "tests/portraits/obama_smiling.jpg"}
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return EmbeddedRenderer()
+
+
+@pytest.fixture(scope="module")
+def states(renderer):
+    return {name: renderer.prepare(analyze_portrait(str(ROOT / path), size=384))
+            for name, path in {**OPEN_PHOTOS, **CLOSED_PHOTOS}.items()}
+
+
+def _render(renderer, state, jaw: float):
+    motion = MotionSequence.neutral(1).replace(jaw=np.array([[jaw, 0.0, 0.0]]))
+    cam = renderer.vertex_positions(state, motion)[0]
+    return renderer.render_frame(state, cam), image_to_camera(cam[: G.NUM_LANDMARKS])[:, :2]
+
+
+@pytest.mark.parametrize("name", list(OPEN_PHOTOS))
+def test_closing_an_open_photo_brings_the_lips_together_without_overlap(renderer, states, name):
+    frame, lm = _render(renderer, states[name], 0.0)
+    overlap = lip_overlap(lm)
+    assert overlap < 1.0, f"{name}: the lower lip rides {overlap:.1f} px over the upper one (pursed lips)"
+    gap = lm[list(G.LOWER_INNER_LIP[1:-1]), 1] - lm[list(G.UPPER_INNER_LIP[1:-1]), 1]
+    assert gap.max() < 2.0, f"{name}: the lips stay {gap.max():.1f} px apart"
+    darkness = seam_darkness(frame, lm)
+    assert darkness < 0.4, f"{name}: a dark crack between the closed lips ({darkness:.2f})"
+
+
+@pytest.mark.parametrize("name", list(CLOSED_PHOTOS))
+def test_closed_lips_show_no_seam_the_photo_does_not_have(renderer, states, name):
+    state = states[name]
+    own = seam_darkness(state.portrait.crop, state.portrait.landmarks[:, :2])
+    frame, lm = _render(renderer, state, 0.0)
+    assert seam_darkness(frame, lm) < own + 0.05
+
+
+def test_the_seam_measure_sees_a_crack(states):
+    state = states["grace"]
+    frame = state.portrait.crop.copy()
+    lm = state.portrait.landmarks[:, :2]
+    line = np.round(0.5 * (lm[list(G.UPPER_INNER_LIP)] + lm[list(G.LOWER_INNER_LIP)])).astype(np.int32)
+    cv2.polylines(frame, [line], False, (10, 5, 5), 2)
+    assert seam_darkness(frame, lm) > seam_darkness(state.portrait.crop, lm) + 0.3
+
+
+@pytest.mark.parametrize("name", ["grace", "biden"])
+def test_synthesized_teeth_are_shaded_not_a_flat_band(renderer, states, name):
+    frame, lm = _render(renderer, states[name], 0.3)
+    teeth = teeth_shading(frame, lm)
+    assert teeth.corner_ratio < 0.8, f"{name}: the side teeth are as bright as the front ones ({teeth.corner_ratio:.2f})"
+    assert teeth.lip_shadow_ratio < 0.8, f"{name}: no shadow under the upper lip ({teeth.lip_shadow_ratio:.2f})"
+    assert teeth.spread > 0.12, f"{name}: a flat band ({teeth.spread:.2f})"
+    skin = np.median(state_skin(states[name]))
+    assert teeth.centre < 1.05 * skin + 15, "teeth in the mouth's light, not a white band brighter than the face"
+    lower, deep = lower_interior(frame, lm)
+    assert lower > 2.5 * deep, f"{name}: the floor of the mouth is as dark as its inside ({lower:.0f} vs {deep:.0f})"
+
+
+def state_skin(state):
+    lm = state.portrait.landmarks[:, :2]
+    cheeks = np.round(lm[[50, 280, 101, 330, 205, 425]]).astype(int)
+    return state.portrait.crop[cheeks[:, 1], cheeks[:, 0]].astype(float) @ np.array([0.299, 0.587, 0.114])
+
+
+@pytest.mark.parametrize("name", list(OPEN_PHOTOS))
+def test_a_photos_open_mouth_opened_wider_keeps_its_lower_teeth_on_the_lower_lip(renderer, states, name):
+    frame, lm = _render(renderer, states[name], 0.5)
+    lower, deep = lower_interior(frame, lm)
+    teeth = float(states[name].mouth.teeth @ np.array([0.299, 0.587, 0.114]))
+    assert lower > 0.6 * teeth and lower > 3 * deep, f"{name}: the photo's lower teeth stay behind ({lower:.0f}, teeth {teeth:.0f})"
+
+
+def test_paint_stays_within_the_mouths_colours_and_survives_a_barely_parted_mouth():
+    from flap.engines.embedded.mouth import MouthStyle, paint_mouth
+
+    style = MouthStyle(cavity=np.array([40.0, 20, 20]), teeth=np.array([200.0, 190, 180]),
+                       tongue=np.array([150.0, 70, 60]), inner_lip=np.array([120.0, 60, 50]))
+    x = np.linspace(20, 80, 11)
+    arch = np.sin(np.linspace(0, np.pi, 11))
+    for opening in (0.3, 0.26, 4.0, 25.0):  # barely parted (almost nothing shows) to wide open
+        frame = np.full((100, 100, 3), 128, np.uint8)
+        upper = np.stack([x, 50 - 2 * arch], axis=1)
+        lower = np.stack([x, 50 + opening * arch], axis=1)
+        paint_mouth(frame, upper, lower, style)
+        assert frame.max() <= 201, "painted brighter than any of its colours (an overshoot: white rims)"
