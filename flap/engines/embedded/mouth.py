@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
-import numba
 import numpy as np
 
+from flap.engines.embedded.raster_kernel import _njit
 from flap.face import landmark_groups as G
 
 
@@ -327,7 +327,7 @@ def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, np.ndarray
 _TEETH = np.array([0.0, 0.19, 0.36, 0.5, 0.62, 0.72, 0.82, 1.0])
 
 
-@numba.njit(cache=True)
+@_njit(None)
 def _s01(x: float) -> float:
     x = min(max(x, 0.0), 1.0)
     return x * x * (3.0 - 2.0 * x)
@@ -337,7 +337,7 @@ def _s01(x: float) -> float:
 _TOOTH_LENGTH = np.array([1.0, 0.88, 0.95, 0.82, 0.75, 0.7, 0.65])
 
 
-@numba.njit(cache=True)
+@_njit(None)
 def _tooth_phase(a: float, span: float) -> float:
     """Where ``a`` (|u|) lies within its tooth, 0..1, for teeth spread over ``span`` of the half-width."""
     k = _tooth_index(a, span)
@@ -345,7 +345,7 @@ def _tooth_phase(a: float, span: float) -> float:
     return min(max((a - lo) / (hi - lo), 0.0), 1.0)
 
 
-@numba.njit(cache=True)
+@_njit(None)
 def _tooth_index(a: float, span: float) -> int:
     for k in range(len(_TEETH) - 2):
         if a < _TEETH[k + 1] * span:
@@ -353,7 +353,7 @@ def _tooth_index(a: float, span: float) -> int:
     return len(_TEETH) - 2
 
 
-@numba.njit(cache=True)
+@_njit(None)
 def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, width, opening, soft, cavity, tongue, teeth,
                      inner_lip, own, own_weight, out):
     rel_open = opening / width
@@ -447,7 +447,7 @@ def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.
     return sampled * light, weight, reach
 
 
-@numba.njit(cache=True)
+@_njit(None)
 def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, e_u, e_v, half, soft, map_x, map_y, weight,
                       reach_out):
     """Where each painted pixel samples the photo's mouth (upper half from its upper lip, lower half from its
@@ -494,7 +494,7 @@ def soften_lip_folds(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, of
     frame[y0:y1, x0:x1] = np.clip(roi + (blurred - roi) * weight, 0, 255).astype(np.uint8)
 
 
-@numba.njit(cache=True)
+@_njit(None)
 def _fold_weights(map_x, map_y, cx, cy, jump, out) -> bool:
     """``out``[i, j]: how far the backward map jumps between map pixel (cy + i, cx + j) and its 4 neighbours,
     beyond ``jump`` pixels of the photo (0..1); True if it jumps anywhere."""

@@ -19,18 +19,21 @@ import numba
 import numpy as np
 
 
-def _njit(signature: str):
+def _njit(signature: str | None):
     """njit for one explicit signature (compiled when first imported, then loaded from the on-disk cache), so no
     frame ever waits for a compilation: with signatures left to Numba, a view that happens to be contiguous (a
-    region as wide as the frame) would be a new type, compiled mid-video.  Where no cache can be written (no
-    writable folder) it still works, compiled in each process."""
+    region as wide as the frame) would be a new type, compiled mid-video.  ``None`` leaves the types to Numba (for
+    small helpers called from other kernels).  Where no cache can be written (no writable folder) it still works,
+    compiled in each process."""
+    args = () if signature is None else (signature,)
+
     def decorate(fn):
         try:
-            return numba.njit(signature, cache=True, nogil=True)(fn)
+            return numba.njit(*args, cache=True, nogil=True)(fn)
         except RuntimeError:  # "cannot cache function ...: no locator available" (read-only install, no home)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return numba.njit(signature, nogil=True)(fn)
+                return numba.njit(*args, nogil=True)(fn)
     return decorate
 
 
