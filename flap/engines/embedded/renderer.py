@@ -215,10 +215,10 @@ class EmbeddedRenderer:
         wide = c[:, CONTROL_INDEX["eye_wide"]][:, None]
         cheek = c[:, CONTROL_INDEX["cheek_raise"]][:, None]
         brow = c[:, CONTROL_INDEX["brow_raise"]][:, None]
-        upper = share * closure + 0.18 * squint - 0.3 * wide - 0.06 * brow
+        upper = share * closure + 0.18 * squint - 0.18 * wide - 0.06 * brow
         lower = (1 - share) * closure + 0.25 * squint + 0.22 * cheek
         over = np.maximum(upper + lower - 1.0, 0.0)
-        upper = np.maximum(upper - over * share, -0.45)
+        upper = np.maximum(upper - over * share, -0.22)  # a lid raised further stretches the iris into a bar
         lower = lower - over * (1 - share)
         pts = pts + rig.lid_displacements(upper, lower)
         pts = pts + rig.iris_displacements(rotation_6d_to_matrix(motion.eyes.reshape(t, 2, 6)))
