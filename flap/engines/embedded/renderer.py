@@ -354,8 +354,8 @@ class EmbeddedRenderer:
             lips = pts[list(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP)]
             sharp = [pts[list(upper + lower)] - (x0, y0) for upper, lower in ((G.LEFT_EYE_UPPER, G.LEFT_EYE_LOWER),
                                                                               (G.RIGHT_EYE_UPPER, G.RIGHT_EYE_LOWER))]
-            face = image_to_camera(camera[state.detail_regions[0][0]])[:, :2] - (x0, y0)
-            window = (*(np.floor(face.min(axis=0)).astype(int) - 3), *(np.ceil(face.max(axis=0)).astype(int) + 4))
+            face = pts - (x0, y0)  # the face's own outline: where its occlusion edges are (cheek over ear, lips, nose)
+            window = (*(np.floor(face.min(axis=0)).astype(int) - 8), *(np.ceil(face.max(axis=0)).astype(int) + 9))
             warped = soften_edges(warped, sub_x, sub_y, window, sharp=sharp + [lips - (x0, y0)])
             composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
             soften_lip_folds(out, sub_x, sub_y, (x0, y0), lips)
