@@ -94,27 +94,23 @@ def limit_stretch(xy: np.ndarray, limit: StretchLimit, unposed: np.ndarray | Non
     ``unposed`` (T, V, 2): the same frames at the photo's own head pose.  What the jaw and the expression stretch
     (the neck under an opening jaw) is theirs to stretch; only what the pose adds on top is capped, so the limiter
     never fights the lips.  Frames within the caps (most of natural speech) are returned as they are."""
-    p = np.array(xy, dtype=np.float64)
+    from flap.engines.embedded.stretch_kernel import gauss_seidel, over_caps
+
+    p = np.array(xy, dtype=np.float64, order="C")
     a, b = limit.edges[:, 0], limit.edges[:, 1]
-    length, area = np.linalg.norm(p[:, b] - p[:, a], axis=2), _areas(p, limit.triangles)
-    # the photo's own lengths first: a frame within them is within the caps whatever the jaw does (most frames)
-    over = ((length > limit.config.max_stretch * limit.rest).any(axis=1)
-            | (area / (limit.config.max_area * limit.rest_area) > 1.0).any(axis=1))
-    over = np.nonzero(over)[0]
-    rest = np.broadcast_to(limit.rest, (len(over), len(a)))
-    rest_area = np.broadcast_to(limit.rest_area, (len(over), len(limit.triangles)))
-    if unposed is not None and len(over):
-        u = unposed[over]
-        rest = np.maximum(rest, np.linalg.norm(u[:, b] - u[:, a], axis=2))
-        own = _areas(u, limit.triangles)
-        rest_area = np.where(own * rest_area > 0, np.sign(rest_area) * np.maximum(np.abs(rest_area), np.abs(own)), rest_area)
+    reference = np.zeros_like(p) if unposed is None else np.ascontiguousarray(unposed, dtype=np.float64)  # zeros: the photo's caps
+    over = np.nonzero(over_caps(p, reference, limit.edges, limit.rest, limit.config.max_stretch, limit.triangles,
+                                limit.rest_area, limit.config.max_area))[0]
+    if len(over) == 0:  # most frames of natural speech
+        return p
+    u = reference[over]
+    rest = np.maximum(limit.rest[None], np.linalg.norm(u[:, b] - u[:, a], axis=2))
+    own = _areas(u, limit.triangles)
+    rest_area = np.where(own * limit.rest_area > 0, np.sign(limit.rest_area) * np.maximum(np.abs(limit.rest_area), np.abs(own)),
+                         limit.rest_area)
     cap = limit.config.max_stretch * rest
     area_cap = limit.config.max_area * rest_area
-    still = ((length[over] > cap).any(axis=1) | (area[over] / area_cap > 1.0).any(axis=1))
-    over, cap, area_cap = over[still], cap[still], area_cap[still]
     if len(over):
-        from flap.engines.embedded.stretch_kernel import gauss_seidel  # compiled on first use (a turn)
-
         sub = np.ascontiguousarray(p[over])
         gauss_seidel(sub, limit.edges, np.ascontiguousarray(cap), np.ascontiguousarray(limit.share),
                       limit.triangles, np.ascontiguousarray(area_cap), limit.mobility, limit.config.iterations)

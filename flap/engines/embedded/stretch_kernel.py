@@ -50,3 +50,41 @@ def gauss_seidel(p, edges, cap, share, triangles, area_cap, mobility, iterations
                 p[t, j, 1] -= share[e, 1] * k * dy
             if worst == 0.0:  # (a tolerance here would make the result jump between frames: a pop)
                 break
+
+
+@_njit("b1[::1](f8[:, :, ::1], f8[:, :, ::1], i8[:, ::1], f8[::1], f8, i8[:, ::1], f8[::1], f8)")
+def over_caps(p, unposed, edges, rest, max_stretch, triangles, rest_area, max_area):  # pragma: no cover - compiled
+    """Per frame: does any edge grow past ``max_stretch`` times the longer of its length in the photo and in the
+    frame's ``unposed`` positions, or any triangle past ``max_area`` times its area (same sign) there?"""
+    out = np.zeros(p.shape[0], np.bool_)
+    for t in range(p.shape[0]):
+        for e in range(edges.shape[0]):
+            i, j = edges[e, 0], edges[e, 1]
+            dx = p[t, j, 0] - p[t, i, 0]
+            dy = p[t, j, 1] - p[t, i, 1]
+            length2 = dx * dx + dy * dy
+            cap = max_stretch * rest[e]
+            if length2 <= cap * cap:
+                continue
+            ux = unposed[t, j, 0] - unposed[t, i, 0]
+            uy = unposed[t, j, 1] - unposed[t, i, 1]
+            if length2 > max_stretch * max_stretch * max(rest[e] * rest[e], ux * ux + uy * uy):
+                out[t] = True
+                break
+        if out[t]:
+            continue
+        for f in range(triangles.shape[0]):
+            i, j, k = triangles[f, 0], triangles[f, 1], triangles[f, 2]
+            area = 0.5 * ((p[t, j, 0] - p[t, i, 0]) * (p[t, k, 1] - p[t, i, 1])
+                          - (p[t, j, 1] - p[t, i, 1]) * (p[t, k, 0] - p[t, i, 0]))
+            ref = rest_area[f]
+            if area / (max_area * ref) <= 1.0:
+                continue
+            own = 0.5 * ((unposed[t, j, 0] - unposed[t, i, 0]) * (unposed[t, k, 1] - unposed[t, i, 1])
+                         - (unposed[t, j, 1] - unposed[t, i, 1]) * (unposed[t, k, 0] - unposed[t, i, 0]))
+            if own * ref > 0 and abs(own) > abs(ref):
+                ref = own
+            if area / (max_area * ref) > 1.0:
+                out[t] = True
+                break
+    return out
