@@ -47,18 +47,22 @@ def server(tmp_path_factory):
     app.stop()
 
 
-@pytest.fixture()
-def page(server, tmp_path):
+def _open_page(server, tmp_path, args):
+    """A fresh Chromium profile on the app's page, its Generate button there; yields the page."""
     with playwright_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
-                                                       args=CHROMIUM_ARGS, headless=True,
-                                                       viewport={"width": 1400, "height": 1000})
+        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, args=args,
+                                                       headless=True, viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.goto(server.url, wait_until="domcontentloaded")
         page.wait_for_selector("#generate")
         yield page
         context.close()
+
+
+@pytest.fixture()
+def page(server, tmp_path):
+    yield from _open_page(server, tmp_path, CHROMIUM_ARGS)
 
 
 def close_toasts(page) -> None:
@@ -128,15 +132,7 @@ def microphone_wav(tmp_path_factory, speech_wav) -> Path:
 @pytest.fixture()
 def live_page(server, tmp_path, microphone_wav):
     args = CHROMIUM_ARGS + FAKE_MICROPHONE + [f"--use-file-for-fake-audio-capture={microphone_wav}"]
-    with playwright_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, args=args,
-                                                       headless=True, viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(server.url, wait_until="domcontentloaded")
-        page.wait_for_selector("#generate")
-        yield page
-        context.close()
+    yield from _open_page(server, tmp_path, args)
 
 
 def test_live_tab_talks_with_the_microphone(live_page, server, tmp_path):

@@ -194,14 +194,25 @@ def test_expression_zero_still_speaks_and_mouth_zero_is_closed(renderer, states)
     assert np.ptp(closed) < 0.02
 
 
+@pytest.fixture(scope="module")
+def emotion_tracks(renderer, states):
+    """name -> the tracker's view of the eight emotions at strength 1 on that portrait (rendered once)."""
+    tracks = {}
+
+    def track(name):
+        if name not in tracks:
+            state, frames = states[name], []
+            for emotion in EMOTION_NAMES:
+                m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0))
+                frames.append(renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean())))
+            tracks[name] = track_frames(frames, video_mode=False)
+        return tracks[name]
+    return track
+
+
 @pytest.mark.parametrize("name", ["astronaut", "obama_smiling"])
-def test_the_eight_emotions_are_distinct_and_surprise_keeps_the_lips_together(renderer, states, name):
-    state = states[name]
-    frames = []
-    for emotion in EMOTION_NAMES:
-        m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0))
-        frames.append(renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean())))
-    track = track_frames(frames, video_mode=False)
+def test_the_eight_emotions_are_distinct_and_surprise_keeps_the_lips_together(emotion_tracks, name):
+    track = emotion_tracks(name)
     assert track.found.all()
     neutral = track.landmarks[0]
     signatures = {e: emotion_signature(neutral, track.landmarks[i]) for i, e in enumerate(EMOTION_NAMES) if e != "neutral"}
@@ -217,15 +228,10 @@ def test_the_eight_emotions_are_distinct_and_surprise_keeps_the_lips_together(re
 
 
 @pytest.mark.parametrize("name", ["astronaut", "obama_smiling"])
-def test_negative_emotions_undo_a_smiling_photos_smile(renderer, states, name):
+def test_negative_emotions_undo_a_smiling_photos_smile(emotion_tracks, name):
     """On a smiling photo, sad, angry and disgusted turn the mouth corners down (not a smile under sad brows),
     fear flattens it, happy widens it (tracker-measured)."""
-    state = states[name]
-    frames = []
-    for emotion in EMOTION_NAMES:
-        m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0))
-        frames.append(renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean())))
-    track = track_frames(frames, video_mode=False)
+    track = emotion_tracks(name)
     lift = {e: corner_lift(track.landmarks[i]) for i, e in enumerate(EMOTION_NAMES)}
     assert lift["neutral"] > 0.03, "a smiling photo"
     for emotion in ("sad", "angry", "disgusted"):

@@ -7,6 +7,20 @@ import numpy as np
 from flap.engines.embedded.raster_kernel import _njit
 
 
+@_njit(None)
+def _gauss3(values, y, x, k0, k1):  # pragma: no cover - compiled
+    """The 3x3 separable weighted sum (k0, k1, k0) of a 2-D array around (y, x), edges clamped."""
+    h, w = values.shape
+    total = 0.0
+    for dy in range(-1, 2):
+        yy = min(max(y + dy, 0), h - 1)
+        ky = k1 if dy == 0 else k0
+        for dx in range(-1, 2):
+            xx = min(max(x + dx, 0), w - 1)
+            total += ky * (k1 if dx == 0 else k0) * values[yy, xx]
+    return total
+
+
 @_njit("void(u1[:, :, ::1], f4[:, ::1], f4[:, ::1], i8[:, ::1], f8, f8)")
 def soften(warped, map_x, map_y, sharp, start, full):  # pragma: no cover - compiled
     """In place: pixels beside a jump in the map (ramp from ``start`` to ``full`` pixels of jump), except inside the
@@ -54,22 +68,9 @@ def soften(warped, map_x, map_y, sharp, start, full):  # pragma: no cover - comp
         for x in range(w):
             if not near[y, x]:
                 continue
-            spread = 0.0
-            for dy in range(-1, 2):
-                yy = min(max(y + dy, 0), h - 1)
-                ky = k1w if dy == 0 else k0w
-                for dx in range(-1, 2):
-                    xx = min(max(x + dx, 0), w - 1)
-                    spread += ky * (k1w if dx == 0 else k0w) * weight[yy, xx]
-            a = min(spread * 1.6, 1.0)
+            a = min(_gauss3(weight, y, x, k0w, k1w) * 1.6, 1.0)
             if a <= 0.02:
                 continue
             for c in range(channels):
-                blurred = 0.0
-                for dy in range(-1, 2):
-                    yy = min(max(y + dy, 0), h - 1)
-                    ky = k1c if dy == 0 else k0c
-                    for dx in range(-1, 2):
-                        xx = min(max(x + dx, 0), w - 1)
-                        blurred += ky * (k1c if dx == 0 else k0c) * source[yy, xx, c]
+                blurred = _gauss3(source[:, :, c], y, x, k0c, k1c)
                 warped[y, x, c] = np.uint8(source[y, x, c] * (1.0 - a) + blurred * a + 0.5)

@@ -14,9 +14,9 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from flap.engines.embedded.edges import soften_edges
 from flap.engines.embedded.compositing import (background_plate, composite_roi, premultiply, refine_matte, still_frame,
                                                subject_alpha)
+from flap.engines.embedded.edges import soften_edges
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
 from flap.engines.embedded.mouth import (MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth,
                                          soften_lip_folds, source_mouth)
