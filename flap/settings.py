@@ -21,6 +21,7 @@ FLAP_FLAME_MP_EMBEDDING        FLAME <-> MediaPipe embedding file               
 FLAP_CACHE_DIR                 FLAP's disk cache                                                  ~/.cache/flap
 FLAP_OUTPUT_DIR                the app's per-request output folders                               temp dir
 FLAP_KEEP_OUTPUTS_HOURS        age at which the app's output folders are removed                  2
+FLAP_MAX_OUTPUT_MB             total size of the app's output folders (0 or "none": no cap)       2048
 FLAP_WARMUP                    load the face models etc. in the background at app start           1
 FLAP_PRELOAD                   on ZeroGPU, load the full model at start-up                        1
 FLAP_ENCODER_THREADS           x264's threads (0: x264's choice)                                  1 on <= 2 cores, else 0
@@ -81,6 +82,14 @@ def env_number(env: Mapping[str, str], name: str, default: float | None, kind: t
     return value
 
 
+def env_cap(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    """A cap: a number, where 0, 'none', 'unlimited' or 'off' mean no cap (None); empty or unset: ``default``."""
+    if env.get(name, "").strip().lower() in ("none", "unlimited", "off"):
+        return None
+    value = env_number(env, name, default)
+    return None if value == 0 else value
+
+
 def env_text(env: Mapping[str, str], name: str) -> str | None:
     """The stripped value, or None when unset or blank."""
     return env.get(name, "").strip() or None
@@ -104,6 +113,7 @@ class Settings:
     cache_dir: Path = Path("~/.cache/flap").expanduser()
     output_dir: str | None = None
     keep_outputs_hours: float = 2.0
+    max_output_mb: float | None = 2048.0  # None: no cap
     warmup: bool = True
     preload: bool = True
     encoder_threads: int | None = None  # None: flap.io.video.encoder_threads decides from the core count
@@ -135,6 +145,7 @@ class Settings:
             cache_dir=Path(cache).expanduser() if cache else d.cache_dir,
             output_dir=env_text(env, "FLAP_OUTPUT_DIR"),
             keep_outputs_hours=env_number(env, "FLAP_KEEP_OUTPUTS_HOURS", d.keep_outputs_hours),
+            max_output_mb=env_cap(env, "FLAP_MAX_OUTPUT_MB", d.max_output_mb),
             warmup=env_flag(env, "FLAP_WARMUP", d.warmup),
             preload=env_flag(env, "FLAP_PRELOAD", d.preload),
             encoder_threads=env_number(env, "FLAP_ENCODER_THREADS", None, kind=int),

@@ -24,7 +24,8 @@ def test_defaults_and_one_idea_of_true():
 
 @pytest.mark.parametrize("name, value", [("FLAP_COMPILE", "maybe"), ("FLAP_WARMUP", "2"), ("FLAP_PRELOAD", "yess"),
                                          ("FLAP_KEEP_OUTPUTS_HOURS", "two"), ("FLAP_GPU_BASE_SECONDS", "-5"),
-                                         ("FLAP_GPU_MAX_SECONDS", "nan"), ("FLAP_ENCODER_THREADS", "1.5")])
+                                         ("FLAP_GPU_MAX_SECONDS", "nan"), ("FLAP_ENCODER_THREADS", "1.5"),
+                                         ("FLAP_MAX_OUTPUT_MB", "lots")])
 def test_bad_values_are_refused_naming_the_variable(name, value):
     with pytest.raises(SettingsError, match=name) as info:
         Settings.from_env({name: value})
@@ -37,6 +38,15 @@ def test_the_modules_read_the_settings(monkeypatch, tmp_path):
 
     monkeypatch.setenv("FLAP_OUTPUT_DIR", str(tmp_path / "out"))
     assert files.output_root() == tmp_path / "out"
+    monkeypatch.setenv("FLAP_KEEP_OUTPUTS_HOURS", "0.5")
+    assert files.keep_hours() == 0.5
+    for cap, expected in (("100", 100 * 1024 * 1024), ("none", float("inf")), ("0", float("inf"))):
+        monkeypatch.setenv("FLAP_MAX_OUTPUT_MB", cap)
+        assert files.max_output_bytes() == expected
+    monkeypatch.setenv("FLAP_MAX_OUTPUT_MB", "lots")  # used to be logged and ignored
+    with pytest.raises(SettingsError, match="FLAP_MAX_OUTPUT_MB"):
+        files.max_output_bytes()
+    monkeypatch.delenv("FLAP_MAX_OUTPUT_MB")
     monkeypatch.setenv("FLAP_GPU_MAX_SECONDS", "ninety")  # used to fall back to 300 without a word
     with pytest.raises(SettingsError, match="FLAP_GPU_MAX_SECONDS"):
         gpu.gpu_seconds(gpu.GpuJob(kind="generate"))

@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Iterator
 
 from flap.io import partial
+from flap.settings import settings
 
 log = logging.getLogger("flap.webapp")
 
-DEFAULT_KEEP_HOURS = 2.0
-DEFAULT_MAX_OUTPUT_MB = 2048.0
 RECENT_S = 300.0  # a finished folder younger than this survives the size cap (its files are being fetched)
 RUNNING_MARKER = ".flap-running"
 _lock = threading.Lock()
@@ -34,7 +33,7 @@ _scopes = threading.local()  # per thread: the lists of folders of the open job_
 
 
 def output_root() -> Path:
-    root = os.environ.get("FLAP_OUTPUT_DIR", "").strip()
+    root = settings().output_dir
     if root:
         return Path(root).expanduser()
     cache = os.environ.get("GRADIO_TEMP_DIR", "").strip() or str(Path(tempfile.gettempdir()) / "gradio")
@@ -42,24 +41,13 @@ def output_root() -> Path:
 
 
 def keep_hours() -> float:
-    return _env_number("FLAP_KEEP_OUTPUTS_HOURS", DEFAULT_KEEP_HOURS)
+    return settings().keep_outputs_hours
 
 
 def max_output_bytes() -> float:
     """The size cap in bytes; 0 or 'none' lifts it."""
-    mb = _env_number("FLAP_MAX_OUTPUT_MB", DEFAULT_MAX_OUTPUT_MB)
-    return float("inf") if mb <= 0 else mb * 1024 * 1024
-
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip().lower()
-    if raw in ("none", "unlimited", "off"):
-        return 0.0
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        log.warning("%s=%r is not a number; using %g", name, raw, default)
-        return default
+    mb = settings().max_output_mb
+    return float("inf") if mb is None else mb * 1024 * 1024
 
 
 def new_job_dir(kind: str = "job") -> Path:
