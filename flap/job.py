@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from flap.engines.diffusion.options import FullModelOptions
+from flap.engines.options import FullModelOptions
 from flap.engines.registry import ENGINE_NAMES
 from flap.motion.representation import FIT_MODES
 from flap.parameters import checked, declare, same_as

@@ -92,3 +92,11 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from flap.engines.diffusion.loading import x\n    import flap.pipeline\n")
     assert flap_imports(module) == [(2, "flap.engines.diffusion.loading"), (3, "flap.pipeline")]
+
+
+def test_the_engine_contract_names_no_engine():
+    """flap/engines/*.py (the contract, the shared options) sit below both engines: only the registry joins them."""
+    engines = tuple(f"flap.engines.{e}" for e in ENGINES)
+    wrong = [f"{p.name}:{line} {name}" for p in sorted((FLAP / "engines").glob("*.py")) if p.name != "registry.py"
+             for line, name in flap_imports(p) if any(name == e or name.startswith(e + ".") for e in engines)]
+    assert not wrong

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from flap import cli
-from flap.engines.diffusion.options import FullModelOptions
+from flap.engines.options import FullModelOptions
 from flap.errors import ControlRangeError
 from flap.job import JobConfig
 from flap.motion import MotionSequence

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 
-from flap.engines.diffusion.options import FullModelOptions
+from flap.engines.options import FullModelOptions
 from flap.motion.representation import MotionSequence
 
 FrameProgress = Callable[[int, int], None]

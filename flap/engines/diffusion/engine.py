@@ -18,7 +18,7 @@ import numpy as np
 
 from flap.engines.base import RenderRequest
 from flap.engines.diffusion import loading
-from flap.engines.diffusion.options import FullModelOptions
+from flap.engines.options import FullModelOptions
 from flap.errors import EngineUnavailableError
 from flap.motion.representation import MotionSequence
 from flap.settings import FALSE, settings

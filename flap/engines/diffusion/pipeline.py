@@ -26,7 +26,7 @@ from flap.engines.diffusion import aot, speed
 from flap.engines.diffusion.compose import image_to_tensor, paste_back, tensor_to_frames
 from flap.engines.diffusion.config import ConditionEncoderConfig, FLAPModelConfig
 from flap.engines.diffusion.denoising_unet import FLAPDenoisingUNet, ReferenceKV
-from flap.engines.diffusion.options import FullModelOptions
+from flap.engines.options import FullModelOptions
 from flap.engines.diffusion.reference_net import FLAPReferenceNet
 from flap.engines.diffusion.sampling import Progress, SamplingOptions, SamplingStats, frame_noise, sample_latents
 from flap.errors import MotionFormatError

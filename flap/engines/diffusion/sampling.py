@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from flap.engines.diffusion.denoising_unet import DeepCache, FLAPDenoisingUNet
-from flap.engines.diffusion.options import FullModelOptions
+from flap.engines.options import FullModelOptions
 from flap.engines.diffusion.speed import attention_preference
 
 Progress = Callable[[int, int], None]

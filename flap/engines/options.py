@@ -1,4 +1,5 @@
-"""The full model's user options (sampling steps, guidance), declared once and cheap to import (no torch).
+"""User options of the engines that the embedded one ignores (the full model's sampling steps, guidance), declared
+once and cheap to import (no torch); here, not in engines/diffusion, because the engine contract (base.py) names them.
 
 JobConfig, the CLI, the page, the API and ``SamplingOptions`` take their defaults and ranges from here.
 """
