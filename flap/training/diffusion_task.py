@@ -55,10 +55,12 @@ class DiffusionTrainingModule(nn.Module):
 class DiffusionTask:
     """Everything stage-specific the training loop needs: model, trainable parameters, data, loss, export."""
 
-    def __init__(self, config: TrainConfig):
+    def __init__(self, config: TrainConfig, pipe=None):
+        """pipe: train this pipeline in place instead of building one from ``config.model`` (several stages in
+        one process, as ``flap.training.resident`` does)."""
         self.config = config
         self.plan: StagePlan = plan_for(config)
-        self.pipe = build_pipeline(config.model)
+        self.pipe = pipe if pipe is not None else build_pipeline(config.model)
         self.resolution = self.pipe.resolution
         if self.plan.temporal and config.diffusion.zero_init_temporal:
             zero_temporal_outputs(self.pipe.denoising_unet)
