@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from flap.engines.embedded import EmbeddedRenderer
-from flap.evaluation.mouth_look import lip_overlap, lower_interior, seam_darkness, teeth_shading
+from flap.evaluation.mouth_look import (lip_overlap, lip_thickness, lower_interior, opening_shape, seam_darkness,
+                                       teeth_shading)
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
 from flap.face.portrait import analyze_portrait
@@ -109,3 +110,30 @@ def test_paint_stays_within_the_mouths_colours_and_survives_a_barely_parted_mout
         lower = np.stack([x, 50 + opening * arch], axis=1)
         paint_mouth(frame, upper, lower, style)
         assert frame.max() <= 201, "painted brighter than any of its colours (an overshoot: white rims)"
+
+
+@pytest.mark.parametrize("name", list(OPEN_PHOTOS) + list(CLOSED_PHOTOS))
+@pytest.mark.parametrize("jaw", [0.3, 0.55])
+def test_an_open_mouth_is_a_rounded_outline_with_lips_of_their_own_thickness(renderer, states, name, jaw):
+    """Not a box or a hexagon: the outline curves smoothly (no sharp turn beside the corners), the commissures
+    barely part (the opening near the corners is a fraction of the middle's), and the lips keep their thickness."""
+    _, closed = _render(renderer, states[name], 0.0)
+    _, lm = _render(renderer, states[name], jaw)
+    shape = opening_shape(lm)
+    assert shape.sharpest_turn < 30, f"{name}: the outline turns {shape.sharpest_turn:.0f} deg at one landmark (a polygon)"
+    assert shape.corner_share < 0.52, f"{name}: blunt ends, open {shape.corner_share:.2f} of the middle near the corners"
+    for which, open_t, closed_t in zip(("upper", "lower"), lip_thickness(lm), lip_thickness(closed)):
+        assert open_t > 0.85 * closed_t, f"{name}: the {which} lip thins from {closed_t:.1f} to {open_t:.1f} px"
+
+
+def test_the_shape_measure_sees_a_box():
+    """A box-like opening (the lips apart almost to the corners) fails the corner measure; a lens passes."""
+    lm = np.zeros((G.NUM_LANDMARKS, 2))
+    x = np.linspace(0.0, 100.0, 11)
+    u = np.abs(x - 50) / 50
+    for profile, blunt in (((1 - u ** 3) ** 1.6, False), (np.clip(4 * (1 - u), 0, 1), True)):
+        lm[list(G.UPPER_INNER_LIP)] = np.stack([x, 100 - 5 * profile], 1)
+        lm[list(G.LOWER_INNER_LIP)] = np.stack([x, 100 + 30 * profile], 1)
+        lm[list(G.UPPER_OUTER_LIP)] = np.stack([x, 90 - 5 * profile], 1)
+        lm[list(G.LOWER_OUTER_LIP)] = np.stack([x, 110 + 30 * profile], 1)
+        assert (opening_shape(lm).corner_share > 0.52) == blunt

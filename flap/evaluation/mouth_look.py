@@ -124,3 +124,44 @@ def lip_overlap(landmarks_xy: np.ndarray) -> float:
     """How far (pixels) the lower inner lip rides above the upper one anywhere along the mouth (0 when not)."""
     gap = landmarks_xy[list(G.LOWER_INNER_LIP[1:-1]), 1] - landmarks_xy[list(G.UPPER_INNER_LIP[1:-1]), 1]
     return float(max(0.0, -gap.min()))
+
+
+def lip_thickness(landmarks_xy: np.ndarray, span: float = 0.5) -> tuple[float, float]:
+    """(upper, lower): median thickness (pixels) of each lip across the middle ``span`` of the mouth, measured
+    across the mouth's axis at the same place along it (outer to inner contour).  A lip that thins as the mouth
+    opens reads as a rubber ring; real lips keep their thickness (the lower lip rolls down with the jaw)."""
+    at = np.linspace(-span, span, 21)
+    _, top_out, top_in, bottom_in, bottom_out = _contours(landmarks_xy, at)
+    return float(np.median(top_in - top_out)), float(np.median(bottom_out - bottom_in))
+
+
+@dataclass(frozen=True)
+class OpeningShape:
+    """The outline of an open mouth (the inner lip contours, corner to corner)."""
+
+    sharpest_turn: float  # degrees: the largest turn of the outline at any landmark between the corners
+    corner_angle: float  # degrees: how wide the outline opens at the corners (mean of both)
+    corner_share: float  # the opening at 80 % of the way to each corner over the opening in the middle
+
+
+def opening_shape(landmarks_xy: np.ndarray) -> OpeningShape:
+    """How the open mouth's outline is shaped: a polygon with blunt ends (a box or hexagon) turns sharply at the
+    landmarks beside the corners and opens there almost as wide as in the middle; a real mouth curves smoothly
+    and its lips meet at the corners in a narrow angle (the commissures barely part)."""
+    upper, lower = landmarks_xy[list(G.UPPER_INNER_LIP)], landmarks_xy[list(G.LOWER_INNER_LIP)]
+    loop = np.concatenate([upper, lower[1:-1][::-1]])  # corner, upper lip, other corner, lower lip back
+    d = np.roll(loop, -1, axis=0) - loop
+    heading = np.arctan2(d[:, 1], d[:, 0])
+    turn = np.degrees(np.abs(np.angle(np.exp(1j * (heading - np.roll(heading, 1))))))  # turn at each vertex
+    corners = [0, len(upper) - 1]
+    inner = np.delete(turn, corners)
+    angles = []
+    for c, (a, b) in zip(corners, ((upper[2], lower[2]), (upper[-3], lower[-3]))):
+        u, v = a - loop[c], b - loop[c]
+        cos = float(u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-6))
+        angles.append(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    at = np.array([-0.8, 0.0, 0.8])
+    _, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    gap = np.maximum(bottom_in - top_in, 0.0)
+    return OpeningShape(sharpest_turn=float(inner.max()), corner_angle=float(np.mean(angles)),
+                        corner_share=float(0.5 * (gap[0] + gap[2]) / max(gap[1], 1e-6)))

@@ -462,13 +462,18 @@ def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, 
         low = bottom[k] + (bottom[k + 1] - bottom[k]) * f
         reach = 0.5 * max(low - t, 0.0)
         reach_out[i] = reach
+        # Never past the photo's own middle (beyond it lie the other jaw's teeth): deeper pixels repeat the colour
+        # at its middle and fade into the synthesized interior; all of the photo up to its middle, so a mouth as
+        # open as the photo's is the photo's (a weight that falls to half there draws a line across the tongue).
         if below_top[i] <= above_bottom[i]:
-            depth, v = below_top[i], t + below_top[i]
+            depth = below_top[i]
+            v = t + min(depth, reach)
         else:
-            depth, v = above_bottom[i], low - above_bottom[i]
+            depth = above_bottom[i]
+            v = low - min(depth, reach)
         map_x[i, 0] = centre[0] + u[i] * half * e_u[0] + v * e_v[0]
         map_y[i, 0] = centre[1] + u[i] * half * e_u[1] + v * e_v[1]
-        weight[i] = min(max((reach - depth) / max(0.25 * reach, soft) + 0.5, 0.0), 1.0) * min(max((1.0 - abs(u[i])) * 6, 0.0), 1.0)
+        weight[i] = (1.0 - _s01((depth - reach) / max(0.6 * reach, 3.0 * soft))) * min(max((1.0 - abs(u[i])) * 6, 0.0), 1.0)
 
 
 def soften_lip_folds(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, offset: tuple[int, int],

@@ -34,6 +34,19 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
+_UPPER_LIP_LIFT = 0.06  # the upper lip's middle lifts this share of the jaw's motion as the mouth opens
+
+
+def _lip_opening_shape(from_corner: np.ndarray) -> np.ndarray:
+    """How much of the opening each point along the mouth gets (0 at the corners, 1 in the middle), from its
+    distance to the nearer corner as a share of the mouth width (0..0.5): (1 - |u| ** 3) ** 1.6 with |u| the
+    distance from the middle (0..1), full across the middle and closing smoothly into the corners, so the
+    commissures barely part (a share that reaches 1 close to the corners opens a box with blunt vertical ends;
+    a plain lens, 1 - u ** 2, reads as a diamond once the jaw is wide open)."""
+    u = 1.0 - 2.0 * np.clip(from_corner, 0.0, 0.5)
+    return (1.0 - u ** 3) ** 1.6
+
+
 def _inside_polygon(points_xy: np.ndarray, polygon_xy: np.ndarray) -> np.ndarray:
     contour = polygon_xy.astype(np.float32).reshape(-1, 1, 2)
     return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in points_xy])
@@ -113,11 +126,11 @@ class FaceRig:
         # throws a lip vertex past the corner when the jaw moves far: a spike, lips folded over each other).
         corners_x = np.sort([p[c, 0] for c in G.MOUTH_CORNERS])
         from_corner = np.minimum(p[:, 0] - corners_x[0], corners_x[1] - p[:, 0]) / max(corners_x[1] - corners_x[0], 1e-6)
-        hinge = _smoothstep(from_corner / 0.22)
+        hinge = _lip_opening_shape(from_corner)
         # Upper lip neighbours that sit above the line stay with the skull.
         above = (~self.below_mouth_line) & (p[:, 1] > self.mouth_center[1] + 0.2 * self.unit) & ~self.lower_lip
         w[above & (np.abs(p[:, 0] - self.mouth_center[0]) < 0.6 * self.mouth_width)] *= 0.2
-        w[self.upper_lip] = (0.45 * (1.0 - hinge))[self.upper_lip]
+        w[self.upper_lip] = (0.45 * (1.0 - hinge) - _UPPER_LIP_LIFT * hinge)[self.upper_lip]
         w[self.lower_lip] = (0.45 + 0.55 * hinge)[self.lower_lip]
         for corner in G.MOUTH_CORNERS + (G.UPPER_INNER_LIP[0], G.UPPER_INNER_LIP[-1]):
             w[corner] = 0.45
