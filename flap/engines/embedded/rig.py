@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from flap.face import landmark_groups as G
-from flap.motion.representation import CONTROL_INDEX, NUM_CONTROLS
+from flap.motion.representation import CONTROL_INDEX, CONTROL_NAMES, NUM_CONTROLS
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class RigConfig:
 
 
 _SMILE_LIFT = 0.36  # how far a unit smile lifts its mouth corner (cm, head frame, before the face's scale)
+# How much of the photo's own smile a unit of each control releases (FACS: AU15, AU5, AU1, AU4 and AU9 do not sit
+# on a smile); the speech controls and brow_raise (speech lifts the brows) keep it.
+_SMILE_RELEASE = np.array([{"frown": 0.8, "eye_wide": 0.7, "brow_inner_raise": 0.7, "brow_lower": 0.7, "nose_wrinkle": 0.7}
+                           .get(name, 0.0) for name in CONTROL_NAMES])
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -209,13 +213,10 @@ class FaceRig:
             put("frown", g[:, None] * np.array([side * 0.1, -0.5, 0.0]))
             put("lip_stretch", g[:, None] * np.array([side * 0.38, -0.04, -0.12]))
         put("frown", (self._gauss(p[G.CHIN], 1.5) * 0.12)[:, None] * np.array([0, 1.0, 0.3]))
-        # A photo that smiles keeps smiling through neutral speech, but a frown (sad, angry, disgusted...) must
-        # first undo that smile: the frown carries the photo's own smile, reversed.
+        # The photo's own smile, reversed, per side (subject's left, right): what releasing it moves.  Mostly the
+        # corners' lift: narrowing the mouth back as far folds the skin beside the corners.
         smiling = self.source_smile()
-        if smiling > 0:
-            # Mostly the corners' lift: narrowing the mouth back as far folds the skin beside the corners.
-            undo = (basis[CONTROL_INDEX["smile_left"]] + basis[CONTROL_INDEX["smile_right"]]) * np.array([0.4, 1.0, 1.0])
-            basis[CONTROL_INDEX["frown"]] -= 0.8 * smiling * undo
+        self.smile_undo = -smiling * np.stack([basis[CONTROL_INDEX[n]] for n in ("smile_left", "smile_right")]) * np.array([0.4, 1.0, 1.0])
         put("lip_pucker", lips[:, None] * np.stack([-0.32 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.38)], 1))
         funnel_open = upper[:, None] * np.array([0, 0.16, 0]) + lower[:, None] * np.array([0, -0.16, 0])
         put("lip_funnel", lips[:, None] * np.stack([-0.2 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.3)], 1) + funnel_open)
@@ -249,6 +250,17 @@ class FaceRig:
         bridge = self._gauss(p[6] if len(p) > 6 else p[G.NOSE_TIP], 1.0)
         put("nose_wrinkle", bridge[:, None] * np.array([0, 0.06, 0]) - (inner * 0.1)[:, None] * np.array([0, 1.0, 0]))
         return basis
+
+    def smile_release(self, controls: np.ndarray) -> np.ndarray:
+        """(T, V, 3): the photo's own smile released as far as the controls (T, K) ask.  A photo that smiles keeps
+        smiling through neutral speech, but a face that shows another emotion does not: corners turned down, wide
+        eyes, raised inner or lowered brows, a wrinkled nose each release it (a unit of one about all of it), and
+        a one-sided smile releases it on the other side (a smirk, not a smile with one corner higher)."""
+        c = np.asarray(controls, dtype=np.float64)
+        others = c @ _SMILE_RELEASE
+        left, right = c[:, CONTROL_INDEX["smile_left"]], c[:, CONTROL_INDEX["smile_right"]]
+        amount = np.clip(np.stack([others + np.maximum(right - left, 0.0), others + np.maximum(left - right, 0.0)], axis=1), 0.0, 1.0)
+        return np.einsum("ts,svd->tvd", amount, self.smile_undo)
 
     def source_smile(self) -> float:
         """How much the photo smiles, in units of the smile controls (0..3): its mouth corners' lift above the lip
