@@ -291,6 +291,7 @@ class FaceRig:
             cheek = self._gauss(corner + np.array([np.sign(corner[0] - cx) * 1.2, 1.8, -0.3]) * u, 1.5)
             field[:, 1] -= 0.6 * corner_lift * cheek
         left_share = _smoothstep((x - cx) / (0.6 * half) + 0.5)
+        field *= _smoothstep(self.source_smile() / 0.6)  # a mouth that does not smile has bumps, not a smile
         return np.stack([field * left_share[:, None], field * (1.0 - left_share)[:, None]])
 
     def smile_release(self, controls: np.ndarray) -> np.ndarray:
