@@ -29,7 +29,7 @@ class RigConfig:
 _SMILE_LIFT = 0.36  # how far a unit smile lifts its mouth corner (cm, head frame, before the face's scale)
 # How much of the photo's own smile a unit of each control releases (FACS: AU15, AU5, AU1, AU4 and AU9 do not sit
 # on a smile); the speech controls and brow_raise (speech lifts the brows) keep it.
-_SMILE_RELEASE = np.array([{"frown": 0.8, "eye_wide": 0.5, "brow_inner_raise": 0.7, "brow_lower": 0.7, "nose_wrinkle": 0.7}
+_SMILE_RELEASE = np.array([{"frown": 0.8, "eye_wide": 0.6, "brow_inner_raise": 0.7, "brow_lower": 0.7, "nose_wrinkle": 0.7}
                            .get(name, 0.0) for name in CONTROL_NAMES])
 
 
