@@ -13,6 +13,7 @@ import pytest
 from flap.engines.embedded import EmbeddedRenderer
 from flap.evaluation.appearance import (changed_outside, emotion_signature, face_region, find_pops, full_map, hard_edges_added,
                                         head_reach, posed_landmarks, seen, smeared_share, texture_stretch, visible_folds)
+from flap.evaluation.facial_actions import facial_actions
 from flap.evaluation.mouth_look import corner_lift
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
@@ -20,7 +21,8 @@ from flap.face.portrait import analyze_portrait
 from flap.face.tracker import track_frames
 from flap.motion import MotionSequence
 from flap.motion.controls import MotionControls, apply_controls
-from flap.motion.emotions import EMOTION_NAMES
+from flap.motion.emotions import EMOTION_NAMES, EMOTIONS
+from flap.motion.representation import CONTROL_INDEX
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAITS = {"astronaut": "examples/portraits/astronaut.jpg", "obama_speaking": "tests/portraits/obama_speaking.jpg",
@@ -196,21 +198,26 @@ def test_expression_zero_still_speaks_and_mouth_zero_is_closed(renderer, states)
 
 @pytest.fixture(scope="module")
 def emotion_tracks(renderer, states):
-    """name -> the tracker's view of the eight emotions at strength 1 on that portrait (rendered once)."""
+    """name -> the tracker's view of the eight emotions at strength 1 on that portrait (rendered once).  Each
+    emotion's nod is taken back (its pitch bias), so what is measured is the face, not the head's pose."""
     tracks = {}
 
     def track(name):
         if name not in tracks:
             state, frames = states[name], []
             for emotion in EMOTION_NAMES:
-                m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0))
+                controls = MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0, pitch=-EMOTIONS[emotion].pitch_deg)
+                m = apply_controls(MotionSequence.neutral(1), controls)
                 frames.append(renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean())))
             tracks[name] = track_frames(frames, video_mode=False)
         return tracks[name]
     return track
 
 
-@pytest.mark.parametrize("name", ["astronaut", "obama_smiling"])
+EMOTION_PORTRAITS = ["astronaut", "obama_smiling", "obama_speaking", "biden"]  # two smiling photos, two that do not
+
+
+@pytest.mark.parametrize("name", EMOTION_PORTRAITS)
 def test_the_eight_emotions_are_distinct_and_surprise_keeps_the_lips_together(emotion_tracks, name):
     track = emotion_tracks(name)
     assert track.found.all()
@@ -225,6 +232,68 @@ def test_the_eight_emotions_are_distinct_and_surprise_keeps_the_lips_together(em
             assert distance > 0.35, f"{a} and {b} look alike ({distance:.2f})"
     surprised = EMOTION_NAMES.index("surprised")
     assert track.mouth_opening[surprised] < track.mouth_opening[0] + 0.03, "surprise does not open a silent mouth"
+
+
+@pytest.mark.parametrize("name", EMOTION_PORTRAITS)
+def test_each_emotion_shows_its_own_action_units(emotion_tracks, name):
+    """What a viewer reads each emotion by (FACS), measured by the tracker against the neutral render, on smiling
+    photos and on photos that do not smile."""
+    track = emotion_tracks(name)
+    a = {e: facial_actions(track.landmarks[0], track.landmarks[i]) for i, e in enumerate(EMOTION_NAMES)}
+    lift = {e: corner_lift(track.landmarks[i]) for i, e in enumerate(EMOTION_NAMES)}
+    happy, sad, angry, surprised, fearful, disgusted, contempt = (a[e] for e in EMOTION_NAMES[1:])
+    # happy (AU6 + AU12): corners up, a wider mouth, eyes narrowed by the cheeks
+    assert happy.corners_up > 0.04 and happy.mouth_wider > 0.06 and happy.eyes_wider < -0.01, happy
+    # sad (AU1 + AU4 + AU15): the inner brows raised above the outer
+    assert sad.brow_inner_raise > sad.brow_outer_raise + 0.015, sad
+    # angry (AU4 + AU7 + AU23): brows down
+    assert angry.brow_inner_raise < -0.015 and angry.brow_outer_raise < -0.015, angry
+    # surprised (AU1 + AU2 + AU5): brows up, eyes wide, lips not stretched, a smiling photo's smile let go
+    assert surprised.brow_outer_raise > 0.03 and surprised.brow_inner_raise > 0.03 and surprised.eyes_wider > 0.01, surprised
+    assert surprised.mouth_wider < 0.0, surprised
+    assert lift["surprised"] < 0.25 * max(lift["neutral"], 0.0) + 0.02, f"surprise keeps the photo's smile ({lift['surprised']:.3f})"
+    # fearful (AU1 + AU2 + AU4 + AU5 + AU20): inner brows up, but less high than surprise; eyes wider than sad's;
+    # lips stretched sideways (measured where the photo does not smile: the tracker misreads a smile's corners)
+    assert fearful.brow_inner_raise > 0.03 and fearful.brow_outer_raise < surprised.brow_outer_raise - 0.01, fearful
+    assert fearful.eyes_wider > max(0.01, sad.eyes_wider + 0.02), (fearful, sad)
+    if lift["neutral"] < 0.03:
+        assert fearful.mouth_wider > surprised.mouth_wider + 0.05, (fearful, surprised)
+    # disgusted (AU9 + AU10): the upper lip raised, unlike anger
+    assert disgusted.upper_lip_raise > max(0.02, angry.upper_lip_raise + 0.02), (disgusted, angry)
+    # contempt (unilateral AU12/AU14): one corner up, the other not; not a smile
+    others = max(abs(a[e].corner_asymmetry) for e in EMOTION_NAMES[1:] if e != "contempt")
+    assert contempt.corner_asymmetry > max(0.06, 2 * others), f"contempt is barely one-sided ({contempt.corner_asymmetry:.3f})"
+    assert contempt.corners_up < happy.corners_up - 0.02
+
+
+def test_the_facial_action_measures_see_what_moved(states):
+    neutral = states["astronaut"].portrait.landmarks[:, :2].astype(np.float64)
+    moved = neutral.copy()
+    moved[G.MOUTH_CORNERS[0], 1] -= 4.0  # the subject's right corner up (image y down)
+    moved[list(G.LEFT_BROW + G.RIGHT_BROW), 1] -= 3.0
+    a = facial_actions(neutral, moved)
+    assert a.corner_asymmetry > 0.02 and a.corners_up > 0.01 and a.brow_outer_raise > 0.02 and a.brow_inner_raise > 0.02
+    assert abs(a.mouth_wider) < 0.01 and abs(a.upper_lip_raise) < 0.005 and abs(a.eyes_wider) < 0.005
+    assert all(abs(v) < 1e-9 for v in facial_actions(neutral, neutral).as_dict().values())
+
+
+def test_speech_keeps_a_smiling_photos_smile_and_emotions_release_it(states):
+    """The photo's own smile goes only where another emotion asks (and on the far side of a one-sided smile)."""
+    rig = states["obama_smiling"].rig
+    speech = np.zeros((1, len(CONTROL_INDEX)))
+    for name in ("lip_stretch", "lip_pucker", "lip_funnel", "lip_press", "upper_lip_raise", "lower_lip_down", "lower_lip_tuck", "brow_raise"):
+        speech[0, CONTROL_INDEX[name]] = 0.9
+    assert np.abs(rig.smile_release(speech)).max() == 0.0
+    corners = list(G.MOUTH_CORNERS)  # subject's right, left
+    for name in ("frown", "eye_wide", "brow_inner_raise", "brow_lower", "nose_wrinkle"):
+        c = np.zeros((1, len(CONTROL_INDEX)))
+        c[0, CONTROL_INDEX[name]] = 1.0
+        assert (rig.smile_release(c)[0, corners, 1] < -0.1 * rig.unit).all(), f"{name} keeps the photo's smile"
+    smirk = np.zeros((1, len(CONTROL_INDEX)))
+    smirk[0, CONTROL_INDEX["smile_right"]] = 1.5
+    drop = rig.smile_release(smirk)[0, corners, 1]
+    assert drop[0] > -0.01 * rig.unit and drop[1] < -0.1 * rig.unit, "a one-sided smile lets go of the other side"
+    assert np.abs(states["biden"].rig.smile_release(np.ones((1, len(CONTROL_INDEX))))).max() < 0.05 * rig.unit
 
 
 @pytest.mark.parametrize("name", ["astronaut", "obama_smiling"])

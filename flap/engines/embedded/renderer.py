@@ -208,6 +208,7 @@ class EmbeddedRenderer:
         t = motion.num_frames
         head0 = mesh.head_points[: mesh.num_landmarks]
         pts = head0[None] + np.einsum("tk,kvd->tvd", motion.controls.astype(np.float64), rig.control_basis)
+        pts = pts + rig.smile_release(motion.controls)
         c = motion.controls
         closure = motion.eyelids.astype(np.float64)
         share = rig.config.upper_lid_share

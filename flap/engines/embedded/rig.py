@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from flap.face import landmark_groups as G
-from flap.motion.representation import CONTROL_INDEX, NUM_CONTROLS
+from flap.motion.representation import CONTROL_INDEX, CONTROL_NAMES, NUM_CONTROLS
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class RigConfig:
 
 
 _SMILE_LIFT = 0.36  # how far a unit smile lifts its mouth corner (cm, head frame, before the face's scale)
+# How much of the photo's own smile a unit of each control releases (FACS: AU15, AU5, AU1, AU4 and AU9 do not sit
+# on a smile); the speech controls and brow_raise (speech lifts the brows) keep it.
+_SMILE_RELEASE = np.array([{"frown": 0.8, "eye_wide": 0.6, "brow_inner_raise": 0.7, "brow_lower": 0.7, "nose_wrinkle": 0.7}
+                           .get(name, 0.0) for name in CONTROL_NAMES])
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -222,13 +226,7 @@ class FaceRig:
             put("frown", g[:, None] * np.array([side * 0.1, -0.5, 0.0]))
             put("lip_stretch", g[:, None] * np.array([side * 0.38, -0.04, -0.12]))
         put("frown", (self._gauss(p[G.CHIN], 1.5) * 0.12)[:, None] * np.array([0, 1.0, 0.3]))
-        # A photo that smiles keeps smiling through neutral speech, but a frown (sad, angry, disgusted...) must
-        # first undo that smile: the frown carries the photo's own smile, reversed.
-        smiling = self.source_smile()
-        if smiling > 0:
-            # Mostly the corners' lift: narrowing the mouth back as far folds the skin beside the corners.
-            undo = (basis[CONTROL_INDEX["smile_left"]] + basis[CONTROL_INDEX["smile_right"]]) * np.array([0.4, 1.0, 1.0])
-            basis[CONTROL_INDEX["frown"]] -= 0.8 * smiling * undo
+        self.smile_undo = self._smile_undo()
         put("lip_pucker", lips[:, None] * np.stack([-0.32 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.38)], 1))
         funnel_open = upper[:, None] * np.array([0, 0.16, 0]) + lower[:, None] * np.array([0, -0.16, 0])
         put("lip_funnel", lips[:, None] * np.stack([-0.2 * (p[:, 0] - mc[0]) / u, np.zeros(len(p)), np.full(len(p), 0.3)], 1) + funnel_open)
@@ -248,20 +246,77 @@ class FaceRig:
         brows[list(G.LEFT_BROW + G.RIGHT_BROW)] = True
         brow_y = p[brows, 1].mean()
         brow_falloff = self._lip_falloff(brows, 0.9)
+        # the skin between the brows goes most of the way with them (left behind, it stretches into a bright streak)
+        between = np.concatenate([np.linspace(p[a], p[b], 7)[1:-1] for a, b in ((55, 285), (107, 336))])
+        d = np.min(np.linalg.norm(p[:, None, :] - between[None], axis=2), axis=1)
+        brow_falloff = np.maximum(brow_falloff, 0.8 * np.exp(-(d**2) / (2 * (0.9 * u) ** 2)) * self.is_mesh)
+        # The brows move the skin above the eyes, not the lids (those are the lid controls'): a lid carried with a
+        # brow pulls the eye's texture away from the iris (a raised lid stretches the iris into a bar, a lowered
+        # one squeezes the eye white into a line).
+        eyes = np.zeros(len(p), dtype=bool)
+        eyes[list(G.LEFT_EYE_UPPER + G.LEFT_EYE_LOWER + G.RIGHT_EYE_UPPER + G.RIGHT_EYE_LOWER)] = True
+        spare_lids = 1.0 - 0.8 * self._lip_falloff(eyes, 0.5)
+        brow_falloff = brow_falloff * spare_lids
         forehead = _smoothstep((p[:, 1] - brow_y) / (2.5 * u)) * self.is_mesh
         raise_field = np.maximum(brow_falloff, 0.35 * forehead)
         put("brow_raise", raise_field[:, None] * np.array([0, 0.6, 0]))
         inner_anchor = [p[G.LEFT_BROW[-1]], p[G.RIGHT_BROW[-1]]]
-        inner = np.maximum(self._gauss(inner_anchor[0], 1.0), self._gauss(inner_anchor[1], 1.0)) * np.maximum(brow_falloff, 0.3)
+        inner = np.maximum(self._gauss(inner_anchor[0], 1.0), self._gauss(inner_anchor[1], 1.0)) * np.maximum(brow_falloff, 0.3 * spare_lids)
         toward_centre = -np.sign(p[:, 0] - mc[0])
-        put("brow_inner_raise", inner[:, None] * np.array([0, 0.7, 0]) + (inner * 0.05 * toward_centre)[:, None] * np.array([1.0, 0, 0]))
-        put("brow_lower", brow_falloff[:, None] * np.array([0, -0.55, 0.02]) + (inner * 0.35 * toward_centre)[:, None] * np.array([1.0, 0, 0]))
-        for side in (1.0, -1.0):
-            alar = self._gauss(p[G.NOSE_TIP] + np.array([side * 1.2, -0.4, -1.0]) * u, 0.8)
-            put("nose_wrinkle", alar[:, None] * np.array([0, 0.22, 0.0]))
+        # what lifts the inner ends lifts most of the skin between them too (the sideways pull stays at the ends)
+        middle = np.exp(-(d**2) / (2 * (1.0 * u) ** 2)) * self.is_mesh * np.maximum(brow_falloff, 0.3 * spare_lids)
+        inner_lift = np.maximum(inner, 0.7 * middle)
+        put("brow_inner_raise", inner_lift[:, None] * np.array([0, 0.7, 0]) + (inner * 0.05 * toward_centre)[:, None] * np.array([1.0, 0, 0]))
+        # AU4: the brows come down, the inner ends down further and toward each other (the corrugators' V)
+        put("brow_lower", brow_falloff[:, None] * np.array([0, -0.45, 0.02])
+            + inner[:, None] * np.stack([0.45 * toward_centre, np.full(len(p), -0.2), np.zeros(len(p))], 1))
+        # AU9: the nose's wings (on this face's own nostril landmarks) and the skin beside them pulled up
+        for wing in ((98, 64, 48), (327, 294, 278)):
+            alar = self._gauss(p[list(wing)].mean(axis=0), 0.9)
+            beside = self._gauss(p[list(wing)].mean(axis=0) + np.array([np.sign(p[wing[0], 0] - p[G.NOSE_TIP, 0]) * 0.9, 1.4, 0]) * u, 1.1)
+            put("nose_wrinkle", alar[:, None] * np.array([0, 0.3, 0.0]) + beside[:, None] * np.array([0, 0.12, 0.02]))
         bridge = self._gauss(p[6] if len(p) > 6 else p[G.NOSE_TIP], 1.0)
         put("nose_wrinkle", bridge[:, None] * np.array([0, 0.06, 0]) - (inner * 0.1)[:, None] * np.array([0, 1.0, 0]))
         return basis
+
+    def _smile_undo(self) -> np.ndarray:
+        """(2, V, 3): the photo's own smile reversed, for the subject's left and right halves of the face.  The
+        smile is read off the photo's mouth line, point by point: its lift above a neutral mouth's line (level,
+        the corners 2 % of the width lower) is taken off the lips and the skin just around them, so the whole line
+        straightens (taking off the corners' lift alone bends the line down beside the corners: a grimace); the
+        corners come back in a little and the cheeks above them down."""
+        p, u = self.points, self.unit
+        mx, my = self._mouth_line_x, self._mouth_line_y
+        cx, half = self.mouth_center[0], max(self.mouth_width / 2, 1e-6)
+        x = p[:, 0]
+        t = np.clip((x - cx) / half, -1.0, 1.0)
+        line = np.interp(np.clip(x, mx[0], mx[-1]), mx, my)
+        neutral = np.interp(cx, mx, my) - 0.02 * self.mouth_width * t**2
+        lift = np.maximum(line - neutral, 0.0)
+        beyond = np.maximum(np.abs(x - cx) - half, 0.0)
+        near = np.maximum(np.abs(p[:, 1] - line) - 0.6 * u, 0.0)
+        weight = np.exp(-(near**2) / (2 * (0.8 * u) ** 2) - beyond**2 / (2 * (1.0 * u) ** 2)) * self.is_mesh
+        side = np.sign(x - cx)
+        field = np.stack([-0.45 * side * lift, -lift, 0.5 * lift], axis=1) * weight[:, None]
+        corners = [p[c] for c in G.MOUTH_CORNERS]  # subject's right, left
+        for corner in corners:
+            corner_lift = float(max(np.interp(corner[0], mx, my) - np.interp(cx, mx, my) + 0.02 * self.mouth_width, 0.0))
+            cheek = self._gauss(corner + np.array([np.sign(corner[0] - cx) * 1.2, 1.8, -0.3]) * u, 1.5)
+            field[:, 1] -= 0.6 * corner_lift * cheek
+        left_share = _smoothstep((x - cx) / (0.6 * half) + 0.5)
+        field *= _smoothstep(self.source_smile() / 0.6)  # a mouth that does not smile has bumps, not a smile
+        return np.stack([field * left_share[:, None], field * (1.0 - left_share)[:, None]])
+
+    def smile_release(self, controls: np.ndarray) -> np.ndarray:
+        """(T, V, 3): the photo's own smile released as far as the controls (T, K) ask.  A photo that smiles keeps
+        smiling through neutral speech, but a face that shows another emotion does not: corners turned down, wide
+        eyes, raised inner or lowered brows, a wrinkled nose each release it (a unit of one about all of it), and
+        a one-sided smile releases it on the other side (a smirk, not a smile with one corner higher)."""
+        c = np.asarray(controls, dtype=np.float64)
+        others = c @ _SMILE_RELEASE
+        left, right = c[:, CONTROL_INDEX["smile_left"]], c[:, CONTROL_INDEX["smile_right"]]
+        amount = np.clip(np.stack([others + np.maximum(right - left, 0.0), others + np.maximum(left - right, 0.0)], axis=1), 0.0, 1.0)
+        return np.einsum("ts,svd->tvd", amount, self.smile_undo)
 
     def source_smile(self) -> float:
         """How much the photo smiles, in units of the smile controls (0..3): its mouth corners' lift above the lip
