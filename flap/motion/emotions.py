@@ -46,7 +46,7 @@ EMOTIONS: dict[str, EmotionPreset] = {
     "surprised": EmotionPreset({"brow_raise": 1.7, "eye_wide": 1.5, "lip_pucker": 0.3},
                                pitch_deg=3.0, head_motion_gain=1.1),
     # AU1 + AU2 + AU4 + AU5 + AU20: brows raised and drawn together, eyes wide, lips stretched sideways
-    "fearful": EmotionPreset({"brow_inner_raise": 1.4, "brow_raise": 1.2, "brow_lower": 0.3, "eye_wide": 1.5, "lip_stretch": 2.0,
+    "fearful": EmotionPreset({"brow_inner_raise": 1.4, "brow_raise": 1.2, "brow_lower": 0.5, "eye_wide": 1.5, "lip_stretch": 2.0,
                               "frown": 0.3},
                              pitch_deg=-3.0, head_motion_gain=0.8),
     # AU9 + AU10 (+ AU6, AU15, AU17): nose wrinkled, upper lip raised, cheeks pushed up, brows a little down
