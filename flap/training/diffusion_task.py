@@ -124,11 +124,7 @@ class DiffusionTask:
 
     def export(self, folder: Path, info: dict) -> Path:
         """A pipeline folder that ``FLAPPipeline.from_pretrained`` loads and the app selects ($FLAP_MODEL)."""
-        self.pipe.denoising_unet.set_reference(None)
-        folder = Path(folder)
-        self.pipe.save_pretrained(folder)
-        (folder / "training_info.json").write_text(json.dumps(info, indent=1, default=str))
-        return folder
+        return save_pipeline(self.pipe, folder, info)
 
     def describe(self) -> dict:
         groups = self.pipe.parameter_groups()
@@ -139,3 +135,13 @@ class DiffusionTask:
             "trainable_parameters": sum(p.numel() for p in self.trainable_parameters()),
             "total_parameters": sum(p.numel() for ps in groups.values() for p in ps.values()),
         }
+
+
+def save_pipeline(pipe, folder: Path, info: dict) -> Path:
+    """``pipe`` saved for ``FLAPPipeline.from_pretrained``, with the run's ``info`` in training_info.json (no batch's
+    reference left in the attention layers)."""
+    pipe.denoising_unet.set_reference(None)
+    folder = Path(folder)
+    pipe.save_pretrained(folder)
+    (folder / "training_info.json").write_text(json.dumps(info, indent=1, default=str))
+    return folder

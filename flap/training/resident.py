@@ -99,10 +99,10 @@ def export_ema(pipe, folder: Path, info: dict) -> Path:
     """Save the pipeline (EMA weights already copied in) atomically: a reader never sees half a folder."""
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
+    from flap.training.diffusion_task import save_pipeline
+
     shutil.rmtree(tmp, ignore_errors=True)
-    pipe.denoising_unet.set_reference(None)
-    pipe.save_pretrained(tmp)
-    (tmp / "training_info.json").write_text(json.dumps(info, indent=1, default=str))
+    save_pipeline(pipe, tmp, info)
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
