@@ -5,7 +5,8 @@
 #   1. bash scripts/gpu_decoupling_long.sh start   render, start both trainers (deadline: TRAIN_S from now) and
 #                                                  the untrained model's sampling; watch; heldout/GT/untrained -> $OUT
 #   2. bash scripts/gpu_decoupling_long.sh mid     watch; MID_AT s in, sample both models' latest exports
-#                                                  -> $OUT/*_mid.npz (a result even if the third command never runs)
+#                                                  -> $OUT/*_mid.npz (a result even if the third command never runs);
+#                                                  `start` does this too when MID_AT is set (two commands in all)
 #   3. bash scripts/gpu_decoupling_long.sh final   wait for the trainers (at most WAIT_S), sample both, results.json
 # Every command ends within CALL_S seconds (default 555) and writes at most 8 files to $OUT.
 # Then, on the machine with MediaPipe:
@@ -42,6 +43,18 @@ watch() {  # print progress every 30 s until $1 seconds into the command or unti
     for m in progressive all_at_once; do say "$m: $(grep -a '^\[' "$S/$m.log" 2>/dev/null | tail -n 1 | cut -c1-150)"; done
   done
 }
+mid_sample() {  # MID_AT s into the command, sample both models' latest exports -> $OUT/*_mid.npz
+  watch "${MID_AT:-370}"
+  for m in progressive all_at_once; do
+    for e in final latest; do [ -d "$W/$m/$e" ] && { sample "$W/$m/$e" "${m}_mid"; break; }; done
+  done
+  watch $(( CALL_S - 10 )) '[ -f $R/progressive_mid.npz ] && [ -f $R/all_at_once_mid.npz ]'
+  for m in progressive all_at_once; do
+    [ -f "$R/${m}_mid.npz" ] && cp "$R/${m}_mid.npz" "$OUT/"
+    cp "$W/$m/final/training_info.json" "$OUT/${m}_mid_info.json" 2>/dev/null ||
+      cp "$W/$m/latest/training_info.json" "$OUT/${m}_mid_info.json" 2>/dev/null
+  done
+}
 pack() { tar czf "$OUT/logs_$PHASE.tgz" -C "$S" --exclude=work --exclude=out . 2>/dev/null; }
 
 case $PHASE in
@@ -57,18 +70,12 @@ start)
     bg "$S/$m.log" $M train --work "$W" --model "$m" --until "$UNTIL" --export-every "${EXPORT_EVERY:-240}"
   done
   sample "$W/untrained" untrained
-  watch $(( CALL_S - 10 ))
+  if [ -n "${MID_AT:-}" ]; then mid_sample; else watch $(( CALL_S - 10 )); fi
   cp "$R"/heldout.npz "$R"/ground_truth.npz "$OUT/"
   [ -f "$R/untrained.npz" ] && cp "$R/untrained.npz" "$OUT/"
   pack ;;
 mid)
-  watch "${MID_AT:-370}"
-  for m in progressive all_at_once; do [ -d "$W/$m/latest" ] && sample "$W/$m/latest" "${m}_mid"; done
-  watch $(( CALL_S - 10 )) '[ -f $R/progressive_mid.npz ] && [ -f $R/all_at_once_mid.npz ]'
-  for m in progressive all_at_once; do
-    [ -f "$R/${m}_mid.npz" ] && cp "$R/${m}_mid.npz" "$OUT/"
-    cp "$W/$m/latest/training_info.json" "$OUT/${m}_mid_info.json" 2>/dev/null
-  done
+  mid_sample
   [ -f "$R/untrained.npz" ] && cp "$R/untrained.npz" "$OUT/"
   pack ;;
 final)
