@@ -33,8 +33,9 @@ M="$PY -m flap.training.decoupling_long"
 say() { echo "[$PHASE +$(( $(date +%s) - T0 ))s] $*" | tee -a "$S/session.log"; }
 left() { echo $(( CALL_S - ($(date +%s) - T0) )); }
 bg() { local log=$1; shift; setsid nohup "$@" > "$log" 2>&1 < /dev/null & }
-sample() {  # export name: -> $R/name.npz, written under another name first so a copy never takes half a file
-  bg "$S/sample_$2.log" bash -c "$M sample --work $W --export $1 --out $R/$2.part.npz && mv $R/$2.part.npz $R/$2.npz"
+sample() {  # export name: -> $R/name.npz, written under another name first so a copy never takes half a file;
+  # one sampler at a time (flock): each takes ~50 GB of GPU memory at 96 px, and three at once ran out of memory
+  bg "$S/sample_$2.log" flock "$S/sample.lock" bash -c "$M sample --work $W --export $1 --out $R/$2.part.npz && mv $R/$2.part.npz $R/$2.npz"
 }
 watch() {  # print progress every 30 s until $1 seconds into the command or until $2 exists
   while [ "$(( $(date +%s) - T0 ))" -lt "$1" ]; do
