@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from flap.engines.embedded import EmbeddedRenderer
-from flap.evaluation.mouth_look import (lip_overlap, lip_thickness, lower_interior, opening_shape, seam_darkness,
+from flap.evaluation.mouth_look import (cavity_ridge, lip_overlap, lip_thickness, lower_interior, opening_shape, seam_darkness,
                                        teeth_shading)
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
@@ -137,3 +137,12 @@ def test_the_shape_measure_sees_a_box():
         lm[list(G.UPPER_OUTER_LIP)] = np.stack([x, 90 - 5 * profile], 1)
         lm[list(G.LOWER_OUTER_LIP)] = np.stack([x, 110 + 30 * profile], 1)
         assert (opening_shape(lm).corner_share > 0.52) == blunt
+
+
+def test_the_ridge_measure_sees_a_band_across_the_tongue(renderer, states):
+    frame, lm = _render(renderer, states["grace"], 0.45)
+    assert cavity_ridge(frame, lm) < 0.1
+    top, bottom = lm[list(G.UPPER_INNER_LIP)], lm[list(G.LOWER_INNER_LIP)]
+    line = np.round(0.35 * top + 0.65 * bottom).astype(np.int32)
+    cv2.polylines(frame, [line[2:-2]], False, (5, 3, 3), 2)
+    assert cavity_ridge(frame, lm) > 0.3
