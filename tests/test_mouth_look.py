@@ -139,6 +139,16 @@ def test_the_shape_measure_sees_a_box():
         assert (opening_shape(lm).corner_share > 0.52) == blunt
 
 
+@pytest.mark.parametrize("name", list(OPEN_PHOTOS))
+@pytest.mark.parametrize("jaw", [0.45, 0.55])
+def test_a_photos_open_mouth_opened_wider_shows_one_cavity_not_a_band_across_its_tongue(renderer, states, name, jaw):
+    """The photo's upper teeth go with the upper lip, everything below them (its cavity, tongue, lower teeth) with
+    the jaw: no strip of the tongue stays up under the teeth with a dark band below it."""
+    frame, lm = _render(renderer, states[name], jaw)
+    ridge = cavity_ridge(frame, lm)
+    assert ridge < 0.25, f"{name}: a second dark band inside the mouth ({ridge:.2f})"
+
+
 def test_the_ridge_measure_sees_a_band_across_the_tongue(renderer, states):
     frame, lm = _render(renderer, states["grace"], 0.45)
     assert cavity_ridge(frame, lm) < 0.1

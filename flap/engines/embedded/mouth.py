@@ -56,6 +56,9 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     own = _visible_teeth(crop, pts)
     if own is not None:  # the photo shows teeth: use their colour
         teeth = 0.8 * own + 0.2 * teeth
+    dark = _dark_inside(crop, pts)
+    if dark is not None:  # the photo's own dark inside: what lies between its teeth and tongue when opened wider
+        cavity = dark
     tongue = np.clip(lip_colour * 0.9 + np.array([18.0, -4.0, -2.0]), 0, 255) * min(light, 1.0)
     colours = [cavity, teeth, tongue, inner_lip]
     if _greyscale(crop, pts[list(G.face_oval_loop())]):
@@ -70,15 +73,49 @@ class SourceMouth:
     image: np.ndarray
     upper: np.ndarray  # (11, 2) inner upper lip, corner to corner
     lower: np.ndarray
+    split: np.ndarray  # (41,) at SOURCE_SAMPLES along the mouth: where the upper teeth end, pixels below the upper lip
+    shows_inside: bool  # its dark inside and tongue show (not only teeth that touch): nothing to synthesize behind
+
+
+SOURCE_SAMPLES = np.linspace(-1.0, 1.0, 41)
 
 
 def source_mouth(crop: np.ndarray, landmarks: np.ndarray, min_opening: float = 0.06) -> SourceMouth | None:
     pts = landmarks[:, :2]
-    upper, lower = pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)]
+    upper, lower = pts[list(G.UPPER_INNER_LIP)].astype(np.float64), pts[list(G.LOWER_INNER_LIP)].astype(np.float64)
     width = np.linalg.norm(upper[-1] - upper[0])
     if width < 4 or np.max(np.linalg.norm(lower - upper, axis=1)) / width < min_opening:
         return None
-    return SourceMouth(image=crop, upper=upper.astype(np.float64), lower=lower.astype(np.float64))
+    return SourceMouth(image=crop, upper=upper, lower=lower, split=_teeth_split(crop, upper, lower),
+                       shows_inside=_dark_inside(crop, pts) is not None)
+
+
+def _teeth_split(crop: np.ndarray, upper: np.ndarray, lower: np.ndarray, rows: int = 32) -> np.ndarray:
+    """Per column of the photo's opening, where its upper teeth end (pixels below the upper lip): the upper teeth
+    go with the skull, everything below them (the dark inside, the tongue, the lower teeth) with the jaw, so a
+    mouth opened wider parts below the teeth, not across the tongue.  The teeth's lower edge is where the column
+    first falls below halfway from its brightest (in its upper part) to its darkest, a pixel into the dark; a
+    column with no such fall (no teeth showing) splits at its middle."""
+    mf = _MouthFrame.of(upper[0], upper[-1])
+    top, bottom = mf.profile(upper, SOURCE_SAMPLES), mf.profile(lower, SOURCE_SAMPLES)
+    gap = np.maximum(bottom - top, 0.0)
+    f = np.linspace(0.0, 1.0, rows)
+    luma = (crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    luma = cv2.GaussianBlur(luma, (0, 0), 0.7)
+    u = np.repeat(SOURCE_SAMPLES, rows)
+    v = (top[:, None] + f[None] * gap[:, None]).ravel()
+    profile = mf.sample(luma, u, v).reshape(len(SOURCE_SAMPLES), rows)
+    share = np.full(len(SOURCE_SAMPLES), 0.5)
+    for k, column in enumerate(profile):
+        low = int(np.argmin(column[: int(0.75 * rows)]))
+        peak = int(np.argmax(column[: low + 1]))
+        if column[peak] - column[low] < 15.0:
+            continue
+        mid = 0.5 * (column[peak] + column[low])
+        edge = peak + int(np.argmax(column[peak: low + 1] < mid))
+        share[k] = min((edge + 0.5) / (rows - 1) + 1.0 / max(gap[k], 1.0), 0.75)
+    share = _smooth_rows(cv2.medianBlur(share.astype(np.float32)[:, None], 3).astype(np.float64), 0.8)[:, 0]
+    return share * gap
 
 
 def close_mouth_texture(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -188,6 +225,23 @@ def _visible_teeth(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
     if bright.mean() < 90 or colour.max() - colour.min() > 70:  # a dark opening or lip-red: no teeth to copy
         return None
     return colour * 0.92
+
+
+def _dark_inside(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
+    """Median colour of the darkest pixels between the inner lips of a photo whose mouth is open (None if closed)."""
+    upper, lower = pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)]
+    width = np.linalg.norm(upper[-1] - upper[0])
+    if width < 4 or np.max(np.linalg.norm(lower - upper, axis=1)) / width < 0.06:
+        return None
+    mask = np.zeros(crop.shape[:2], dtype=np.uint8)
+    cv2.fillPoly(mask, [np.round(np.concatenate([upper, lower[1:-1][::-1]])).astype(np.int32)], 1)
+    inside = crop[cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0].astype(np.float64)
+    if len(inside) < 20:
+        return None
+    brightness = inside.mean(axis=1)
+    dark = np.median(inside[brightness <= np.quantile(brightness, 0.15)], axis=0)
+    lips = _sample(crop, np.concatenate([pts[list(G.LOWER_OUTER_LIP[2:-2])], pts[list(G.UPPER_OUTER_LIP[2:-2])]]))
+    return dark if dark.mean() < 0.4 * lips.mean() else None  # not the shadow between teeth that touch
 
 
 def _sclera(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
@@ -303,22 +357,23 @@ def _smooth01(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
-def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, ...] | None) -> np.ndarray:
     """Cavity, tongue, lower and upper teeth, all lit from the front through the opening (a barely parted mouth
     lets in little light: teeth in shadow, never a white line; the corners are in the cheeks' shadow), under
     ``own`` (the photo's interior and its weight) where given, and the wet inner lips just inside the opening."""
     n = len(g.u)
     out = np.empty((n, 3))
     if own is None:
-        _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, g.below_top, g.above_bottom, g.gap, True, g.width,
+        _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, g.below_top, g.above_bottom, g.gap, True, False, g.width,
                          g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, np.zeros((n, 3)),
                          np.zeros(n), out)
         return out
     # Beyond the photo's own teeth (the middle of a mouth opened wider than the photo's): a cavity and a tongue
     # behind its lower teeth, no second set of teeth.
-    colours, weight, reach = own
-    s, b = np.maximum(g.below_top - reach, 0.0), np.maximum(g.above_bottom - reach, 0.0)
-    _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, s, b, np.maximum(g.gap - 2 * reach, 1e-3), False, g.width,
+    colours, weight, reach_top, reach_bottom, behind = own
+    s, b = np.maximum(g.below_top - reach_top, 0.0), np.maximum(g.above_bottom - reach_bottom, 0.0)
+    _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, s, b, np.maximum(g.gap - reach_top - reach_bottom, 1e-3),
+                     False, behind, g.width,
                      g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, colours, weight, out)
     return out
 
@@ -354,12 +409,12 @@ def _tooth_index(a: float, span: float) -> int:
 
 
 @_njit(None)
-def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, width, opening, soft, cavity, tongue, teeth,
+def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, width, opening, soft, cavity, tongue, teeth,
                      inner_lip, own, own_weight, out):
     rel_open = opening / width
     thick = max(1.0, 0.022 * width)
     light = 0.62 + 0.38 * _s01(rel_open / 0.2)
-    tongue_vis = _s01((rel_open - 0.06) / 0.18)
+    tongue_vis = 0.0 if behind else _s01((rel_open - 0.06) / 0.18)  # ``behind``: the photo's own tongue shows
     lower_vis = _s01((rel_open - 0.14) / 0.2) * 0.6
     for i in range(len(u)):
         a = abs(u[i])
@@ -370,9 +425,12 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, width, ope
                 out[i, c] = own[i, c] + (inner_lip[c] - own[i, c]) * lip
             continue
         corner = _s01((a - 0.3) / 0.6)  # the buccal corridor: dark toward the corners
-        # Cavity: dark lip tone near the lips, darker deep inside.
-        depth = min(max(min(si, bi) / max(0.5 * gi, 1e-3), 0.0), 1.0)
+        # Cavity: dark lip tone near the lips, darker deep inside (depth from the lips themselves: the photo's own
+        # interior, where shown, ends in its dark inside, not at a lip).
+        depth = min(max(min(lip_s[i], lip_b[i]) / max(0.5 * lip_gap[i], 1e-3), 0.0), 1.0)
         k = (1.3 - 0.7 * depth ** 0.7) * (1.0 - 0.45 * corner)
+        if behind:  # between the photo's own teeth and tongue: as dark as its own inside (``cavity``)
+            k = 1.0 - 0.3 * corner
         c0, c1, c2 = cavity[0] * k, cavity[1] * k, cavity[2] * k
         # Tongue: a rounded mass on the floor, its front (low, near the teeth) lit, its back in shadow.
         if tongue_vis > 0:
@@ -426,32 +484,32 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, width, ope
         out[i, 2] = c2 + (inner_lip[2] - c2) * lip
 
 
-def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The photo's own mouth interior: the upper half of the opening sampled at the same depth below the photo's
-    upper lip, the lower half at the same height above its lower lip (upper teeth with the skull, lower teeth
-    with the jaw).  Returns (colours, weight, reach): the weight falls to 0 where the mouth opens wider than the
-    photo's (its middle) and toward the corners; reach (pixels) is how far the photo's interior reaches from each
-    lip."""
+def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """The photo's own mouth interior: its upper teeth sampled at the same depth below the photo's upper lip,
+    everything below them at the same height above its lower lip (upper teeth with the skull, the rest with the
+    jaw).  Returns (colours, weight, upper reach, lower reach, shows its inside): the weight falls to 0 where the mouth opens wider
+    than the photo's (between the two parts) and toward the corners; the reaches (pixels) are how far the photo's
+    interior reaches from each lip."""
     mf = _MouthFrame.of(source.upper[0], source.upper[-1])
-    if mf is None:
-        return np.zeros((len(g.u), 3)), np.zeros(len(g.u)), np.zeros(len(g.u))
-    samples = np.linspace(-1.0, 1.0, 41)
-    top, bottom = mf.profile(source.upper, samples), mf.profile(source.lower, samples)
     n = len(g.u)
-    map_x, map_y, weight, reach = np.empty((n, 1), np.float32), np.empty((n, 1), np.float32), np.empty(n), np.empty(n)
-    _source_positions(g.u, g.below_top, g.above_bottom, samples, top, bottom, mf.centre, mf.e_u, mf.e_v, mf.half,
-                      g.soft, map_x, map_y, weight, reach)
+    if mf is None:
+        return np.zeros((n, 3)), np.zeros(n), np.zeros(n), np.zeros(n), False
+    top, bottom = mf.profile(source.upper, SOURCE_SAMPLES), mf.profile(source.lower, SOURCE_SAMPLES)
+    map_x, map_y, weight = np.empty((n, 1), np.float32), np.empty((n, 1), np.float32), np.empty(n)
+    reach_top, reach_bottom = np.empty(n), np.empty(n)
+    _source_positions(g.u, g.below_top, g.above_bottom, SOURCE_SAMPLES, top, bottom, source.split, mf.centre, mf.e_u,
+                      mf.e_v, mf.half, g.soft, map_x, map_y, weight, reach_top, reach_bottom)
     sampled = cv2.remap(source.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
     # A mouth parted less than the photo's lets in less light: its teeth in shadow, never a bright sliver.
     light = 0.55 + 0.45 * float(_smooth01(g.opening / max(float(np.max(bottom - top)), 1e-3)))
-    return sampled * light, weight, reach
+    return sampled * light, weight, reach_top, reach_bottom, source.shows_inside
 
 
 @_njit(None)
-def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, e_u, e_v, half, soft, map_x, map_y, weight,
-                      reach_out):
-    """Where each painted pixel samples the photo's mouth (upper half from its upper lip, lower half from its
-    lower lip) and how much of the photo's interior it shows there (none beyond the middle of its opening)."""
+def _source_positions(u, below_top, above_bottom, samples, top, bottom, split, centre, e_u, e_v, half, soft, map_x,
+                      map_y, weight, reach_top, reach_bottom):
+    """Where each painted pixel samples the photo's mouth (its upper teeth from its upper lip, the rest from its
+    lower lip) and how much of the photo's interior it shows there (none between the two parts)."""
     last = len(samples) - 1
     step = (samples[last] - samples[0]) / last  # evenly spaced
     for i in range(len(u)):
@@ -460,20 +518,26 @@ def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, 
         f -= k
         t = top[k] + (top[k + 1] - top[k]) * f
         low = bottom[k] + (bottom[k + 1] - bottom[k]) * f
-        reach = 0.5 * max(low - t, 0.0)
-        reach_out[i] = reach
-        # Never past the photo's own middle (beyond it lie the other jaw's teeth): deeper pixels repeat the colour
-        # at its middle and fade into the synthesized interior; all of the photo up to its middle, so a mouth as
-        # open as the photo's is the photo's (a weight that falls to half there draws a line across the tongue).
-        if below_top[i] <= above_bottom[i]:
-            depth = below_top[i]
-            v = t + min(depth, reach)
+        gap = max(low - t, 0.0)
+        rt = min(max(split[k] + (split[k + 1] - split[k]) * f, 0.0), gap)
+        rb = gap - rt
+        reach_top[i], reach_bottom[i] = rt, rb
+        # The upper teeth cover whatever lies behind them (a mouth less open than the photo's hides the top of its
+        # tongue behind them); beyond each part's reach its last colour repeats, fading into the synthesized
+        # interior: quickly below the teeth (the dark under them), over longer above the tongue.
+        beyond_top = below_top[i] - rt
+        beyond_bottom = above_bottom[i] - rb
+        w_top = 1.0 - _s01(beyond_top / max(0.25 * rt, 2.0 * soft))
+        w_bottom = 1.0 - _s01(beyond_bottom / max(0.6 * rb, 3.0 * soft))
+        if beyond_top <= 0.0 or (beyond_bottom > 0.0 and w_top >= w_bottom):
+            v = t + min(below_top[i], rt)
+            w = w_top
         else:
-            depth = above_bottom[i]
-            v = low - min(depth, reach)
+            v = low - min(above_bottom[i], rb)
+            w = w_bottom
         map_x[i, 0] = centre[0] + u[i] * half * e_u[0] + v * e_v[0]
         map_y[i, 0] = centre[1] + u[i] * half * e_u[1] + v * e_v[1]
-        weight[i] = (1.0 - _s01((depth - reach) / max(0.6 * reach, 3.0 * soft))) * min(max((1.0 - abs(u[i])) * 6, 0.0), 1.0)
+        weight[i] = w * min(max((1.0 - abs(u[i])) * 6, 0.0), 1.0)
 
 
 def soften_lip_folds(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, offset: tuple[int, int],
