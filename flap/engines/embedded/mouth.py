@@ -425,9 +425,8 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
                 out[i, c] = own[i, c] + (inner_lip[c] - own[i, c]) * lip
             continue
         corner = _s01((a - 0.3) / 0.6)  # the buccal corridor: dark toward the corners
-        # Cavity: dark lip tone near the lips, darker deep inside (depth from the lips themselves: the photo's own
-        # interior, where shown, ends in its dark inside, not at a lip).
-        depth = min(max(min(lip_s[i], lip_b[i]) / max(0.5 * lip_gap[i], 1e-3), 0.0), 1.0)
+        # Cavity: dark lip tone near the lips, darker deep inside.
+        depth = min(max(min(si, bi) / max(0.5 * gi, 1e-3), 0.0), 1.0)
         k = (1.3 - 0.7 * depth ** 0.7) * (1.0 - 0.45 * corner)
         if behind:  # between the photo's own teeth and tongue: as dark as its own inside (``cavity``)
             k = 1.0 - 0.3 * corner
