@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from flap.engines.embedded import EmbeddedRenderer
-from flap.evaluation.mouth_look import (cavity_ridge, lip_overlap, lip_thickness, lower_interior, opening_shape, seam_darkness,
-                                       teeth_shading)
+from flap.evaluation.mouth_look import (cavity_ridge, lip_overlap, lip_thickness, lower_interior, opening_shape,
+                                       seam_darkness, teeth_shading, tongue_surface, tongue_texture)
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
 from flap.face.portrait import analyze_portrait
@@ -156,3 +156,30 @@ def test_the_ridge_measure_sees_a_band_across_the_tongue(renderer, states):
     line = np.round(0.35 * top + 0.65 * bottom).astype(np.int32)
     cv2.polylines(frame, [line[2:-2]], False, (5, 3, 3), 2)
     assert cavity_ridge(frame, lm) > 0.3
+
+
+@pytest.mark.parametrize("name", ["grace", "biden"])
+def test_the_synthesized_tongue_has_a_surface_that_moves_with_it(renderer, states, name):
+    """Not a flat painted floor: fine texture on the tongue, fixed in the mouth's coordinates, so a slightly
+    different opening shows the same surface (no shimmer from frame to frame)."""
+    frame, lm = _render(renderer, states[name], 0.45)
+    texture = tongue_texture(frame, lm)
+    assert texture > 0.018, f"{name}: a flat tongue ({texture:.3f})"
+    next_frame, next_lm = _render(renderer, states[name], 0.455)
+    same = np.corrcoef(tongue_surface(frame, lm).ravel(), tongue_surface(next_frame, next_lm).ravel())[0, 1]
+    assert same > 0.9, f"{name}: the tongue's surface changes between nearly equal frames ({same:.2f})"
+
+
+def test_the_mouth_of_a_greyscale_photo_is_grey(renderer):
+    from flap.io.images import load_image
+
+    image, _ = load_image(str(ROOT / CLOSED_PHOTOS["grace"]))
+    grey = np.dstack([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)] * 3)
+    state = renderer.prepare(analyze_portrait(grey, size=384))
+    frame, lm = _render(renderer, state, 0.45)
+    polygon = np.concatenate([lm[list(G.UPPER_INNER_LIP)], lm[list(G.LOWER_INNER_LIP)][1:-1][::-1]])
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    inside = frame[mask > 0].astype(int)
+    assert (inside.max(axis=1) - inside.min(axis=1)).max() <= 2, "colour painted into a greyscale photo's mouth"
+    assert tongue_texture(frame, lm) > 0.012, "the tongue's texture is there in grey too"

@@ -210,3 +210,26 @@ def cavity_ridge(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.5)
         depths = sorted(_valley_depths(axes.sample(luma, np.full((1, len(v)), u), v[None])[0]))
         ridges.append(depths[-2] if len(depths) > 1 else 0.0)
     return float(np.percentile(ridges, 75)) if ridges else 0.0
+
+
+def tongue_surface(frame: np.ndarray, landmarks_xy: np.ndarray) -> np.ndarray:
+    """The floor of an open mouth (the tongue) in the mouth's own coordinates: luminance on a grid across the
+    middle of the mouth (|u| < 0.4, 25 columns) from 12 % to 40 % of the opening above the lower inner lip
+    (8 rows), minus its own blur (the shading and the tongue's outline): what is left is the surface's fine
+    texture, (8, 25)."""
+    at = np.linspace(-0.4, 0.4, 25)
+    axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    gap = np.maximum(bottom_in - top_in, 0.0)
+    rows = np.linspace(0.12, 0.4, 8)[:, None]
+    grid = axes.sample(_luma(frame), np.broadcast_to(at, (8, len(at))), bottom_in - rows * gap)
+    return grid - cv2.GaussianBlur(grid, (0, 0), 1.2, borderType=cv2.BORDER_REFLECT)
+
+
+def tongue_texture(frame: np.ndarray, landmarks_xy: np.ndarray) -> float:
+    """How textured the tongue is: the median absolute ``tongue_surface`` over the mean luminance there (the
+    median: a lower tooth's or the tongue's edge crossing the grid is a few samples); 0 for a flat painted floor,
+    a real tongue's papillae and wet highlights give about a percent."""
+    at = np.linspace(-0.4, 0.4, 25)
+    axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    level = axes.sample(_luma(frame), at[None], (bottom_in - 0.25 * (bottom_in - top_in))[None]).mean()
+    return float(np.median(np.abs(tongue_surface(frame, landmarks_xy))) / max(level, 1.0))

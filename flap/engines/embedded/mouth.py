@@ -388,8 +388,38 @@ def _s01(x: float) -> float:
     return x * x * (3.0 - 2.0 * x)
 
 
-# Each upper tooth's length against the central incisors' (laterals shorter, canines long, then the side teeth).
+# Each upper tooth's length against the central incisors' (laterals shorter, canines long, then the side teeth),
+# at each tooth's middle; between them the incisal edge runs smoothly (no step from tooth to tooth).
 _TOOTH_LENGTH = np.array([1.0, 0.88, 0.95, 0.82, 0.75, 0.7, 0.65])
+_TOOTH_MIDDLE = 0.5 * (_TEETH[:-1] + _TEETH[1:])
+
+# The tongue's surface: fixed noise in the mouth's own coordinates (across: u, -1..1 over the columns; up from the
+# lower lip: 0..0.3 of the mouth width over the rows; cells of 1/40 of the width), so its texture moves with the
+# tongue and never shimmers from frame to frame.  Coarse patches and fine papillae, unit deviation.
+_TONGUE_ROWS, _TONGUE_COLS, _TONGUE_SPAN = 12, 40, 0.3
+
+
+def _tongue_noise() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    coarse = cv2.GaussianBlur(rng.standard_normal((_TONGUE_ROWS, _TONGUE_COLS)), (0, 0), 2.0, borderType=cv2.BORDER_REFLECT)
+    fine = cv2.GaussianBlur(rng.standard_normal((_TONGUE_ROWS, _TONGUE_COLS)), (0, 0), 0.7, borderType=cv2.BORDER_REFLECT)
+    noise = coarse / coarse.std() + 0.7 * fine / fine.std()
+    return noise / noise.std()
+
+
+_TONGUE_NOISE = _tongue_noise()
+
+
+@_njit(None)
+def _tongue_texture(u: float, up: float) -> float:
+    """The tongue's noise at (u, ``up`` = height above the lower lip over the mouth width), bilinear."""
+    x = min(max((u + 1.0) * 0.5 * (_TONGUE_COLS - 1), 0.0), _TONGUE_COLS - 1.001)
+    y = min(max(up / _TONGUE_SPAN * (_TONGUE_ROWS - 1), 0.0), _TONGUE_ROWS - 1.001)
+    i, j = int(y), int(x)
+    fy, fx = y - i, x - j
+    n = _TONGUE_NOISE
+    return ((n[i, j] * (1 - fx) + n[i, j + 1] * fx) * (1 - fy)
+            + (n[i + 1, j] * (1 - fx) + n[i + 1, j + 1] * fx) * fy)
 
 
 @_njit(None)
@@ -416,10 +446,20 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
     light = 0.62 + 0.38 * _s01(rel_open / 0.2)
     tongue_vis = 0.0 if behind else _s01((rel_open - 0.06) / 0.18)  # ``behind``: the photo's own tongue shows
     lower_vis = _s01((rel_open - 0.14) / 0.2) * 0.6
+    # A barely parted or a small mouth (teeth a few pixels tall) shows an even row of teeth: separations and notches
+    # there read as a zigzag.
+    parted = _s01((rel_open - 0.03) / 0.12)
+    detail = parted * _s01((width - 40.0) / 60.0)
+    tooth_soft = max(soft, 1.4)
     for i in range(len(u)):
         a = abs(u[i])
         si, bi, gi = s[i], b[i], gap[i]
-        lip = min(max(1.0 - min(lip_s[i], lip_b[i]) / thick, 0.0), 1.0) ** 1.5
+        near = min(lip_s[i], lip_b[i])
+        lip = min(max(1.0 - near / thick, 0.0), 1.0) ** 1.5
+        # The wet inner lips curve into the dark over a few pixels (no hard edge where lip meets cavity), and over
+        # more toward the corners, where the lips meet: the dark opening tapers into them instead of a notch.
+        band = 2.5 * thick * (1.0 + 1.5 * _s01((a - 0.7) / 0.3))
+        shade_lip = (1.0 - _s01(near / band)) ** 2
         if own_weight[i] >= 0.999:  # the photo's own interior: nothing to synthesize under it
             for c in range(3):
                 out[i, c] = own[i, c] + (inner_lip[c] - own[i, c]) * lip
@@ -441,12 +481,16 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
             w = _s01(into + 0.3) * _s01((1.0 - abs(du)) / 0.45) * tongue_vis * 0.95
             front = _s01(1.0 - bi / max(height, 1e-3))
             lit = (0.62 + 0.45 * front) * (1.0 - 0.4 * du * du) * (1.0 - 0.1 * np.exp(-(u[i] / 0.07) ** 2)) * light
-            c0 += (tongue[0] * lit - c0) * w
-            c1 += (tongue[1] * lit - c1) * w
-            c2 += (tongue[2] * lit - c2) * w
+            # Its surface: patches and papillae (fixed in the mouth's coordinates), and a wet highlight on its
+            # front middle, toward the teeth's colour (the light's, grey on a grey photo).
+            lit *= 1.0 + 0.13 * _tongue_texture(u[i], bi / width)
+            spec = 0.22 * np.exp(-(u[i] / 0.28) ** 2 - ((bi / max(height, 1e-3) - 0.35) / 0.2) ** 2) * light
+            c0 += ((tongue[0] * lit + (teeth[0] - tongue[0] * lit) * spec) - c0) * w
+            c1 += ((tongue[1] * lit + (teeth[1] - tongue[1] * lit) * spec) - c1) * w
+            c2 += ((tongue[2] * lit + (teeth[2] - tongue[2] * lit) * spec) - c2) * w
         # Tooth surfaces: each a little brighter in its middle than toward its neighbours.
         # (narrow shadows between them: each tooth reads as a tooth, not a band)
-        sep = 0.82 + 0.18 * np.sin(np.pi * _tooth_phase(a, 1.0)) ** 0.35
+        sep = 1.0 - (0.5 * parted + 0.5 * detail) * 0.18 * (1.0 - np.sin(np.pi * _tooth_phase(a, 1.0)) ** 0.35)
         # Lower teeth: the lower incisors' edges just over the lower lip, in the upper teeth's shadow.
         if lower_vis > 0 and draw_teeth:
             arch = np.sqrt(min(max(1.0 - (u[i] / 0.5) ** 2, 0.0), 1.0))
@@ -463,9 +507,11 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
         # Upper teeth: from under the upper lip (whose shadow lies on them) down to rounded incisal edges,
         # the front teeth widest and brightest, the side teeth receding into the corners' shadow.
         arch = np.sqrt(min(max(1.0 - (u[i] / 0.8) ** 2, 0.0), 1.0))
-        tip = _TOOTH_LENGTH[_tooth_index(a, 1.0)] * (1.0 - 0.08 * (2 * _tooth_phase(a, 1.0) - 1) ** 6)
+        tip = np.interp(a, _TOOTH_MIDDLE, _TOOTH_LENGTH) * (1.0 - detail * 0.05 * (1.0 - np.sin(np.pi * _tooth_phase(a, 1.0))) ** 2)
         height = min(0.12 * width, 0.62 * gi + 0.02 * width) * (0.35 + 0.65 * arch) * tip * min(arch * 4.0, 1.0)
-        w = min(max(si / soft + 0.5, 0.0), 1.0) * min(max((height - si) / soft + 0.5, 0.0), 1.0) * min(arch * 2.5, 1.0)
+        w = (min(max(si / soft + 0.5, 0.0), 1.0) * min(max((height - si) / tooth_soft + 0.5, 0.0), 1.0)
+             * min(arch * 2.5, 1.0))
+        upper_teeth = w if draw_teeth else 0.0
         under_lip = 0.58 + 0.42 * _s01(si / max(0.5 * height, 1.0))
         edge = 1.0 - 0.1 * _s01((si - 0.75 * height) / max(0.25 * height, 1e-3))  # translucent tips
         shade = light * under_lip * edge * (1.0 - 0.6 * corner) * sep
@@ -478,6 +524,8 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
         c0 += (own[i, 0] - c0) * w
         c1 += (own[i, 1] - c1) * w
         c2 += (own[i, 2] - c2) * w
+        # (over the upper teeth only the lip's own thin edge: they sit right under it)
+        lip = max(lip, shade_lip * (1.0 - upper_teeth) * (1.0 - w) * 0.85)
         out[i, 0] = c0 + (inner_lip[0] - c0) * lip
         out[i, 1] = c1 + (inner_lip[1] - c1) * lip
         out[i, 2] = c2 + (inner_lip[2] - c2) * lip
