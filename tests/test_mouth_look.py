@@ -183,3 +183,20 @@ def test_the_mouth_of_a_greyscale_photo_is_grey(renderer):
     inside = frame[mask > 0].astype(int)
     assert (inside.max(axis=1) - inside.min(axis=1)).max() <= 2, "colour painted into a greyscale photo's mouth"
     assert tongue_texture(frame, lm) > 0.012, "the tongue's texture is there in grey too"
+
+
+def test_the_mouth_of_a_toned_photo_is_in_its_tone(renderer):
+    """A sepia photograph (the beard, never tuned on): the painted cavity, teeth and tongue take the photo's tone,
+    not a pink tongue in a brown photo."""
+    state = renderer.prepare(analyze_portrait(str(ROOT / "tests/portraits/andersson_beard.jpg"), size=384))
+    frame, lm = _render(renderer, state, 0.45)
+    polygon = np.concatenate([lm[list(G.UPPER_INNER_LIP)], lm[list(G.LOWER_INNER_LIP)][1:-1][::-1]])
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    inside = frame[cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0].astype(float)
+    face = state.portrait.crop[state.portrait.person_mask > 0.5].astype(float)
+    def hue(pixels):
+        pixels = pixels[pixels.sum(axis=1) > 90]
+        return np.median(pixels[:, 0] / pixels.sum(axis=1)), np.median(pixels[:, 2] / pixels.sum(axis=1))
+    (r_in, b_in), (r_face, b_face) = hue(inside), hue(face)
+    assert abs(r_in - r_face) < 0.015 and abs(b_in - b_face) < 0.015, f"mouth hue {r_in:.3f}/{b_in:.3f} in a photo of {r_face:.3f}/{b_face:.3f}"

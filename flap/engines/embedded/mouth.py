@@ -25,19 +25,26 @@ class MouthStyle:
     inner_lip: np.ndarray  # the wet inner side of the lips, seen just inside the opening
 
 
-def _greyscale(crop: np.ndarray, points: np.ndarray) -> bool:
-    """A black-and-white photo: no chroma on the face (colours painted into it must have none either)."""
-    x0, y0 = np.floor(points.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(points.max(axis=0)).astype(int)
-    face = crop[max(y0, 0):max(y1, y0 + 1), max(x0, 0):max(x1, x0 + 1)].astype(np.float32)
-    if face.size == 0:
-        return False
-    return float(np.mean(face.max(axis=2) - face.min(axis=2))) < 6.0
+def _monochrome_tint(crop: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """A black-and-white or toned (sepia) photo: every pixel of the face the same hue (lips as skin), so colours
+    painted into it must be its tint times their luminance.  The tint (RGB, luminance 1; grey: ones) or None."""
+    mask = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    face = crop[mask > 0].astype(np.float64)
+    total = face.sum(axis=1)
+    face, total = face[total > 60], total[total > 60]
+    if len(face) < 50:
+        return None
+    chroma = face / total[:, None]
+    if float(np.mean(face.max(axis=1) - face.min(axis=1))) >= 6.0 and float(chroma[:, [0, 2]].std(axis=0).max()) >= 0.015:
+        return None
+    tint = chroma.mean(axis=0)
+    return tint / float(tint @ np.array([0.299, 0.587, 0.114]))
 
 
 def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     """Colours from the portrait: lip tone for the cavity, inner lips and tongue, skin brightness for the teeth,
-    all in the photo's light; grey on a greyscale photo."""
+    all in the photo's light; grey on a greyscale photo, in its tone on a toned one."""
     pts = landmarks[:, :2]
     lips = np.array([pts[i] for i in G.LOWER_OUTER_LIP[2:-2]] + [pts[i] for i in G.LOWER_INNER_LIP[2:-2]])
     lip_colour = _sample(crop, lips)
@@ -61,8 +68,9 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
         cavity = dark
     tongue = np.clip(lip_colour * 0.9 + np.array([18.0, -4.0, -2.0]), 0, 255) * min(light, 1.0)
     colours = [cavity, teeth, tongue, inner_lip]
-    if _greyscale(crop, pts[list(G.face_oval_loop())]):
-        colours = [np.full(3, float(c @ np.array([0.299, 0.587, 0.114]))) for c in colours]
+    tint = _monochrome_tint(crop, pts[list(G.face_oval_loop())])
+    if tint is not None:
+        colours = [np.clip(tint * float(c @ np.array([0.299, 0.587, 0.114])), 0, 255) for c in colours]
     return MouthStyle(*colours)
 
 
@@ -75,6 +83,7 @@ class SourceMouth:
     lower: np.ndarray
     split: np.ndarray  # (41,) at SOURCE_SAMPLES along the mouth: where the upper teeth end, pixels below the upper lip
     shows_inside: bool  # its dark inside and tongue show (not only teeth that touch): nothing to synthesize behind
+    along: np.ndarray  # the photo blurred along its mouth's axis (over about a tooth's width)
 
 
 SOURCE_SAMPLES = np.linspace(-1.0, 1.0, 41)
@@ -87,7 +96,18 @@ def source_mouth(crop: np.ndarray, landmarks: np.ndarray, min_opening: float = 0
     if width < 4 or np.max(np.linalg.norm(lower - upper, axis=1)) / width < min_opening:
         return None
     return SourceMouth(image=crop, upper=upper, lower=lower, split=_teeth_split(crop, upper, lower),
-                       shows_inside=_dark_inside(crop, pts) is not None)
+                       shows_inside=_dark_inside(crop, pts) is not None, along=_blur_along(crop, upper[-1] - upper[0]))
+
+
+def _blur_along(crop: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """``crop`` blurred along ``axis`` only (a line kernel about a tenth of the axis long)."""
+    length = float(np.linalg.norm(axis))
+    half = max(2, int(round(0.05 * length)))
+    kernel = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
+    d = axis / max(length, 1e-6)
+    for t in np.linspace(-half, half, 4 * half + 1):
+        kernel[int(round(half + t * d[1])), int(round(half + t * d[0]))] += np.exp(-0.5 * (t / (0.5 * half)) ** 2)
+    return cv2.filter2D(crop, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REPLICATE)
 
 
 def _teeth_split(crop: np.ndarray, upper: np.ndarray, lower: np.ndarray, rows: int = 32) -> np.ndarray:
@@ -460,7 +480,9 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
         # more toward the corners, where the lips meet: the dark opening tapers into them instead of a notch.
         band = 2.5 * thick * (1.0 + 1.5 * _s01((a - 0.7) / 0.3))
         shade_lip = (1.0 - _s01(near / band)) ** 2
-        if own_weight[i] >= 0.999:  # the photo's own interior: nothing to synthesize under it
+        if own_weight[i] >= 0.999:  # the photo's own interior: nothing to synthesize under it (its own inner lips,
+            # but toward the corners its dark tapers into them too)
+            lip = max(lip, shade_lip * _s01((a - 0.6) / 0.3) * 0.85)
             for c in range(3):
                 out[i, c] = own[i, c] + (inner_lip[c] - own[i, c]) * lip
             continue
@@ -547,8 +569,14 @@ def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.
     _source_positions(g.u, g.below_top, g.above_bottom, SOURCE_SAMPLES, top, bottom, source.split, mf.centre, mf.e_u,
                       mf.e_v, mf.half, g.soft, map_x, map_y, weight, reach_top, reach_bottom)
     sampled = cv2.remap(source.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
-    # A mouth parted less than the photo's lets in less light: its teeth in shadow, never a bright sliver.
-    light = 0.55 + 0.45 * float(_smooth01(g.opening / max(float(np.max(bottom - top)), 1e-3)))
+    # A mouth parted less than the photo's lets in less light: its teeth in shadow, never a bright sliver; and
+    # shows only the tops of its teeth, whose gaps by the gums would read as a dotted line: they blur along the
+    # mouth (the photo blurred along its mouth's axis) the more the less it is parted.
+    parted = float(_smooth01(g.opening / max(float(np.max(bottom - top)), 1e-3)))
+    light = 0.55 + 0.45 * parted
+    if parted < 0.999:
+        smooth = cv2.remap(source.along, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+        sampled = sampled + (smooth.astype(np.float64) - sampled) * (0.8 * (1.0 - parted))
     return sampled * light, weight, reach_top, reach_bottom, source.shows_inside
 
 
