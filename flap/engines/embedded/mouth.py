@@ -100,9 +100,9 @@ def source_mouth(crop: np.ndarray, landmarks: np.ndarray, min_opening: float = 0
 
 
 def _blur_along(crop: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """``crop`` blurred along ``axis`` only (a line kernel about a tenth of the axis long)."""
+    """``crop`` blurred along ``axis`` only (a line kernel about a sixth of the axis long: two front teeth)."""
     length = float(np.linalg.norm(axis))
-    half = max(2, int(round(0.05 * length)))
+    half = max(2, int(round(0.08 * length)))
     kernel = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
     d = axis / max(length, 1e-6)
     for t in np.linspace(-half, half, 4 * half + 1):
@@ -574,9 +574,10 @@ def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.
     # mouth (the photo blurred along its mouth's axis) the more the less it is parted.
     parted = float(_smooth01(g.opening / max(float(np.max(bottom - top)), 1e-3)))
     light = 0.55 + 0.45 * parted
-    if parted < 0.999:
+    shown = float(_smooth01((g.opening - 2.0) / (0.2 * g.width)))  # teeth a few pixels tall: blurred
+    if shown < 0.999:
         smooth = cv2.remap(source.along, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
-        sampled = sampled + (smooth.astype(np.float64) - sampled) * (0.8 * (1.0 - parted))
+        sampled = sampled + (smooth.astype(np.float64) - sampled) * (0.9 * (1.0 - shown))
     return sampled * light, weight, reach_top, reach_bottom, source.shows_inside
 
 
