@@ -443,6 +443,18 @@ def _tongue_texture(u: float, up: float) -> float:
 
 
 @_njit(None)
+def _tooth_length(a: float) -> float:
+    """The upper teeth's length at ``a`` (|u|), between the teeth's middles linearly."""
+    m, n = _TOOTH_MIDDLE, _TOOTH_LENGTH
+    if a <= m[0]:
+        return n[0]
+    for k in range(len(m) - 1):
+        if a < m[k + 1]:
+            return n[k] + (n[k + 1] - n[k]) * (a - m[k]) / (m[k + 1] - m[k])
+    return n[len(n) - 1]
+
+
+@_njit(None)
 def _tooth_phase(a: float, span: float) -> float:
     """Where ``a`` (|u|) lies within its tooth, 0..1, for teeth spread over ``span`` of the half-width."""
     k = _tooth_index(a, span)
@@ -471,6 +483,7 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
     parted = _s01((rel_open - 0.03) / 0.12)
     detail = parted * _s01((width - 40.0) / 60.0)
     tooth_soft = max(soft, 1.4)
+    sep_depth = (0.5 * parted + 0.5 * detail) * 0.18
     for i in range(len(u)):
         a = abs(u[i])
         si, bi, gi = s[i], b[i], gap[i]
@@ -512,7 +525,9 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
             c2 += ((tongue[2] * lit + (teeth[2] - tongue[2] * lit) * spec) - c2) * w
         # Tooth surfaces: each a little brighter in its middle than toward its neighbours.
         # (narrow shadows between them: each tooth reads as a tooth, not a band)
-        sep = 1.0 - (0.5 * parted + 0.5 * detail) * 0.18 * (1.0 - np.sin(np.pi * _tooth_phase(a, 1.0)) ** 0.35)
+        k_tooth = _tooth_index(a, 1.0)
+        rise = np.sin(np.pi * min(max((a - _TEETH[k_tooth]) / (_TEETH[k_tooth + 1] - _TEETH[k_tooth]), 0.0), 1.0))
+        sep = 1.0 - sep_depth * (1.0 - rise ** 0.35)
         # Lower teeth: the lower incisors' edges just over the lower lip, in the upper teeth's shadow.
         if lower_vis > 0 and draw_teeth:
             arch = np.sqrt(min(max(1.0 - (u[i] / 0.5) ** 2, 0.0), 1.0))
@@ -529,7 +544,7 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
         # Upper teeth: from under the upper lip (whose shadow lies on them) down to rounded incisal edges,
         # the front teeth widest and brightest, the side teeth receding into the corners' shadow.
         arch = np.sqrt(min(max(1.0 - (u[i] / 0.8) ** 2, 0.0), 1.0))
-        tip = np.interp(a, _TOOTH_MIDDLE, _TOOTH_LENGTH) * (1.0 - detail * 0.05 * (1.0 - np.sin(np.pi * _tooth_phase(a, 1.0))) ** 2)
+        tip = _tooth_length(a) * (1.0 - detail * 0.05 * (1.0 - rise) ** 2)
         height = min(0.12 * width, 0.62 * gi + 0.02 * width) * (0.35 + 0.65 * arch) * tip * min(arch * 4.0, 1.0)
         w = (min(max(si / soft + 0.5, 0.0), 1.0) * min(max((height - si) / tooth_soft + 0.5, 0.0), 1.0)
              * min(arch * 2.5, 1.0))
