@@ -507,6 +507,7 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
             k = 1.0 - 0.3 * corner
         c0, c1, c2 = cavity[0] * k, cavity[1] * k, cavity[2] * k
         # Tongue: a rounded mass on the floor, its front (low, near the teeth) lit, its back in shadow.
+        w = 0.0
         if tongue_vis > 0:
             # A dome (highest in the middle, its top edge soft: it curves away into the dark), lit most at
             # its front middle, with a faint groove down its midline.
@@ -514,6 +515,7 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
             height = (0.58 - 0.32 * du * du) * min(gi, 0.5 * width)
             into = (height - bi) / max(0.25 * height, 1.5)
             w = _s01(into + 0.3) * _s01((1.0 - abs(du)) / 0.45) * tongue_vis * 0.95
+        if tongue_vis > 0 and w > 1e-3:
             front = _s01(1.0 - bi / max(height, 1e-3))
             lit = (0.62 + 0.45 * front) * (1.0 - 0.4 * du * du) * (1.0 - 0.1 * np.exp(-(u[i] / 0.07) ** 2)) * light
             # Its surface: patches and papillae (fixed in the mouth's coordinates), and a wet highlight on its
@@ -523,13 +525,9 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
             c0 += ((tongue[0] * lit + (teeth[0] - tongue[0] * lit) * spec) - c0) * w
             c1 += ((tongue[1] * lit + (teeth[1] - tongue[1] * lit) * spec) - c1) * w
             c2 += ((tongue[2] * lit + (teeth[2] - tongue[2] * lit) * spec) - c2) * w
-        # Tooth surfaces: each a little brighter in its middle than toward its neighbours.
-        # (narrow shadows between them: each tooth reads as a tooth, not a band)
-        k_tooth = _tooth_index(a, 1.0)
-        rise = np.sin(np.pi * min(max((a - _TEETH[k_tooth]) / (_TEETH[k_tooth + 1] - _TEETH[k_tooth]), 0.0), 1.0))
-        sep = 1.0 - sep_depth * (1.0 - rise ** 0.35)
-        # Lower teeth: the lower incisors' edges just over the lower lip, in the upper teeth's shadow.
-        if lower_vis > 0 and draw_teeth:
+        # Lower teeth: the lower incisors' edges just over the lower lip, in the upper teeth's shadow (only near
+        # the lower lip: the rest of the opening skips them).
+        if lower_vis > 0 and draw_teeth and bi < 0.065 * width + soft:
             arch = np.sqrt(min(max(1.0 - (u[i] / 0.5) ** 2, 0.0), 1.0))
             tip = 1.0 - 0.05 * (2 * _tooth_phase(a, 0.5) - 1) ** 6
             height = min(0.055 * width, 0.22 * gi) * arch * tip
@@ -542,17 +540,23 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
             c1 += ((0.8 * teeth[1] + 0.2 * tongue[1]) * shade - c1) * w
             c2 += ((0.8 * teeth[2] + 0.2 * tongue[2]) * shade - c2) * w
         # Upper teeth: from under the upper lip (whose shadow lies on them) down to rounded incisal edges,
-        # the front teeth widest and brightest, the side teeth receding into the corners' shadow.
-        arch = np.sqrt(min(max(1.0 - (u[i] / 0.8) ** 2, 0.0), 1.0))
-        tip = _tooth_length(a) * (1.0 - detail * 0.05 * (1.0 - rise) ** 2)
-        height = min(0.12 * width, 0.62 * gi + 0.02 * width) * (0.35 + 0.65 * arch) * tip * min(arch * 4.0, 1.0)
-        w = (min(max(si / soft + 0.5, 0.0), 1.0) * min(max((height - si) / tooth_soft + 0.5, 0.0), 1.0)
-             * min(arch * 2.5, 1.0))
-        upper_teeth = w if draw_teeth else 0.0
-        under_lip = 0.58 + 0.42 * _s01(si / max(0.5 * height, 1.0))
-        edge = 1.0 - 0.1 * _s01((si - 0.75 * height) / max(0.25 * height, 1e-3))  # translucent tips
-        shade = light * under_lip * edge * (1.0 - 0.6 * corner) * sep
-        if draw_teeth:
+        # the front teeth widest and brightest, the side teeth receding into the corners' shadow; each tooth a
+        # little brighter in its middle than toward its neighbours (narrow shadows between them: each tooth reads
+        # as a tooth, not a band).  Only near the upper lip (they are never longer than 0.12 of the width).
+        upper_teeth = 0.0
+        if draw_teeth and si < 0.12 * width + tooth_soft:
+            k_tooth = _tooth_index(a, 1.0)
+            rise = np.sin(np.pi * min(max((a - _TEETH[k_tooth]) / (_TEETH[k_tooth + 1] - _TEETH[k_tooth]), 0.0), 1.0))
+            sep = 1.0 - sep_depth * (1.0 - rise ** 0.35)
+            arch = np.sqrt(min(max(1.0 - (u[i] / 0.8) ** 2, 0.0), 1.0))
+            tip = _tooth_length(a) * (1.0 - detail * 0.05 * (1.0 - rise) ** 2)
+            height = min(0.12 * width, 0.62 * gi + 0.02 * width) * (0.35 + 0.65 * arch) * tip * min(arch * 4.0, 1.0)
+            w = (min(max(si / soft + 0.5, 0.0), 1.0) * min(max((height - si) / tooth_soft + 0.5, 0.0), 1.0)
+                 * min(arch * 2.5, 1.0))
+            upper_teeth = w
+            under_lip = 0.58 + 0.42 * _s01(si / max(0.5 * height, 1.0))
+            edge = 1.0 - 0.1 * _s01((si - 0.75 * height) / max(0.25 * height, 1e-3))  # translucent tips
+            shade = light * under_lip * edge * (1.0 - 0.6 * corner) * sep
             c0 += (teeth[0] * shade - c0) * w
             c1 += (teeth[1] * shade - c1) * w
             c2 += (teeth[2] * shade - c2) * w
