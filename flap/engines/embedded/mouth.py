@@ -114,7 +114,7 @@ def _teeth_split(crop: np.ndarray, upper: np.ndarray, lower: np.ndarray, rows: i
     """Per column of the photo's opening, where its upper teeth end (pixels below the upper lip): the upper teeth
     go with the skull, everything below them (the dark inside, the tongue, the lower teeth) with the jaw, so a
     mouth opened wider parts below the teeth, not across the tongue.  The teeth's lower edge is where the column
-    first falls below halfway from its brightest (in its upper part) to its darkest; a
+    first falls below halfway from its brightest (in its upper part) to its darkest, a pixel into the dark; a
     column with no such fall (no teeth showing) splits at its middle."""
     mf = _MouthFrame.of(upper[0], upper[-1])
     top, bottom = mf.profile(upper, SOURCE_SAMPLES), mf.profile(lower, SOURCE_SAMPLES)
@@ -133,7 +133,7 @@ def _teeth_split(crop: np.ndarray, upper: np.ndarray, lower: np.ndarray, rows: i
             continue
         mid = 0.5 * (column[peak] + column[low])
         edge = peak + int(np.argmax(column[peak: low + 1] < mid))
-        share[k] = min(edge / (rows - 1), 0.75)
+        share[k] = min((edge + 0.5) / (rows - 1) + 1.0 / max(gap[k], 1.0), 0.75)
     share = _smooth_rows(cv2.medianBlur(share.astype(np.float32)[:, None], 3).astype(np.float64), 0.8)[:, 0]
     return share * gap
 
