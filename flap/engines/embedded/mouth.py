@@ -133,6 +133,8 @@ def _teeth_split(crop: np.ndarray, upper: np.ndarray, lower: np.ndarray, rows: i
             continue
         mid = 0.5 * (column[peak] + column[low])
         edge = peak + int(np.argmax(column[peak: low + 1] < mid))
+        # (a pixel into the dark: the lower part's colour at its top repeats toward the teeth as it opens wider,
+        # and must be the dark's, not the teeth's edge)
         share[k] = min((edge + 0.5) / (rows - 1) + 1.0 / max(gap[k], 1.0), 0.75)
     share = _smooth_rows(cv2.medianBlur(share.astype(np.float32)[:, None], 3).astype(np.float64), 0.8)[:, 0]
     return share * gap
