@@ -13,7 +13,7 @@ import pytest
 
 from flap.engines.embedded import EmbeddedRenderer
 from flap.evaluation.mouth_look import (cavity_ridge, lip_overlap, lip_thickness, lower_interior, opening_shape,
-                                       seam_darkness, teeth_shading, tongue_surface, tongue_texture)
+                                       seam_darkness, seam_ripple, teeth_shading, tongue_surface, tongue_texture)
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
 from flap.face.portrait import analyze_portrait
@@ -200,3 +200,28 @@ def test_the_mouth_of_a_toned_photo_is_in_its_tone(renderer):
         return np.median(pixels[:, 0] / pixels.sum(axis=1)), np.median(pixels[:, 2] / pixels.sum(axis=1))
     (r_in, b_in), (r_face, b_face) = hue(inside), hue(face)
     assert abs(r_in - r_face) < 0.015 and abs(b_in - b_face) < 0.015, f"mouth hue {r_in:.3f}/{b_in:.3f} in a photo of {r_face:.3f}/{b_face:.3f}"
+
+
+@pytest.mark.parametrize("name", ["astronaut", "obama_smiling", "obama_speaking"])
+def test_a_raised_upper_lip_shows_an_even_row_of_teeth_not_a_dotted_line(renderer, states, name):
+    """Disgust lifts the upper lip a little off the photo's own teeth: only their tops show, and the dark gaps
+    between them at the gums must not read as a row of dots (a zigzag) along the mouth."""
+    from flap.motion.controls import MotionControls, apply_controls
+
+    motion = apply_controls(MotionSequence.neutral(1), MotionControls(emotion="disgusted", emotion_strength=1.0,
+                                                                      motion_scale=0.0))
+    cam = renderer.vertex_positions(states[name], motion)[0]
+    frame, lm = renderer.render_frame(states[name], cam), image_to_camera(cam[: G.NUM_LANDMARKS])[:, :2]
+    ripple = seam_ripple(frame, lm)
+    assert ripple < 0.085, f"{name}: a dotted row of teeth ({ripple:.3f})"
+
+
+def test_the_ripple_measure_sees_dots_along_the_mouth(states):
+    state = states["biden"]
+    frame = state.portrait.crop.copy()
+    lm = state.portrait.landmarks[:, :2]
+    before = seam_ripple(frame, lm)
+    middle = 0.5 * (lm[list(G.UPPER_INNER_LIP)] + lm[list(G.LOWER_INNER_LIP)])
+    for x, y in middle[2:-2]:
+        cv2.circle(frame, (int(round(x)), int(round(y))), 1, (235, 235, 225), -1)
+    assert seam_ripple(frame, lm) > before + 0.05

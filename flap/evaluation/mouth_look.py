@@ -233,3 +233,17 @@ def tongue_texture(frame: np.ndarray, landmarks_xy: np.ndarray) -> float:
     axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
     level = axes.sample(_luma(frame), at[None], (bottom_in - 0.25 * (bottom_in - top_in))[None]).mean()
     return float(np.median(np.abs(tongue_surface(frame, landmarks_xy))) / max(level, 1.0))
+
+
+def seam_ripple(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6) -> float:
+    """How dotted the line between barely parted lips is: luminance along the middle of the opening (|u| <
+    ``span``, 1-px steps), minus its own blur over about two teeth; its deviation over its mean.  Tops of teeth
+    with dark gaps between them (a row of dots, a zigzag) read high; an even row of teeth or a soft seam low."""
+    axes = _Axes.of(landmarks_xy)
+    n = max(8, int(round(2 * span * axes.half)))
+    at = np.linspace(-span, span, n)
+    _, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    line = axes.sample(_luma(frame), at[None], (0.5 * (top_in + bottom_in))[None])[0]
+    sigma = max(2.0, 0.08 * axes.half * 2)
+    smooth = cv2.GaussianBlur(line[None].astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)[0]
+    return float((line - smooth).std() / max(float(line.mean()), 1.0))
