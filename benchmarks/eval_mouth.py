@@ -5,7 +5,8 @@
 Per portrait: the photo's own lip seam and the rendered closed mouth's (darkness 0..1), how far the lower lip
 rides over the upper when the photo's mouth closes (px), the upper teeth band of an open mouth (centre luminance,
 corner and lip-shadow ratios, spread), the mouth's floor against its inside, a second dark band inside a mouth
-opened wide (jaw 0.5; 0 is one cavity), the tongue's texture there, and the mouth-corner lift of each emotion at
+opened wide (jaw 0.5; 0 is one cavity), the tongue's texture there, how dotted disgust's parted lips are, and the
+mouth-corner lift of each emotion at
 strength 1 (> 0 smiles).  Prints a table; look at the contact sheets too (benchmarks/contact_sheets.py).
 """
 
@@ -22,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
 from flap.evaluation.mouth_look import (cavity_ridge, corner_lift, lip_overlap, lower_interior, seam_darkness,  # noqa: E402
-                                       teeth_shading, tongue_texture)
+                                       seam_ripple, teeth_shading, tongue_texture)
 from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
 from flap.face.portrait import analyze_portrait  # noqa: E402
@@ -50,8 +51,10 @@ def evaluate(path: str, size: int) -> None:
     teeth = teeth_shading(opened, lm_open)
     floor, deep = lower_interior(opened, lm_open)
     wide, lm_wide = render(renderer, state, MotionSequence.neutral(1).replace(jaw=np.array([[0.5, 0, 0]])))
-    frames = [render(renderer, state, apply_controls(MotionSequence.neutral(1), MotionControls(
-        emotion=e, emotion_strength=1.0, motion_scale=0.0)))[0] for e in EMOTION_NAMES]
+    rendered = [render(renderer, state, apply_controls(MotionSequence.neutral(1), MotionControls(
+        emotion=e, emotion_strength=1.0, motion_scale=0.0))) for e in EMOTION_NAMES]
+    frames = [frame for frame, _ in rendered]
+    ripple = seam_ripple(*rendered[EMOTION_NAMES.index("disgusted")])
     track = track_frames(frames, video_mode=False)
     lifts = " ".join(f"{e[:4]} {corner_lift(track.landmarks[i]):+.2f}" if track.found[i] else f"{e[:4]} ?"
                      for i, e in enumerate(EMOTION_NAMES))
@@ -59,7 +62,7 @@ def evaluate(path: str, size: int) -> None:
           f"{seam_darkness(closed, lm_closed):.2f}  overlap {lip_overlap(lm_closed):.1f} px  teeth {teeth.centre:.0f} "
           f"corner {teeth.corner_ratio:.2f} lip-shadow {teeth.lip_shadow_ratio:.2f} spread {teeth.spread:.2f}  "
           f"floor/inside {floor:.0f}/{deep:.0f}  wide: ridge {cavity_ridge(wide, lm_wide):.2f} tongue texture "
-          f"{tongue_texture(wide, lm_wide):.3f}\n{'':16s} corner lift: {lifts}")
+          f"{tongue_texture(wide, lm_wide):.3f}  disgust ripple {ripple:.3f}\n{'':16s} corner lift: {lifts}")
 
 
 def main() -> int:
