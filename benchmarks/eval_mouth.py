@@ -4,8 +4,10 @@
 
 Per portrait: the photo's own lip seam and the rendered closed mouth's (darkness 0..1), how far the lower lip
 rides over the upper when the photo's mouth closes (px), the upper teeth band of an open mouth (centre luminance,
-corner and lip-shadow ratios, spread), the mouth's floor against its inside, and the mouth-corner lift of each
-emotion at strength 1 (> 0 smiles).  Prints a table; look at the contact sheets too (benchmarks/contact_sheets.py).
+corner and lip-shadow ratios, spread), the mouth's floor against its inside, a second dark band inside a mouth
+opened wide (jaw 0.5; 0 is one cavity), the tongue's texture there, how dotted disgust's parted lips are, and the
+mouth-corner lift of each emotion at
+strength 1 (> 0 smiles).  Prints a table; look at the contact sheets too (benchmarks/contact_sheets.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
-from flap.evaluation.mouth_look import corner_lift, lip_overlap, lower_interior, seam_darkness, teeth_shading  # noqa: E402
+from flap.evaluation.mouth_look import (cavity_ridge, corner_lift, lip_overlap, lower_interior, seam_darkness,  # noqa: E402
+                                       seam_ripple, teeth_shading, tongue_texture)
 from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
 from flap.face.portrait import analyze_portrait  # noqa: E402
@@ -30,7 +33,8 @@ from flap.motion.controls import MotionControls, apply_controls  # noqa: E402
 from flap.motion.emotions import EMOTION_NAMES  # noqa: E402
 
 PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hopper.jpg", "tests/portraits/obama_smiling.jpg",
-             "tests/portraits/obama_speaking.jpg", "tests/portraits/biden_standing.jpg"]
+             "tests/portraits/obama_speaking.jpg", "tests/portraits/biden_standing.jpg", "tests/portraits/andersson_beard.jpg",
+             "tests/portraits/dahlgren_moustache.jpg"]
 
 
 def render(renderer, state, motion):
@@ -46,15 +50,19 @@ def evaluate(path: str, size: int) -> None:
     opened, lm_open = render(renderer, state, MotionSequence.neutral(1).replace(jaw=np.array([[0.3, 0, 0]])))
     teeth = teeth_shading(opened, lm_open)
     floor, deep = lower_interior(opened, lm_open)
-    frames = [render(renderer, state, apply_controls(MotionSequence.neutral(1), MotionControls(
-        emotion=e, emotion_strength=1.0, motion_scale=0.0)))[0] for e in EMOTION_NAMES]
+    wide, lm_wide = render(renderer, state, MotionSequence.neutral(1).replace(jaw=np.array([[0.5, 0, 0]])))
+    rendered = [render(renderer, state, apply_controls(MotionSequence.neutral(1), MotionControls(
+        emotion=e, emotion_strength=1.0, motion_scale=0.0))) for e in EMOTION_NAMES]
+    frames = [frame for frame, _ in rendered]
+    ripple = seam_ripple(*rendered[EMOTION_NAMES.index("disgusted")])
     track = track_frames(frames, video_mode=False)
     lifts = " ".join(f"{e[:4]} {corner_lift(track.landmarks[i]):+.2f}" if track.found[i] else f"{e[:4]} ?"
                      for i, e in enumerate(EMOTION_NAMES))
     print(f"{Path(path).stem:16s} seam photo {seam_darkness(photo.crop, photo.landmarks[:, :2]):.2f} closed "
           f"{seam_darkness(closed, lm_closed):.2f}  overlap {lip_overlap(lm_closed):.1f} px  teeth {teeth.centre:.0f} "
           f"corner {teeth.corner_ratio:.2f} lip-shadow {teeth.lip_shadow_ratio:.2f} spread {teeth.spread:.2f}  "
-          f"floor/inside {floor:.0f}/{deep:.0f}\n{'':16s} corner lift: {lifts}")
+          f"floor/inside {floor:.0f}/{deep:.0f}  wide: ridge {cavity_ridge(wide, lm_wide):.2f} tongue texture "
+          f"{tongue_texture(wide, lm_wide):.3f}  disgust ripple {ripple:.3f}\n{'':16s} corner lift: {lifts}")
 
 
 def main() -> int:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from flap.engines.embedded import EmbeddedRenderer
-from flap.evaluation.mouth_look import (lip_overlap, lip_thickness, lower_interior, opening_shape, seam_darkness,
-                                       teeth_shading)
+from flap.evaluation.mouth_look import (cavity_ridge, lip_overlap, lip_thickness, lower_interior, opening_shape,
+                                       seam_darkness, seam_ripple, teeth_shading, tongue_surface, tongue_texture)
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
 from flap.face.portrait import analyze_portrait
@@ -137,3 +137,91 @@ def test_the_shape_measure_sees_a_box():
         lm[list(G.UPPER_OUTER_LIP)] = np.stack([x, 90 - 5 * profile], 1)
         lm[list(G.LOWER_OUTER_LIP)] = np.stack([x, 110 + 30 * profile], 1)
         assert (opening_shape(lm).corner_share > 0.52) == blunt
+
+
+@pytest.mark.parametrize("name", list(OPEN_PHOTOS))
+@pytest.mark.parametrize("jaw", [0.45, 0.55])
+def test_a_photos_open_mouth_opened_wider_shows_one_cavity_not_a_band_across_its_tongue(renderer, states, name, jaw):
+    """The photo's upper teeth go with the upper lip, everything below them (its cavity, tongue, lower teeth) with
+    the jaw: no strip of the tongue stays up under the teeth with a dark band below it."""
+    frame, lm = _render(renderer, states[name], jaw)
+    ridge = cavity_ridge(frame, lm)
+    assert ridge < 0.25, f"{name}: a second dark band inside the mouth ({ridge:.2f})"
+
+
+def test_the_ridge_measure_sees_a_band_across_the_tongue(renderer, states):
+    frame, lm = _render(renderer, states["grace"], 0.45)
+    assert cavity_ridge(frame, lm) < 0.1
+    top, bottom = lm[list(G.UPPER_INNER_LIP)], lm[list(G.LOWER_INNER_LIP)]
+    line = np.round(0.35 * top + 0.65 * bottom).astype(np.int32)
+    cv2.polylines(frame, [line[2:-2]], False, (5, 3, 3), 2)
+    assert cavity_ridge(frame, lm) > 0.3
+
+
+@pytest.mark.parametrize("name", ["grace", "biden"])
+def test_the_synthesized_tongue_has_a_surface_that_moves_with_it(renderer, states, name):
+    """Not a flat painted floor: fine texture on the tongue, fixed in the mouth's coordinates, so a slightly
+    different opening shows the same surface (no shimmer from frame to frame)."""
+    frame, lm = _render(renderer, states[name], 0.45)
+    texture = tongue_texture(frame, lm)
+    assert texture > 0.018, f"{name}: a flat tongue ({texture:.3f})"
+    next_frame, next_lm = _render(renderer, states[name], 0.455)
+    same = np.corrcoef(tongue_surface(frame, lm).ravel(), tongue_surface(next_frame, next_lm).ravel())[0, 1]
+    assert same > 0.9, f"{name}: the tongue's surface changes between nearly equal frames ({same:.2f})"
+
+
+def test_the_mouth_of_a_greyscale_photo_is_grey(renderer):
+    from flap.io.images import load_image
+
+    image, _ = load_image(str(ROOT / CLOSED_PHOTOS["grace"]))
+    grey = np.dstack([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)] * 3)
+    state = renderer.prepare(analyze_portrait(grey, size=384))
+    frame, lm = _render(renderer, state, 0.45)
+    polygon = np.concatenate([lm[list(G.UPPER_INNER_LIP)], lm[list(G.LOWER_INNER_LIP)][1:-1][::-1]])
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    inside = frame[mask > 0].astype(int)
+    assert (inside.max(axis=1) - inside.min(axis=1)).max() <= 2, "colour painted into a greyscale photo's mouth"
+    assert tongue_texture(frame, lm) > 0.012, "the tongue's texture is there in grey too"
+
+
+def test_the_mouth_of_a_toned_photo_is_in_its_tone(renderer):
+    """A sepia photograph (the beard, never tuned on): the painted cavity, teeth and tongue take the photo's tone,
+    not a pink tongue in a brown photo."""
+    state = renderer.prepare(analyze_portrait(str(ROOT / "tests/portraits/andersson_beard.jpg"), size=384))
+    frame, lm = _render(renderer, state, 0.45)
+    polygon = np.concatenate([lm[list(G.UPPER_INNER_LIP)], lm[list(G.LOWER_INNER_LIP)][1:-1][::-1]])
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    inside = frame[cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0].astype(float)
+    face = state.portrait.crop[state.portrait.person_mask > 0.5].astype(float)
+    def hue(pixels):
+        pixels = pixels[pixels.sum(axis=1) > 90]
+        return np.median(pixels[:, 0] / pixels.sum(axis=1)), np.median(pixels[:, 2] / pixels.sum(axis=1))
+    (r_in, b_in), (r_face, b_face) = hue(inside), hue(face)
+    assert abs(r_in - r_face) < 0.015 and abs(b_in - b_face) < 0.015, f"mouth hue {r_in:.3f}/{b_in:.3f} in a photo of {r_face:.3f}/{b_face:.3f}"
+
+
+@pytest.mark.parametrize("name", ["astronaut", "obama_smiling", "obama_speaking"])
+def test_a_raised_upper_lip_shows_an_even_row_of_teeth_not_a_dotted_line(renderer, states, name):
+    """Disgust lifts the upper lip a little off the photo's own teeth: only their tops show, and the dark gaps
+    between them at the gums must not read as a row of dots (a zigzag) along the mouth."""
+    from flap.motion.controls import MotionControls, apply_controls
+
+    motion = apply_controls(MotionSequence.neutral(1), MotionControls(emotion="disgusted", emotion_strength=1.0,
+                                                                      motion_scale=0.0))
+    cam = renderer.vertex_positions(states[name], motion)[0]
+    frame, lm = renderer.render_frame(states[name], cam), image_to_camera(cam[: G.NUM_LANDMARKS])[:, :2]
+    ripple = seam_ripple(frame, lm)
+    assert ripple < 0.085, f"{name}: a dotted row of teeth ({ripple:.3f})"
+
+
+def test_the_ripple_measure_sees_dots_along_the_mouth(states):
+    state = states["biden"]
+    frame = state.portrait.crop.copy()
+    lm = state.portrait.landmarks[:, :2]
+    before = seam_ripple(frame, lm)
+    middle = 0.5 * (lm[list(G.UPPER_INNER_LIP)] + lm[list(G.LOWER_INNER_LIP)])
+    for x, y in middle[2:-2]:
+        cv2.circle(frame, (int(round(x)), int(round(y))), 1, (235, 235, 225), -1)
+    assert seam_ripple(frame, lm) > before + 0.05

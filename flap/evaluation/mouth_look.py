@@ -165,3 +165,85 @@ def opening_shape(landmarks_xy: np.ndarray) -> OpeningShape:
     gap = np.maximum(bottom_in - top_in, 0.0)
     return OpeningShape(sharpest_turn=float(inner.max()), corner_angle=float(np.mean(angles)),
                         corner_share=float(0.5 * (gap[0] + gap[2]) / max(gap[1], 1e-6)))
+
+
+
+def _valley_depths(profile: np.ndarray, least: float = 10.0) -> list[float]:
+    """Relative depth of each valley of ``profile``: 1 - value / (the lower of its two side peaks), a side peak
+    being the highest value between the valley and the nearest lower point on that side (its prominence);
+    valleys shallower than ``least`` (luminance) left out."""
+    depths = []
+    n = len(profile)
+    for i in range(1, n - 1):
+        if not (profile[i] < profile[i - 1] and profile[i] <= profile[i + 1]):
+            continue
+        peaks = []
+        for step in (-1, 1):
+            j, peak = i + step, profile[i]
+            while 0 <= j < n and profile[j] >= profile[i]:
+                peak = max(peak, profile[j])
+                j += step
+            peaks.append(peak)
+        side = min(peaks)
+        if side - profile[i] >= least:
+            depths.append(1.0 - profile[i] / max(side, 1.0))
+    return depths
+
+
+def cavity_ridge(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.5) -> float:
+    """A dark band across the inside of an open mouth besides its one cavity: per column over the middle
+    ``span``, the luminance profile from the upper to the lower inner lip (1-px steps, the lips' shaded edges
+    trimmed) and its valleys (each as deep as its lower side peak allows); the second deepest, relative
+    (1 - valley / side peak); the 75th percentile over columns.  A real mouth is one dark cavity between the
+    upper teeth and the tongue or lower teeth (about 0); a tongue cut by a second dark band (the photo's interior
+    torn between the lips) reads toward 1."""
+    at = np.linspace(-span, span, 21)
+    axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    luma = cv2.GaussianBlur(_luma(frame), (0, 0), 0.7)
+    ridges = []
+    for u, t, b in zip(at, top_in, bottom_in):
+        gap = b - t
+        if gap < 8:
+            continue
+        trim = max(1.5, 0.08 * gap)
+        v = np.arange(t + trim, b - trim, 1.0)
+        depths = sorted(_valley_depths(axes.sample(luma, np.full((1, len(v)), u), v[None])[0]))
+        ridges.append(depths[-2] if len(depths) > 1 else 0.0)
+    return float(np.percentile(ridges, 75)) if ridges else 0.0
+
+
+def tongue_surface(frame: np.ndarray, landmarks_xy: np.ndarray) -> np.ndarray:
+    """The floor of an open mouth (the tongue) in the mouth's own coordinates: luminance on a grid across the
+    middle of the mouth (|u| < 0.4, 25 columns) from 12 % to 40 % of the opening above the lower inner lip
+    (8 rows), minus its own blur (the shading and the tongue's outline): what is left is the surface's fine
+    texture, (8, 25)."""
+    at = np.linspace(-0.4, 0.4, 25)
+    axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    gap = np.maximum(bottom_in - top_in, 0.0)
+    rows = np.linspace(0.12, 0.4, 8)[:, None]
+    grid = axes.sample(_luma(frame), np.broadcast_to(at, (8, len(at))), bottom_in - rows * gap)
+    return grid - cv2.GaussianBlur(grid, (0, 0), 1.2, borderType=cv2.BORDER_REFLECT)
+
+
+def tongue_texture(frame: np.ndarray, landmarks_xy: np.ndarray) -> float:
+    """How textured the tongue is: the median absolute ``tongue_surface`` over the mean luminance there (the
+    median: a lower tooth's or the tongue's edge crossing the grid is a few samples); 0 for a flat painted floor,
+    a real tongue's papillae and wet highlights give about a percent."""
+    at = np.linspace(-0.4, 0.4, 25)
+    axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    level = axes.sample(_luma(frame), at[None], (bottom_in - 0.25 * (bottom_in - top_in))[None]).mean()
+    return float(np.median(np.abs(tongue_surface(frame, landmarks_xy))) / max(level, 1.0))
+
+
+def seam_ripple(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6) -> float:
+    """How dotted the line between barely parted lips is: luminance along the middle of the opening (|u| <
+    ``span``, 1-px steps), minus its own blur over about two teeth; its deviation over its mean.  Tops of teeth
+    with dark gaps between them (a row of dots, a zigzag) read high; an even row of teeth or a soft seam low."""
+    axes = _Axes.of(landmarks_xy)
+    n = max(8, int(round(2 * span * axes.half)))
+    at = np.linspace(-span, span, n)
+    _, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    line = axes.sample(_luma(frame), at[None], (0.5 * (top_in + bottom_in))[None])[0]
+    sigma = max(2.0, 0.08 * axes.half * 2)
+    smooth = cv2.GaussianBlur(line[None].astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)[0]
+    return float((line - smooth).std() / max(float(line.mean()), 1.0))

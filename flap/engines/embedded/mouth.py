@@ -25,19 +25,26 @@ class MouthStyle:
     inner_lip: np.ndarray  # the wet inner side of the lips, seen just inside the opening
 
 
-def _greyscale(crop: np.ndarray, points: np.ndarray) -> bool:
-    """A black-and-white photo: no chroma on the face (colours painted into it must have none either)."""
-    x0, y0 = np.floor(points.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(points.max(axis=0)).astype(int)
-    face = crop[max(y0, 0):max(y1, y0 + 1), max(x0, 0):max(x1, x0 + 1)].astype(np.float32)
-    if face.size == 0:
-        return False
-    return float(np.mean(face.max(axis=2) - face.min(axis=2))) < 6.0
+def _monochrome_tint(crop: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """A black-and-white or toned (sepia) photo: every pixel of the face the same hue (lips as skin), so colours
+    painted into it must be its tint times their luminance.  The tint (RGB, luminance 1; grey: ones) or None."""
+    mask = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    face = crop[mask > 0].astype(np.float64)
+    total = face.sum(axis=1)
+    face, total = face[total > 60], total[total > 60]
+    if len(face) < 50:
+        return None
+    chroma = face / total[:, None]
+    if float(np.mean(face.max(axis=1) - face.min(axis=1))) >= 6.0 and float(chroma[:, [0, 2]].std(axis=0).max()) >= 0.015:
+        return None
+    tint = chroma.mean(axis=0)
+    return tint / float(tint @ np.array([0.299, 0.587, 0.114]))
 
 
 def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     """Colours from the portrait: lip tone for the cavity, inner lips and tongue, skin brightness for the teeth,
-    all in the photo's light; grey on a greyscale photo."""
+    all in the photo's light; grey on a greyscale photo, in its tone on a toned one."""
     pts = landmarks[:, :2]
     lips = np.array([pts[i] for i in G.LOWER_OUTER_LIP[2:-2]] + [pts[i] for i in G.LOWER_INNER_LIP[2:-2]])
     lip_colour = _sample(crop, lips)
@@ -56,10 +63,14 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     own = _visible_teeth(crop, pts)
     if own is not None:  # the photo shows teeth: use their colour
         teeth = 0.8 * own + 0.2 * teeth
+    dark = _dark_inside(crop, pts)
+    if dark is not None:  # the photo's own dark inside: what lies between its teeth and tongue when opened wider
+        cavity = dark
     tongue = np.clip(lip_colour * 0.9 + np.array([18.0, -4.0, -2.0]), 0, 255) * min(light, 1.0)
     colours = [cavity, teeth, tongue, inner_lip]
-    if _greyscale(crop, pts[list(G.face_oval_loop())]):
-        colours = [np.full(3, float(c @ np.array([0.299, 0.587, 0.114]))) for c in colours]
+    tint = _monochrome_tint(crop, pts[list(G.face_oval_loop())])
+    if tint is not None:
+        colours = [np.clip(tint * float(c @ np.array([0.299, 0.587, 0.114])), 0, 255) for c in colours]
     return MouthStyle(*colours)
 
 
@@ -70,15 +81,63 @@ class SourceMouth:
     image: np.ndarray
     upper: np.ndarray  # (11, 2) inner upper lip, corner to corner
     lower: np.ndarray
+    split: np.ndarray  # (41,) at SOURCE_SAMPLES along the mouth: where the upper teeth end, pixels below the upper lip
+    shows_inside: bool  # its dark inside and tongue show (not only teeth that touch): nothing to synthesize behind
+    along: np.ndarray  # the photo blurred along its mouth's axis (over about a tooth's width)
+
+
+SOURCE_SAMPLES = np.linspace(-1.0, 1.0, 41)
 
 
 def source_mouth(crop: np.ndarray, landmarks: np.ndarray, min_opening: float = 0.06) -> SourceMouth | None:
     pts = landmarks[:, :2]
-    upper, lower = pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)]
+    upper, lower = pts[list(G.UPPER_INNER_LIP)].astype(np.float64), pts[list(G.LOWER_INNER_LIP)].astype(np.float64)
     width = np.linalg.norm(upper[-1] - upper[0])
     if width < 4 or np.max(np.linalg.norm(lower - upper, axis=1)) / width < min_opening:
         return None
-    return SourceMouth(image=crop, upper=upper.astype(np.float64), lower=lower.astype(np.float64))
+    return SourceMouth(image=crop, upper=upper, lower=lower, split=_teeth_split(crop, upper, lower),
+                       shows_inside=_dark_inside(crop, pts) is not None, along=_blur_along(crop, upper[-1] - upper[0]))
+
+
+def _blur_along(crop: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """``crop`` blurred along ``axis`` only (a line kernel about a sixth of the axis long: two front teeth)."""
+    length = float(np.linalg.norm(axis))
+    half = max(2, int(round(0.08 * length)))
+    kernel = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
+    d = axis / max(length, 1e-6)
+    for t in np.linspace(-half, half, 4 * half + 1):
+        kernel[int(round(half + t * d[1])), int(round(half + t * d[0]))] += np.exp(-0.5 * (t / (0.5 * half)) ** 2)
+    return cv2.filter2D(crop, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REPLICATE)
+
+
+def _teeth_split(crop: np.ndarray, upper: np.ndarray, lower: np.ndarray, rows: int = 32) -> np.ndarray:
+    """Per column of the photo's opening, where its upper teeth end (pixels below the upper lip): the upper teeth
+    go with the skull, everything below them (the dark inside, the tongue, the lower teeth) with the jaw, so a
+    mouth opened wider parts below the teeth, not across the tongue.  The teeth's lower edge is where the column
+    first falls below halfway from its brightest (in its upper part) to its darkest, a pixel into the dark; a
+    column with no such fall (no teeth showing) splits at its middle."""
+    mf = _MouthFrame.of(upper[0], upper[-1])
+    top, bottom = mf.profile(upper, SOURCE_SAMPLES), mf.profile(lower, SOURCE_SAMPLES)
+    gap = np.maximum(bottom - top, 0.0)
+    f = np.linspace(0.0, 1.0, rows)
+    luma = (crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    luma = cv2.GaussianBlur(luma, (0, 0), 0.7)
+    u = np.repeat(SOURCE_SAMPLES, rows)
+    v = (top[:, None] + f[None] * gap[:, None]).ravel()
+    profile = mf.sample(luma, u, v).reshape(len(SOURCE_SAMPLES), rows)
+    share = np.full(len(SOURCE_SAMPLES), 0.5)
+    for k, column in enumerate(profile):
+        low = int(np.argmin(column[: int(0.75 * rows)]))
+        peak = int(np.argmax(column[: low + 1]))
+        if column[peak] - column[low] < 15.0:
+            continue
+        mid = 0.5 * (column[peak] + column[low])
+        edge = peak + int(np.argmax(column[peak: low + 1] < mid))
+        # (a pixel into the dark: the lower part's colour at its top repeats toward the teeth as it opens wider,
+        # and must be the dark's, not the teeth's edge)
+        share[k] = min((edge + 0.5) / (rows - 1) + 1.0 / max(gap[k], 1.0), 0.75)
+    share = _smooth_rows(cv2.medianBlur(share.astype(np.float32)[:, None], 3).astype(np.float64), 0.8)[:, 0]
+    return share * gap
 
 
 def close_mouth_texture(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -188,6 +247,23 @@ def _visible_teeth(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
     if bright.mean() < 90 or colour.max() - colour.min() > 70:  # a dark opening or lip-red: no teeth to copy
         return None
     return colour * 0.92
+
+
+def _dark_inside(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
+    """Median colour of the darkest pixels between the inner lips of a photo whose mouth is open (None if closed)."""
+    upper, lower = pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)]
+    width = np.linalg.norm(upper[-1] - upper[0])
+    if width < 4 or np.max(np.linalg.norm(lower - upper, axis=1)) / width < 0.06:
+        return None
+    mask = np.zeros(crop.shape[:2], dtype=np.uint8)
+    cv2.fillPoly(mask, [np.round(np.concatenate([upper, lower[1:-1][::-1]])).astype(np.int32)], 1)
+    inside = crop[cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0].astype(np.float64)
+    if len(inside) < 20:
+        return None
+    brightness = inside.mean(axis=1)
+    dark = np.median(inside[brightness <= np.quantile(brightness, 0.15)], axis=0)
+    lips = _sample(crop, np.concatenate([pts[list(G.LOWER_OUTER_LIP[2:-2])], pts[list(G.UPPER_OUTER_LIP[2:-2])]]))
+    return dark if dark.mean() < 0.4 * lips.mean() else None  # not the shadow between teeth that touch
 
 
 def _sclera(crop: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
@@ -303,22 +379,23 @@ def _smooth01(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
-def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, ...] | None) -> np.ndarray:
     """Cavity, tongue, lower and upper teeth, all lit from the front through the opening (a barely parted mouth
     lets in little light: teeth in shadow, never a white line; the corners are in the cheeks' shadow), under
     ``own`` (the photo's interior and its weight) where given, and the wet inner lips just inside the opening."""
     n = len(g.u)
     out = np.empty((n, 3))
     if own is None:
-        _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, g.below_top, g.above_bottom, g.gap, True, g.width,
+        _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, g.below_top, g.above_bottom, g.gap, True, False, g.width,
                          g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, np.zeros((n, 3)),
                          np.zeros(n), out)
         return out
     # Beyond the photo's own teeth (the middle of a mouth opened wider than the photo's): a cavity and a tongue
     # behind its lower teeth, no second set of teeth.
-    colours, weight, reach = own
-    s, b = np.maximum(g.below_top - reach, 0.0), np.maximum(g.above_bottom - reach, 0.0)
-    _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, s, b, np.maximum(g.gap - 2 * reach, 1e-3), False, g.width,
+    colours, weight, reach_top, reach_bottom, behind = own
+    s, b = np.maximum(g.below_top - reach_top, 0.0), np.maximum(g.above_bottom - reach_bottom, 0.0)
+    _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, s, b, np.maximum(g.gap - reach_top - reach_bottom, 1e-3),
+                     False, behind, g.width,
                      g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, colours, weight, out)
     return out
 
@@ -333,8 +410,50 @@ def _s01(x: float) -> float:
     return x * x * (3.0 - 2.0 * x)
 
 
-# Each upper tooth's length against the central incisors' (laterals shorter, canines long, then the side teeth).
+# Each upper tooth's length against the central incisors' (laterals shorter, canines long, then the side teeth),
+# at each tooth's middle; between them the incisal edge runs smoothly (no step from tooth to tooth).
 _TOOTH_LENGTH = np.array([1.0, 0.88, 0.95, 0.82, 0.75, 0.7, 0.65])
+_TOOTH_MIDDLE = 0.5 * (_TEETH[:-1] + _TEETH[1:])
+
+# The tongue's surface: fixed noise in the mouth's own coordinates (across: u, -1..1 over the columns; up from the
+# lower lip: 0..0.3 of the mouth width over the rows; cells of 1/40 of the width), so its texture moves with the
+# tongue and never shimmers from frame to frame.  Coarse patches and fine papillae, unit deviation.
+_TONGUE_ROWS, _TONGUE_COLS, _TONGUE_SPAN = 12, 40, 0.3
+
+
+def _tongue_noise() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    coarse = cv2.GaussianBlur(rng.standard_normal((_TONGUE_ROWS, _TONGUE_COLS)), (0, 0), 2.0, borderType=cv2.BORDER_REFLECT)
+    fine = cv2.GaussianBlur(rng.standard_normal((_TONGUE_ROWS, _TONGUE_COLS)), (0, 0), 0.7, borderType=cv2.BORDER_REFLECT)
+    noise = coarse / coarse.std() + 0.7 * fine / fine.std()
+    return noise / noise.std()
+
+
+_TONGUE_NOISE = _tongue_noise()
+
+
+@_njit(None)
+def _tongue_texture(u: float, up: float) -> float:
+    """The tongue's noise at (u, ``up`` = height above the lower lip over the mouth width), bilinear."""
+    x = min(max((u + 1.0) * 0.5 * (_TONGUE_COLS - 1), 0.0), _TONGUE_COLS - 1.001)
+    y = min(max(up / _TONGUE_SPAN * (_TONGUE_ROWS - 1), 0.0), _TONGUE_ROWS - 1.001)
+    i, j = int(y), int(x)
+    fy, fx = y - i, x - j
+    n = _TONGUE_NOISE
+    return ((n[i, j] * (1 - fx) + n[i, j + 1] * fx) * (1 - fy)
+            + (n[i + 1, j] * (1 - fx) + n[i + 1, j + 1] * fx) * fy)
+
+
+@_njit(None)
+def _tooth_length(a: float) -> float:
+    """The upper teeth's length at ``a`` (|u|), between the teeth's middles linearly."""
+    m, n = _TOOTH_MIDDLE, _TOOTH_LENGTH
+    if a <= m[0]:
+        return n[0]
+    for k in range(len(m) - 1):
+        if a < m[k + 1]:
+            return n[k] + (n[k + 1] - n[k]) * (a - m[k]) / (m[k + 1] - m[k])
+    return n[len(n) - 1]
 
 
 @_njit(None)
@@ -354,18 +473,31 @@ def _tooth_index(a: float, span: float) -> int:
 
 
 @_njit(None)
-def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, width, opening, soft, cavity, tongue, teeth,
+def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, width, opening, soft, cavity, tongue, teeth,
                      inner_lip, own, own_weight, out):
     rel_open = opening / width
     thick = max(1.0, 0.022 * width)
     light = 0.62 + 0.38 * _s01(rel_open / 0.2)
-    tongue_vis = _s01((rel_open - 0.06) / 0.18)
+    tongue_vis = 0.0 if behind else _s01((rel_open - 0.06) / 0.18)  # ``behind``: the photo's own tongue shows
     lower_vis = _s01((rel_open - 0.14) / 0.2) * 0.6
+    # A barely parted or a small mouth (teeth a few pixels tall) shows an even row of teeth: separations and notches
+    # there read as a zigzag.
+    parted = _s01((rel_open - 0.03) / 0.12)
+    detail = parted * _s01((width - 40.0) / 60.0)
+    tooth_soft = max(soft, 1.4)
+    sep_depth = (0.5 * parted + 0.5 * detail) * 0.18
     for i in range(len(u)):
         a = abs(u[i])
         si, bi, gi = s[i], b[i], gap[i]
-        lip = min(max(1.0 - min(lip_s[i], lip_b[i]) / thick, 0.0), 1.0) ** 1.5
-        if own_weight[i] >= 0.999:  # the photo's own interior: nothing to synthesize under it
+        near = min(lip_s[i], lip_b[i])
+        lip = min(max(1.0 - near / thick, 0.0), 1.0) ** 1.5
+        # The wet inner lips curve into the dark over a few pixels (no hard edge where lip meets cavity), and over
+        # more toward the corners, where the lips meet: the dark opening tapers into them instead of a notch.
+        band = 2.5 * thick * (1.0 + 1.5 * _s01((a - 0.7) / 0.3))
+        shade_lip = (1.0 - _s01(near / band)) ** 2
+        if own_weight[i] >= 0.999:  # the photo's own interior: nothing to synthesize under it (its own inner lips,
+            # but toward the corners its dark tapers into them too)
+            lip = max(lip, shade_lip * _s01((a - 0.6) / 0.3) * 0.85)
             for c in range(3):
                 out[i, c] = own[i, c] + (inner_lip[c] - own[i, c]) * lip
             continue
@@ -373,8 +505,11 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, width, ope
         # Cavity: dark lip tone near the lips, darker deep inside.
         depth = min(max(min(si, bi) / max(0.5 * gi, 1e-3), 0.0), 1.0)
         k = (1.3 - 0.7 * depth ** 0.7) * (1.0 - 0.45 * corner)
+        if behind:  # between the photo's own teeth and tongue: as dark as its own inside (``cavity``)
+            k = 1.0 - 0.3 * corner
         c0, c1, c2 = cavity[0] * k, cavity[1] * k, cavity[2] * k
         # Tongue: a rounded mass on the floor, its front (low, near the teeth) lit, its back in shadow.
+        w = 0.0
         if tongue_vis > 0:
             # A dome (highest in the middle, its top edge soft: it curves away into the dark), lit most at
             # its front middle, with a faint groove down its midline.
@@ -382,16 +517,19 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, width, ope
             height = (0.58 - 0.32 * du * du) * min(gi, 0.5 * width)
             into = (height - bi) / max(0.25 * height, 1.5)
             w = _s01(into + 0.3) * _s01((1.0 - abs(du)) / 0.45) * tongue_vis * 0.95
+        if tongue_vis > 0 and w > 1e-3:
             front = _s01(1.0 - bi / max(height, 1e-3))
             lit = (0.62 + 0.45 * front) * (1.0 - 0.4 * du * du) * (1.0 - 0.1 * np.exp(-(u[i] / 0.07) ** 2)) * light
-            c0 += (tongue[0] * lit - c0) * w
-            c1 += (tongue[1] * lit - c1) * w
-            c2 += (tongue[2] * lit - c2) * w
-        # Tooth surfaces: each a little brighter in its middle than toward its neighbours.
-        # (narrow shadows between them: each tooth reads as a tooth, not a band)
-        sep = 0.82 + 0.18 * np.sin(np.pi * _tooth_phase(a, 1.0)) ** 0.35
-        # Lower teeth: the lower incisors' edges just over the lower lip, in the upper teeth's shadow.
-        if lower_vis > 0 and draw_teeth:
+            # Its surface: patches and papillae (fixed in the mouth's coordinates), and a wet highlight on its
+            # front middle, toward the teeth's colour (the light's, grey on a grey photo).
+            lit *= 1.0 + 0.13 * _tongue_texture(u[i], bi / width)
+            spec = 0.22 * np.exp(-(u[i] / 0.28) ** 2 - ((bi / max(height, 1e-3) - 0.35) / 0.2) ** 2) * light
+            c0 += ((tongue[0] * lit + (teeth[0] - tongue[0] * lit) * spec) - c0) * w
+            c1 += ((tongue[1] * lit + (teeth[1] - tongue[1] * lit) * spec) - c1) * w
+            c2 += ((tongue[2] * lit + (teeth[2] - tongue[2] * lit) * spec) - c2) * w
+        # Lower teeth: the lower incisors' edges just over the lower lip, in the upper teeth's shadow (only near
+        # the lower lip: the rest of the opening skips them).
+        if lower_vis > 0 and draw_teeth and bi < 0.065 * width + soft:
             arch = np.sqrt(min(max(1.0 - (u[i] / 0.5) ** 2, 0.0), 1.0))
             tip = 1.0 - 0.05 * (2 * _tooth_phase(a, 0.5) - 1) ** 6
             height = min(0.055 * width, 0.22 * gi) * arch * tip
@@ -404,15 +542,23 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, width, ope
             c1 += ((0.8 * teeth[1] + 0.2 * tongue[1]) * shade - c1) * w
             c2 += ((0.8 * teeth[2] + 0.2 * tongue[2]) * shade - c2) * w
         # Upper teeth: from under the upper lip (whose shadow lies on them) down to rounded incisal edges,
-        # the front teeth widest and brightest, the side teeth receding into the corners' shadow.
-        arch = np.sqrt(min(max(1.0 - (u[i] / 0.8) ** 2, 0.0), 1.0))
-        tip = _TOOTH_LENGTH[_tooth_index(a, 1.0)] * (1.0 - 0.08 * (2 * _tooth_phase(a, 1.0) - 1) ** 6)
-        height = min(0.12 * width, 0.62 * gi + 0.02 * width) * (0.35 + 0.65 * arch) * tip * min(arch * 4.0, 1.0)
-        w = min(max(si / soft + 0.5, 0.0), 1.0) * min(max((height - si) / soft + 0.5, 0.0), 1.0) * min(arch * 2.5, 1.0)
-        under_lip = 0.58 + 0.42 * _s01(si / max(0.5 * height, 1.0))
-        edge = 1.0 - 0.1 * _s01((si - 0.75 * height) / max(0.25 * height, 1e-3))  # translucent tips
-        shade = light * under_lip * edge * (1.0 - 0.6 * corner) * sep
-        if draw_teeth:
+        # the front teeth widest and brightest, the side teeth receding into the corners' shadow; each tooth a
+        # little brighter in its middle than toward its neighbours (narrow shadows between them: each tooth reads
+        # as a tooth, not a band).  Only near the upper lip (they are never longer than 0.12 of the width).
+        upper_teeth = 0.0
+        if draw_teeth and si < 0.12 * width + tooth_soft:
+            k_tooth = _tooth_index(a, 1.0)
+            rise = np.sin(np.pi * min(max((a - _TEETH[k_tooth]) / (_TEETH[k_tooth + 1] - _TEETH[k_tooth]), 0.0), 1.0))
+            sep = 1.0 - sep_depth * (1.0 - rise ** 0.35)
+            arch = np.sqrt(min(max(1.0 - (u[i] / 0.8) ** 2, 0.0), 1.0))
+            tip = _tooth_length(a) * (1.0 - detail * 0.05 * (1.0 - rise) ** 2)
+            height = min(0.12 * width, 0.62 * gi + 0.02 * width) * (0.35 + 0.65 * arch) * tip * min(arch * 4.0, 1.0)
+            w = (min(max(si / soft + 0.5, 0.0), 1.0) * min(max((height - si) / tooth_soft + 0.5, 0.0), 1.0)
+                 * min(arch * 2.5, 1.0))
+            upper_teeth = w
+            under_lip = 0.58 + 0.42 * _s01(si / max(0.5 * height, 1.0))
+            edge = 1.0 - 0.1 * _s01((si - 0.75 * height) / max(0.25 * height, 1e-3))  # translucent tips
+            shade = light * under_lip * edge * (1.0 - 0.6 * corner) * sep
             c0 += (teeth[0] * shade - c0) * w
             c1 += (teeth[1] * shade - c1) * w
             c2 += (teeth[2] * shade - c2) * w
@@ -421,37 +567,46 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, width, ope
         c0 += (own[i, 0] - c0) * w
         c1 += (own[i, 1] - c1) * w
         c2 += (own[i, 2] - c2) * w
+        # (over the upper teeth only the lip's own thin edge: they sit right under it)
+        lip = max(lip, shade_lip * (1.0 - upper_teeth) * (1.0 - w) * 0.85)
         out[i, 0] = c0 + (inner_lip[0] - c0) * lip
         out[i, 1] = c1 + (inner_lip[1] - c1) * lip
         out[i, 2] = c2 + (inner_lip[2] - c2) * lip
 
 
-def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The photo's own mouth interior: the upper half of the opening sampled at the same depth below the photo's
-    upper lip, the lower half at the same height above its lower lip (upper teeth with the skull, lower teeth
-    with the jaw).  Returns (colours, weight, reach): the weight falls to 0 where the mouth opens wider than the
-    photo's (its middle) and toward the corners; reach (pixels) is how far the photo's interior reaches from each
-    lip."""
+def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """The photo's own mouth interior: its upper teeth sampled at the same depth below the photo's upper lip,
+    everything below them at the same height above its lower lip (upper teeth with the skull, the rest with the
+    jaw).  Returns (colours, weight, upper reach, lower reach, shows its inside): the weight falls to 0 where the mouth opens wider
+    than the photo's (between the two parts) and toward the corners; the reaches (pixels) are how far the photo's
+    interior reaches from each lip."""
     mf = _MouthFrame.of(source.upper[0], source.upper[-1])
-    if mf is None:
-        return np.zeros((len(g.u), 3)), np.zeros(len(g.u)), np.zeros(len(g.u))
-    samples = np.linspace(-1.0, 1.0, 41)
-    top, bottom = mf.profile(source.upper, samples), mf.profile(source.lower, samples)
     n = len(g.u)
-    map_x, map_y, weight, reach = np.empty((n, 1), np.float32), np.empty((n, 1), np.float32), np.empty(n), np.empty(n)
-    _source_positions(g.u, g.below_top, g.above_bottom, samples, top, bottom, mf.centre, mf.e_u, mf.e_v, mf.half,
-                      g.soft, map_x, map_y, weight, reach)
+    if mf is None:
+        return np.zeros((n, 3)), np.zeros(n), np.zeros(n), np.zeros(n), False
+    top, bottom = mf.profile(source.upper, SOURCE_SAMPLES), mf.profile(source.lower, SOURCE_SAMPLES)
+    map_x, map_y, weight = np.empty((n, 1), np.float32), np.empty((n, 1), np.float32), np.empty(n)
+    reach_top, reach_bottom = np.empty(n), np.empty(n)
+    _source_positions(g.u, g.below_top, g.above_bottom, SOURCE_SAMPLES, top, bottom, source.split, mf.centre, mf.e_u,
+                      mf.e_v, mf.half, g.soft, map_x, map_y, weight, reach_top, reach_bottom)
     sampled = cv2.remap(source.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
-    # A mouth parted less than the photo's lets in less light: its teeth in shadow, never a bright sliver.
-    light = 0.55 + 0.45 * float(_smooth01(g.opening / max(float(np.max(bottom - top)), 1e-3)))
-    return sampled * light, weight, reach
+    # A mouth parted less than the photo's lets in less light: its teeth in shadow, never a bright sliver; and
+    # shows only the tops of its teeth, whose gaps by the gums would read as a dotted line: they blur along the
+    # mouth (the photo blurred along its mouth's axis) the more the less it is parted.
+    parted = float(_smooth01(g.opening / max(float(np.max(bottom - top)), 1e-3)))
+    light = 0.55 + 0.45 * parted
+    shown = float(_smooth01((g.opening - 2.0) / (0.2 * g.width)))  # teeth a few pixels tall: blurred
+    if shown < 0.999:
+        smooth = cv2.remap(source.along, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+        sampled = sampled + (smooth.astype(np.float64) - sampled) * (0.9 * (1.0 - shown))
+    return sampled * light, weight, reach_top, reach_bottom, source.shows_inside
 
 
 @_njit(None)
-def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, e_u, e_v, half, soft, map_x, map_y, weight,
-                      reach_out):
-    """Where each painted pixel samples the photo's mouth (upper half from its upper lip, lower half from its
-    lower lip) and how much of the photo's interior it shows there (none beyond the middle of its opening)."""
+def _source_positions(u, below_top, above_bottom, samples, top, bottom, split, centre, e_u, e_v, half, soft, map_x,
+                      map_y, weight, reach_top, reach_bottom):
+    """Where each painted pixel samples the photo's mouth (its upper teeth from its upper lip, the rest from its
+    lower lip) and how much of the photo's interior it shows there (none between the two parts)."""
     last = len(samples) - 1
     step = (samples[last] - samples[0]) / last  # evenly spaced
     for i in range(len(u)):
@@ -460,20 +615,26 @@ def _source_positions(u, below_top, above_bottom, samples, top, bottom, centre, 
         f -= k
         t = top[k] + (top[k + 1] - top[k]) * f
         low = bottom[k] + (bottom[k + 1] - bottom[k]) * f
-        reach = 0.5 * max(low - t, 0.0)
-        reach_out[i] = reach
-        # Never past the photo's own middle (beyond it lie the other jaw's teeth): deeper pixels repeat the colour
-        # at its middle and fade into the synthesized interior; all of the photo up to its middle, so a mouth as
-        # open as the photo's is the photo's (a weight that falls to half there draws a line across the tongue).
-        if below_top[i] <= above_bottom[i]:
-            depth = below_top[i]
-            v = t + min(depth, reach)
+        gap = max(low - t, 0.0)
+        rt = min(max(split[k] + (split[k + 1] - split[k]) * f, 0.0), gap)
+        rb = gap - rt
+        reach_top[i], reach_bottom[i] = rt, rb
+        # The upper teeth cover whatever lies behind them (a mouth less open than the photo's hides the top of its
+        # tongue behind them); beyond each part's reach its last colour repeats, fading into the synthesized
+        # interior: quickly below the teeth (the dark under them), over longer above the tongue.
+        beyond_top = below_top[i] - rt
+        beyond_bottom = above_bottom[i] - rb
+        w_top = 1.0 - _s01(beyond_top / max(0.25 * rt, 2.0 * soft))
+        w_bottom = 1.0 - _s01(beyond_bottom / max(0.6 * rb, 3.0 * soft))
+        if beyond_top <= 0.0 or (beyond_bottom > 0.0 and w_top >= w_bottom):
+            v = t + min(below_top[i], rt)
+            w = w_top
         else:
-            depth = above_bottom[i]
-            v = low - min(depth, reach)
+            v = low - min(above_bottom[i], rb)
+            w = w_bottom
         map_x[i, 0] = centre[0] + u[i] * half * e_u[0] + v * e_v[0]
         map_y[i, 0] = centre[1] + u[i] * half * e_u[1] + v * e_v[1]
-        weight[i] = (1.0 - _s01((depth - reach) / max(0.6 * reach, 3.0 * soft))) * min(max((1.0 - abs(u[i])) * 6, 0.0), 1.0)
+        weight[i] = w * min(max((1.0 - abs(u[i])) * 6, 0.0), 1.0)
 
 
 def soften_lip_folds(frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, offset: tuple[int, int],
