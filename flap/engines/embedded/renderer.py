@@ -17,6 +17,7 @@ import numpy as np
 from flap.engines.embedded.compositing import (background_plate, composite_roi, premultiply, refine_matte, still_frame,
                                                subject_alpha)
 from flap.engines.embedded.edges import soften_edges
+from flap.engines.embedded.glasses import frame_hold
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
 from flap.engines.embedded.mouth import (MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth,
                                          soften_lip_folds, source_mouth)
@@ -93,6 +94,7 @@ class EmbeddedRenderer:
     def prepare(self, portrait: PortraitAnalysis) -> PreparedPortrait:
         mesh = build_mesh(portrait.landmarks, portrait.pose, self.config.mesh)
         rig = FaceRig(mesh.head_points[: mesh.num_landmarks], self.config.rig)
+        rig.hold_by_glasses(frame_hold(portrait.crop, portrait.landmarks[: mesh.num_landmarks, :2]))
         size = portrait.size
         moving, head_y = self._vertex_value_images(mesh, size, mesh.rigidity, mesh.head_points[:, 1])
         # Only the head above the chin is cut out of the plate; the neck stays, so no fill shows beside it.

@@ -279,6 +279,15 @@ class FaceRig:
         put("nose_wrinkle", bridge[:, None] * np.array([0, 0.06, 0]) - (inner * 0.1)[:, None] * np.array([0, 1.0, 0]))
         return basis
 
+    _HELD_BY_GLASSES = ("brow_raise", "brow_inner_raise", "brow_lower", "nose_wrinkle")
+
+    def hold_by_glasses(self, held: np.ndarray) -> None:
+        """Brows move behind a glasses frame, not with it: ``held`` (V,) 0..1 per landmark (glasses.frame_hold)
+        takes that share of the brow controls' motion off each point (a dragged frame tears into a stair-step)."""
+        keep = 1.0 - np.clip(np.asarray(held, dtype=np.float64), 0.0, 1.0)
+        for name in self._HELD_BY_GLASSES:
+            self.control_basis[CONTROL_INDEX[name]] *= keep[:, None]
+
     def _smile_undo(self) -> np.ndarray:
         """(2, V, 3): the photo's own smile reversed, for the subject's left and right halves of the face.  The
         smile is read off the photo's mouth line, point by point: its lift above a neutral mouth's line (level,
