@@ -256,6 +256,9 @@ class FaceRig:
         eyes = np.zeros(len(p), dtype=bool)
         eyes[list(G.LEFT_EYE_UPPER + G.LEFT_EYE_LOWER + G.RIGHT_EYE_UPPER + G.RIGHT_EYE_LOWER)] = True
         spare_lids = 1.0 - 0.8 * self._lip_falloff(eyes, 0.5)
+        # brow_lower squeezes the lid between the crease and the lashes; pressed into a line, its light skin reads
+        # as a bright band above the lashes, so the lowered brow leaves the lid its height (the skin above gives)
+        spare_upper_lid = 1.0 - 0.9 * self._lip_falloff(eyes, 0.9)
         brow_falloff = brow_falloff * spare_lids
         forehead = _smoothstep((p[:, 1] - brow_y) / (2.5 * u)) * self.is_mesh
         raise_field = np.maximum(brow_falloff, 0.35 * forehead)
@@ -268,8 +271,9 @@ class FaceRig:
         inner_lift = np.maximum(inner, 0.7 * middle)
         put("brow_inner_raise", inner_lift[:, None] * np.array([0, 0.7, 0]) + (inner * 0.05 * toward_centre)[:, None] * np.array([1.0, 0, 0]))
         # AU4: the brows come down, the inner ends down further and toward each other (the corrugators' V)
-        put("brow_lower", brow_falloff[:, None] * np.array([0, -0.45, 0.02])
-            + inner[:, None] * np.stack([0.45 * toward_centre, np.full(len(p), -0.2), np.zeros(len(p))], 1))
+        lid_gives = np.minimum(spare_upper_lid / np.maximum(spare_lids, 1e-6), 1.0)[:, None]
+        put("brow_lower", lid_gives * (brow_falloff[:, None] * np.array([0, -0.45, 0.02])
+            + inner[:, None] * np.stack([0.45 * toward_centre, np.full(len(p), -0.2), np.zeros(len(p))], 1)))
         # AU9: the nose's wings (on this face's own nostril landmarks) and the skin beside them pulled up
         for wing in ((98, 64, 48), (327, 294, 278)):
             alar = self._gauss(p[list(wing)].mean(axis=0), 0.9)
