@@ -27,7 +27,8 @@ from flap.motion.representation import CONTROL_INDEX
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAITS = {"astronaut": "examples/portraits/astronaut.jpg", "obama_speaking": "tests/portraits/obama_speaking.jpg",
              "obama_smiling": "tests/portraits/obama_smiling.jpg", "biden": "tests/portraits/biden_standing.jpg",
-             "grace": "examples/portraits/grace_hopper.jpg"}
+             "grace": "examples/portraits/grace_hopper.jpg", "andersson_beard": "tests/portraits/andersson_beard.jpg",
+             "dahlgren_moustache": "tests/portraits/dahlgren_moustache.jpg"}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,9 @@ def _synthetic_pop(frames: list[np.ndarray], t: int) -> list[np.ndarray]:
     return frames
 
 
-@pytest.mark.parametrize("name", ["astronaut", "obama_speaking"])
+# dahlgren_moustache is not here yet: the person matte takes in part of the patterned chair beside him (alpha
+# 0.2-0.35) and the outer rings shift it by 3-4 grey levels, beyond the head's reach (compositing's matte)
+@pytest.mark.parametrize("name", ["astronaut", "obama_speaking", "andersson_beard"])
 def test_no_one_frame_pops_and_the_background_stays_the_photos(renderer, states, speech_motion, name):
     state = states[name]
     frames = list(renderer.render_frames(state, speech_motion))
@@ -91,7 +94,8 @@ def test_shoulders_stay_put_while_the_head_moves(renderer, states):
 @pytest.mark.parametrize("controls", [dict(yaw=30), dict(yaw=-30), dict(pitch=25), dict(pitch=-25), dict(roll=25),
                                       dict(roll=-25), dict(mouth=2.0), dict(expression=2.0)])
 def test_no_tears_or_new_seams_at_the_slider_extremes(renderer, states, controls):
-    for name in ("astronaut", "obama_smiling", "biden", "grace"):
+    # dahlgren_moustache is not here yet: his photo is already turned, and at yaw -30 3.2 % of his head is smeared
+    for name in ("astronaut", "obama_smiling", "biden", "grace", "andersson_beard"):
         state = states[name]
         motion = MotionSequence.neutral(1).replace(jaw=np.array([[0.2, 0.0, 0.0]]))
         motion = apply_controls(motion, MotionControls(motion_scale=0, **controls))
@@ -215,9 +219,12 @@ def emotion_tracks(renderer, states):
 
 
 EMOTION_PORTRAITS = ["astronaut", "obama_smiling", "obama_speaking", "biden"]  # two smiling photos, two that do not
+# ... and two whose lips hide under a beard or moustache (the tracker reads their action units unreliably: on
+# Dahlgren happy's corners measure -0.005, on Andersson surprise widens the mouth by 0.002; see issue 10)
+DISTINCT_PORTRAITS = EMOTION_PORTRAITS + ["andersson_beard", "dahlgren_moustache"]
 
 
-@pytest.mark.parametrize("name", EMOTION_PORTRAITS)
+@pytest.mark.parametrize("name", DISTINCT_PORTRAITS)
 def test_the_eight_emotions_are_distinct_and_surprise_keeps_the_lips_together(emotion_tracks, name):
     track = emotion_tracks(name)
     assert track.found.all()
