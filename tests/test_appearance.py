@@ -212,7 +212,8 @@ def emotion_tracks(renderer, states):
             for emotion in EMOTION_NAMES:
                 controls = MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0, pitch=-EMOTIONS[emotion].pitch_deg)
                 m = apply_controls(MotionSequence.neutral(1), controls)
-                frames.append(renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean())))
+                frames.append(renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean()),
+                                                    state.rig.fold_release(m.controls)[0]))
             tracks[name] = track_frames(frames, video_mode=False)
         return tracks[name]
     return track
@@ -346,3 +347,31 @@ def test_brows_move_behind_a_glasses_frame_not_with_it(renderer, states):
     for name, other in states.items():
         if name != "grace":
             assert frame_hold(other.portrait.crop, other.portrait.landmarks[:, :2]).max() == 0.0, f"{name} has no glasses"
+
+
+def test_a_released_smile_takes_its_folds_with_it(renderer, states):
+    """obama_smiling's folds (nasolabial lines) stayed in the skin when sad, angry or fear released his smile, and
+    deepened as the corners came down (crease depth 28 grey levels in the photo, 44 at sad): under sad brows they
+    read as a smile.  Released, they soften (14 at sad); happy keeps them."""
+    from flap.engines.embedded.folds import FOLD_LINES, _fold_polyline
+    from flap.evaluation.creases import crease_depth
+
+    state = states["obama_smiling"]
+    lm = state.portrait.landmarks[:, :2]
+    iod = np.linalg.norm(lm[33] - lm[263])
+
+    def depth(frame, xy):
+        return np.mean([crease_depth(frame, _fold_polyline(xy, ids), 0.15 * iod) for ids in FOLD_LINES])
+
+    photo = depth(state.portrait.crop, lm)
+    assert photo > 20, "a smiling photo's folds"
+    for emotion, most in (("sad", 0.7), ("angry", 0.7), ("fearful", 0.7), ("happy", None)):
+        m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0))
+        cam = renderer.vertex_positions(state, m)[0]
+        frame = renderer.render_frame(state, cam, 0.0, state.rig.fold_release(m.controls)[0])
+        seen_depth = depth(frame, image_to_camera(cam[: G.NUM_LANDMARKS])[:, :2])
+        if most is None:
+            assert seen_depth > 0.8 * photo, f"happy keeps the folds ({seen_depth:.1f} vs the photo's {photo:.1f})"
+        else:
+            assert seen_depth < most * photo, f"{emotion} keeps the smile's folds ({seen_depth:.1f} vs the photo's {photo:.1f})"
+    assert states["biden"].rig.fold_release(np.ones((1, len(CONTROL_INDEX)))).max() < 0.1, "no smile, (almost) no folds to soften"

@@ -325,11 +325,20 @@ class FaceRig:
         smiling through neutral speech, but a face that shows another emotion does not: corners turned down, wide
         eyes, raised inner or lowered brows, a wrinkled nose each release it (a unit of one about all of it), and
         a one-sided smile releases it on the other side (a smirk, not a smile with one corner higher)."""
+        return np.einsum("ts,svd->tvd", self._release_amounts(controls), self.smile_undo)
+
+    @staticmethod
+    def _release_amounts(controls: np.ndarray) -> np.ndarray:
+        """(T, 2) 0..1: how far the controls release the photo's smile on the subject's left and right."""
         c = np.asarray(controls, dtype=np.float64)
         others = c @ _SMILE_RELEASE
         left, right = c[:, CONTROL_INDEX["smile_left"]], c[:, CONTROL_INDEX["smile_right"]]
-        amount = np.clip(np.stack([others + np.maximum(right - left, 0.0), others + np.maximum(left - right, 0.0)], axis=1), 0.0, 1.0)
-        return np.einsum("ts,svd->tvd", amount, self.smile_undo)
+        return np.clip(np.stack([others + np.maximum(right - left, 0.0), others + np.maximum(left - right, 0.0)], axis=1), 0.0, 1.0)
+
+    def fold_release(self, controls: np.ndarray) -> np.ndarray:
+        """(T, 2) 0..1 per side (subject's left, right): how far the photo's smile folds soften, as far as its smile
+        is released (a photo that does not smile has no smile to release, and keeps its folds)."""
+        return self._release_amounts(controls) * _smoothstep(self.source_smile() / 0.6)
 
     def source_smile(self) -> float:
         """How much the photo smiles, in units of the smile controls (0..3): its mouth corners' lift above the lip
