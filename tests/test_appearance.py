@@ -375,3 +375,23 @@ def test_a_released_smile_takes_its_folds_with_it(renderer, states):
         else:
             assert seen_depth < most * photo, f"{emotion} keeps the smile's folds ({seen_depth:.1f} vs the photo's {photo:.1f})"
     assert states["biden"].rig.fold_release(np.ones((1, len(CONTROL_INDEX)))).max() < 0.1, "no smile, (almost) no folds to soften"
+
+
+@pytest.mark.parametrize("name", ["astronaut", "obama_speaking", "biden", "andersson_beard", "grace"])
+def test_lowered_brows_do_not_fold_over_the_lids(renderer, states, name):
+    """brow_lower pulled the skin above the eye past the skin below it: 8-19 triangles between the brows and the
+    upper lids folded at angry, and the fold's edge showed at 3x as a stair-step with a light band along the lid."""
+    from flap.engines.embedded.rasterizer import folded_triangles
+
+    state = states[name]
+    lm = state.portrait.landmarks[:, :2]
+    tris = state.mesh.triangles[np.all(state.mesh.triangles < G.NUM_LANDMARKS, axis=1)]
+    lids = list(G.LEFT_EYE_UPPER + G.RIGHT_EYE_UPPER)
+    c = lm[tris].mean(axis=1)
+    band = tris[(c[:, 1] > lm[list(G.LEFT_BROW + G.RIGHT_BROW), 1].min() - 5) & (c[:, 1] < lm[lids, 1].max())
+                & (c[:, 0] > lm[lids, 0].min()) & (c[:, 0] < lm[lids, 0].max())]
+    for emotion in ("angry", "disgusted", "fearful"):
+        m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0))
+        dst = image_to_camera(renderer.vertex_positions(state, m)[0])[:, :2]
+        folded = int(folded_triangles(state.mesh.src_xy, dst, band).sum())
+        assert folded == 0, f"{name} {emotion}: {folded} triangles between the brows and the lids fold"

@@ -26,6 +26,7 @@ class RigConfig:
     max_iris_shift: float = 0.32  # share of the eye width the iris may move sideways
 
 
+_BROW_ROOM = 0.22  # a lowered brow's point moves down at most this share of its height above the lid, per unit
 _SMILE_LIFT = 0.36  # how far a unit smile lifts its mouth corner (cm, head frame, before the face's scale)
 # How much of the photo's own smile a unit of each control releases (FACS: AU15, AU5, AU1, AU4 and AU9 do not sit
 # on a smile); the speech controls and brow_raise (speech lifts the brows) keep it.
@@ -256,9 +257,6 @@ class FaceRig:
         eyes = np.zeros(len(p), dtype=bool)
         eyes[list(G.LEFT_EYE_UPPER + G.LEFT_EYE_LOWER + G.RIGHT_EYE_UPPER + G.RIGHT_EYE_LOWER)] = True
         spare_lids = 1.0 - 0.8 * self._lip_falloff(eyes, 0.5)
-        # brow_lower squeezes the lid between the crease and the lashes; pressed into a line, its light skin reads
-        # as a bright band above the lashes, so the lowered brow leaves the lid its height (the skin above gives)
-        spare_upper_lid = 1.0 - 0.9 * self._lip_falloff(eyes, 0.9)
         brow_falloff = brow_falloff * spare_lids
         forehead = _smoothstep((p[:, 1] - brow_y) / (2.5 * u)) * self.is_mesh
         raise_field = np.maximum(brow_falloff, 0.35 * forehead)
@@ -271,9 +269,16 @@ class FaceRig:
         inner_lift = np.maximum(inner, 0.7 * middle)
         put("brow_inner_raise", inner_lift[:, None] * np.array([0, 0.7, 0]) + (inner * 0.05 * toward_centre)[:, None] * np.array([1.0, 0, 0]))
         # AU4: the brows come down, the inner ends down further and toward each other (the corrugators' V)
-        lid_gives = np.minimum(spare_upper_lid / np.maximum(spare_lids, 1e-6), 1.0)[:, None]
-        put("brow_lower", lid_gives * (brow_falloff[:, None] * np.array([0, -0.45, 0.02])
-            + inner[:, None] * np.stack([0.45 * toward_centre, np.full(len(p), -0.2), np.zeros(len(p))], 1)))
+        put("brow_lower", brow_falloff[:, None] * np.array([0, -0.45, 0.02])
+            + inner[:, None] * np.stack([0.45 * toward_centre, np.full(len(p), -0.2), np.zeros(len(p))], 1))
+        # A lowered brow comes down onto the lid, never past it: skin above the eye that outruns the skin below
+        # folds over it, and the fold's edge shows as a stair-step with a light band along the lid (angry).  Each
+        # point above an upper lid moves down at most _BROW_ROOM of its height above the lid per unit of the control.
+        upper_lids = p[list(G.LEFT_EYE_UPPER + G.RIGHT_EYE_UPPER)]
+        height = np.min(np.linalg.norm(p[:, None, :2] - upper_lids[None, :, :2], axis=2), axis=1)
+        above = p[:, 1] > np.interp(p[:, 0], *self._lid_line(upper_lids))
+        down = basis[CONTROL_INDEX["brow_lower"], :, 1]
+        basis[CONTROL_INDEX["brow_lower"], :, 1] = np.where(above, np.maximum(down, -_BROW_ROOM * height), down)
         # AU9: the nose's wings (on this face's own nostril landmarks) and the skin beside them pulled up
         for wing in ((98, 64, 48), (327, 294, 278)):
             alar = self._gauss(p[list(wing)].mean(axis=0), 0.9)
@@ -291,6 +296,12 @@ class FaceRig:
         keep = 1.0 - np.clip(np.asarray(held, dtype=np.float64), 0.0, 1.0)
         for name in self._HELD_BY_GLASSES:
             self.control_basis[CONTROL_INDEX[name]] *= keep[:, None]
+
+    @staticmethod
+    def _lid_line(upper_lids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The upper lids' height as a function of x (both eyes, sorted), for telling what lies above them."""
+        order = np.argsort(upper_lids[:, 0])
+        return upper_lids[order, 0], upper_lids[order, 1]
 
     def _smile_undo(self) -> np.ndarray:
         """(2, V, 3): the photo's own smile reversed, for the subject's left and right halves of the face.  The
