@@ -25,7 +25,8 @@ _WIDTH = 0.15  # half-width of the softened band around the fold line (share of 
 
 @dataclass
 class FoldSoftening:
-    deltas: np.ndarray  # (2, H, W, 3) float32: softened minus photo texture (premultiplied), subject's left, right
+    deltas: np.ndarray  # (2, H, W, 4) uint8: 128 + softened minus photo texture (premultiplied RGBA; alpha stays),
+    # subject's left, right: a byte warps and blends at OpenCV's speed
     lines: tuple[tuple[int, ...], ...]  # the landmark ids each side's fold runs along (to find it in a frame)
     margin: float  # pixels around the posed line a frame looks at
 
@@ -48,7 +49,7 @@ def build_fold_softening(texture: np.ndarray, landmarks_xy: np.ndarray) -> FoldS
     fine = cv2.GaussianBlur(colour, (0, 0), max(_FINE * iod, 0.6))
     broad = cv2.GaussianBlur(colour, (0, 0), _BROAD * iod)
     band = broad - fine  # adding it takes the fold's shading out and leaves the pores and the cheek's light
-    deltas = np.zeros((2,) + colour.shape, np.float32)
+    deltas = np.full((2,) + texture.shape[:2] + (4,), 128, np.uint8)
     width = max(1, int(round(2 * _WIDTH * iod)))
     lips = np.zeros(colour.shape[:2], np.uint8)  # the lips' own edge is not a fold
     cv2.fillPoly(lips, [np.round(landmarks_xy[list(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP[::-1])]).astype(np.int32)], 255)
@@ -59,8 +60,8 @@ def build_fold_softening(texture: np.ndarray, landmarks_xy: np.ndarray) -> FoldS
         line = _fold_polyline(landmarks_xy, ids)
         cv2.polylines(mask, [np.round(line * 16).astype(np.int32)], False, 255, width, cv2.LINE_AA, shift=4)
         soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.35 * width) * skin
-        deltas[side] = band * soft[:, :, None] * (texture[:, :, 3:4] / 255.0)
-    return FoldSoftening(deltas=deltas, lines=FOLD_LINES, margin=2.5 * _WIDTH * iod + 4)
+        deltas[side, :, :, :3] = np.clip(np.round(128 + band * soft[:, :, None] * (texture[:, :, 3:4] / 255.0)), 0, 255)
+    return FoldSoftening(deltas=deltas, lines=FOLD_LINES, margin=2.2 * _WIDTH * iod + 2)
 
 
 def soften_folds(warped: np.ndarray, folds: FoldSoftening, map_x: np.ndarray, map_y: np.ndarray,
@@ -78,7 +79,7 @@ def soften_folds(warped: np.ndarray, folds: FoldSoftening, map_x: np.ndarray, ma
         if x1 <= x0 or y1 <= y0:
             continue
         delta = cv2.remap(folds.deltas[side], map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1], cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT)
-        roi = warped[y0:y1, x0:x1, :3]
-        roi[:] = np.clip(roi + float(amount) * delta, 0, 255).astype(np.uint8)
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(128, 128, 128, 128))
+        roi = warped[y0:y1, x0:x1]
+        roi[:] = cv2.addWeighted(roi, 1.0, delta, float(amount), -128.0 * float(amount))
 
