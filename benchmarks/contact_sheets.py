@@ -32,7 +32,8 @@ from flap.pipeline import make_motion  # noqa: E402
 
 DEFAULT_PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hopper.jpg",
                      "tests/portraits/obama_smiling.jpg", "tests/portraits/obama_speaking.jpg",
-                     "tests/portraits/biden_standing.jpg", "grey:examples/portraits/grace_hopper.jpg"]
+                     "tests/portraits/biden_standing.jpg", "grey:examples/portraits/grace_hopper.jpg",
+                     "tests/portraits/andersson_beard.jpg", "tests/portraits/dahlgren_moustache.jpg"]
 
 POSE_ROWS = [
     ("speaking, mouth open", dict(), "open"),
