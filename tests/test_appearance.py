@@ -220,8 +220,9 @@ def emotion_tracks(renderer, states):
 
 
 EMOTION_PORTRAITS = ["astronaut", "obama_smiling", "obama_speaking", "biden"]  # two smiling photos, two that do not
-# ... and two whose lips hide under a beard or moustache (the tracker reads their action units unreliably: on
-# Dahlgren happy's corners measure -0.005, on Andersson surprise widens the mouth by 0.002; see issue 10)
+# ... and two whose lips hide under a beard or moustache, where the tracker does not see the mouth move: on Dahlgren
+# happy lifts the rendered corners by 0.097 of the mouth width (the astronaut's 0.109), the tracker reads -0.005;
+# on Andersson surprise narrows the rendered mouth by 0.048, the tracker reads -0.001 to +0.002
 DISTINCT_PORTRAITS = EMOTION_PORTRAITS + ["andersson_beard", "dahlgren_moustache"]
 
 
