@@ -30,7 +30,8 @@ from flap.motion.controls import MotionControls, apply_controls  # noqa: E402
 from flap.motion.emotions import EMOTION_NAMES  # noqa: E402
 
 PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hopper.jpg", "tests/portraits/obama_smiling.jpg",
-             "tests/portraits/obama_speaking.jpg", "tests/portraits/biden_standing.jpg"]
+             "tests/portraits/obama_speaking.jpg", "tests/portraits/biden_standing.jpg", "tests/portraits/andersson_beard.jpg",
+             "tests/portraits/dahlgren_moustache.jpg"]
 
 
 def render(renderer, state, motion):
