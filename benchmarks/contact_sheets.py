@@ -32,7 +32,8 @@ from flap.pipeline import make_motion  # noqa: E402
 
 DEFAULT_PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hopper.jpg",
                      "tests/portraits/obama_smiling.jpg", "tests/portraits/obama_speaking.jpg",
-                     "tests/portraits/biden_standing.jpg", "grey:examples/portraits/grace_hopper.jpg"]
+                     "tests/portraits/biden_standing.jpg", "grey:examples/portraits/grace_hopper.jpg",
+                     "tests/portraits/andersson_beard.jpg", "tests/portraits/dahlgren_moustache.jpg"]
 
 POSE_ROWS = [
     ("speaking, mouth open", dict(), "open"),
@@ -74,8 +75,9 @@ def render_rows(renderer, state, base, rows, frames):
     for label, controls, which in rows:
         motion = apply_controls(base, MotionControls(motion_scale=0.0, **controls))
         k = frames[which]
-        cams = renderer.vertex_positions(state, motion.take(np.array([k])))
-        frame = renderer.render_frame(state, cams[0], float(motion.eyelids[k].mean()))
+        one = motion.take(np.array([k]))
+        cams = renderer.vertex_positions(state, one)
+        frame = renderer.render_frame(state, cams[0], float(one.eyelids[0].mean()), state.rig.fold_release(one.controls)[0])
         posed = image_to_camera(cams[0][: state.portrait.landmarks.shape[0]])  # back to image axes
         out.append(sheet_row(frame, posed, controls.get("yaw", 0.0), label))
     return out
@@ -119,8 +121,9 @@ def mouth_sheet(renderer, state, base, frames, name: str, side: int = 80, zoom: 
 
     def rendered(controls, k, label):
         motion = apply_controls(base, MotionControls(motion_scale=0.0, **controls))
-        cams = renderer.vertex_positions(state, motion.take(np.array([k])))
-        frame = renderer.render_frame(state, cams[0], float(motion.eyelids[k].mean()))
+        one = motion.take(np.array([k]))
+        cams = renderer.vertex_positions(state, one)
+        frame = renderer.render_frame(state, cams[0], float(one.eyelids[0].mean()), state.rig.fold_release(one.controls)[0])
         return tile_of(frame, image_to_camera(cams[0][: G.NUM_LANDMARKS]), label)
 
     rows = [[tile_of(state.portrait.crop, state.portrait.landmarks, "photo")]

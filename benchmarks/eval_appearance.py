@@ -32,7 +32,8 @@ from flap.motion.controls import MotionControls, apply_controls  # noqa: E402
 from flap.pipeline import make_motion  # noqa: E402
 
 PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hopper.jpg", "tests/portraits/obama_smiling.jpg",
-             "tests/portraits/obama_speaking.jpg", "tests/portraits/biden_standing.jpg"]
+             "tests/portraits/obama_speaking.jpg", "tests/portraits/biden_standing.jpg", "tests/portraits/andersson_beard.jpg",
+             "tests/portraits/dahlgren_moustache.jpg"]
 EXTREMES = [dict(yaw=30), dict(yaw=-30), dict(pitch=25), dict(pitch=-25), dict(roll=25), dict(roll=-25),
             dict(mouth=2.0), dict(expression=2.0)]
 def evaluate(path: str, audio: str, seconds: float, maps: Path | None) -> dict:

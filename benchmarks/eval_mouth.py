@@ -39,7 +39,8 @@ PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hoppe
 
 def render(renderer, state, motion):
     cam = renderer.vertex_positions(state, motion)[0]
-    return renderer.render_frame(state, cam, float(motion.eyelids[0].mean())), image_to_camera(cam[: G.NUM_LANDMARKS])[:, :2]
+    frame = renderer.render_frame(state, cam, float(motion.eyelids[0].mean()), state.rig.fold_release(motion.controls)[0])
+    return frame, image_to_camera(cam[: G.NUM_LANDMARKS])[:, :2]
 
 
 def evaluate(path: str, size: int) -> None:

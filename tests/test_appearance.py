@@ -27,7 +27,8 @@ from flap.motion.representation import CONTROL_INDEX
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAITS = {"astronaut": "examples/portraits/astronaut.jpg", "obama_speaking": "tests/portraits/obama_speaking.jpg",
              "obama_smiling": "tests/portraits/obama_smiling.jpg", "biden": "tests/portraits/biden_standing.jpg",
-             "grace": "examples/portraits/grace_hopper.jpg"}
+             "grace": "examples/portraits/grace_hopper.jpg", "andersson_beard": "tests/portraits/andersson_beard.jpg",
+             "dahlgren_moustache": "tests/portraits/dahlgren_moustache.jpg"}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,11 @@ def _synthetic_pop(frames: list[np.ndarray], t: int) -> list[np.ndarray]:
     return frames
 
 
-@pytest.mark.parametrize("name", ["astronaut", "obama_speaking"])
+# dahlgren_moustache is not here yet: the person matte takes in part of the patterned chair beside him (alpha
+# 0.2-0.35) and the outer rings shift it by 3-4 grey levels, beyond the head's reach (compositing's matte); and his
+# collar lies inside the strip between the chin and the first ring, so the jaw drags its top edge at every peak of
+# the jaw's opening (7 one-frame "pops" in 20 s, benchmarks/eval_appearance.py)
+@pytest.mark.parametrize("name", ["astronaut", "obama_speaking", "andersson_beard"])
 def test_no_one_frame_pops_and_the_background_stays_the_photos(renderer, states, speech_motion, name):
     state = states[name]
     frames = list(renderer.render_frames(state, speech_motion))
@@ -91,7 +96,8 @@ def test_shoulders_stay_put_while_the_head_moves(renderer, states):
 @pytest.mark.parametrize("controls", [dict(yaw=30), dict(yaw=-30), dict(pitch=25), dict(pitch=-25), dict(roll=25),
                                       dict(roll=-25), dict(mouth=2.0), dict(expression=2.0)])
 def test_no_tears_or_new_seams_at_the_slider_extremes(renderer, states, controls):
-    for name in ("astronaut", "obama_smiling", "biden", "grace"):
+    # dahlgren_moustache is not here yet: his photo is already turned, and at yaw -30 3.2 % of his head is smeared
+    for name in ("astronaut", "obama_smiling", "biden", "grace", "andersson_beard"):
         state = states[name]
         motion = MotionSequence.neutral(1).replace(jaw=np.array([[0.2, 0.0, 0.0]]))
         motion = apply_controls(motion, MotionControls(motion_scale=0, **controls))
@@ -208,16 +214,21 @@ def emotion_tracks(renderer, states):
             for emotion in EMOTION_NAMES:
                 controls = MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0, pitch=-EMOTIONS[emotion].pitch_deg)
                 m = apply_controls(MotionSequence.neutral(1), controls)
-                frames.append(renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean())))
+                frames.append(renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean()),
+                                                    state.rig.fold_release(m.controls)[0]))
             tracks[name] = track_frames(frames, video_mode=False)
         return tracks[name]
     return track
 
 
 EMOTION_PORTRAITS = ["astronaut", "obama_smiling", "obama_speaking", "biden"]  # two smiling photos, two that do not
+# ... and two whose lips hide under a beard or moustache, where the tracker does not see the mouth move: on Dahlgren
+# happy lifts the rendered corners by 0.097 of the mouth width (the astronaut's 0.109), the tracker reads -0.005;
+# on Andersson surprise narrows the rendered mouth by 0.048, the tracker reads -0.001 to +0.002
+DISTINCT_PORTRAITS = EMOTION_PORTRAITS + ["andersson_beard", "dahlgren_moustache"]
 
 
-@pytest.mark.parametrize("name", EMOTION_PORTRAITS)
+@pytest.mark.parametrize("name", DISTINCT_PORTRAITS)
 def test_the_eight_emotions_are_distinct_and_surprise_keeps_the_lips_together(emotion_tracks, name):
     track = emotion_tracks(name)
     assert track.found.all()
@@ -307,3 +318,83 @@ def test_negative_emotions_undo_a_smiling_photos_smile(emotion_tracks, name):
         assert lift[emotion] < -0.03, f"{name}: {emotion} keeps the photo's smile ({lift[emotion]:.3f})"
     assert lift["fearful"] < min(lift["neutral"] - 0.05, 0.025), f"{name}: fear keeps the smile ({lift['fearful']:.3f})"
     assert lift["happy"] > lift["neutral"] + 0.03
+
+
+def _glasses_frame_pixels(photo: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the photo's dark pixels between the brows and the eyes, outside the eyes (a glasses frame's rim
+    on a photo with glasses)."""
+    luma = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+    band, eyes = np.zeros(luma.shape, np.uint8), np.zeros(luma.shape, np.uint8)
+    for brow, upper, lower in ((G.LEFT_BROW, G.LEFT_EYE_UPPER, G.LEFT_EYE_LOWER), (G.RIGHT_BROW, G.RIGHT_EYE_UPPER, G.RIGHT_EYE_LOWER)):
+        cv2.fillConvexPoly(band, cv2.convexHull(np.round(lm[list(brow + upper)]).astype(np.int32)), 1)
+        cv2.fillPoly(eyes, [np.round(np.concatenate([lm[list(upper)], lm[list(lower)][::-1]])).astype(np.int32)], 1)
+    return (band > 0) & (cv2.dilate(eyes, np.ones((5, 5), np.uint8)) == 0) & (luma < 70)
+
+
+def test_brows_move_behind_a_glasses_frame_not_with_it(renderer, states):
+    """Grace Hopper's frame runs along her brows: brows that drag it tear its rim into a stair-step (angry moved
+    99 % of the rim's pixels, surprise 88 %).  Without glasses nothing is held (the brows move)."""
+    from flap.engines.embedded.glasses import frame_hold
+
+    state = states["grace"]
+    photo, lm = state.portrait.crop, state.portrait.landmarks[:, :2]
+    rim = _glasses_frame_pixels(photo, lm)
+    assert rim.sum() > 100
+    luma = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(int)
+    for emotion in EMOTION_NAMES[1:]:
+        m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0,
+                                                                     pitch=-EMOTIONS[emotion].pitch_deg))
+        frame = renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean()))
+        moved = (np.abs(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(int) - luma) > 40) & rim
+        assert moved.sum() < 0.1 * rim.sum(), f"{emotion} drags the glasses frame ({moved.sum() / rim.sum():.0%} of its rim moved)"
+    for name, other in states.items():
+        if name != "grace":
+            assert frame_hold(other.portrait.crop, other.portrait.landmarks[:, :2]).max() == 0.0, f"{name} has no glasses"
+
+
+def test_a_released_smile_takes_its_folds_with_it(renderer, states):
+    """obama_smiling's folds (nasolabial lines) stayed in the skin when sad, angry or fear released his smile, and
+    deepened as the corners came down (crease depth 28 grey levels in the photo, 44 at sad): under sad brows they
+    read as a smile.  Released, they soften (14 at sad); happy keeps them."""
+    from flap.engines.embedded.folds import FOLD_LINES, _fold_polyline
+    from flap.evaluation.creases import crease_depth
+
+    state = states["obama_smiling"]
+    lm = state.portrait.landmarks[:, :2]
+    iod = np.linalg.norm(lm[33] - lm[263])
+
+    def depth(frame, xy):
+        return np.mean([crease_depth(frame, _fold_polyline(xy, ids), 0.15 * iod) for ids in FOLD_LINES])
+
+    photo = depth(state.portrait.crop, lm)
+    assert photo > 20, "a smiling photo's folds"
+    for emotion, most in (("sad", 0.7), ("angry", 0.7), ("fearful", 0.7), ("happy", None)):
+        m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0))
+        cam = renderer.vertex_positions(state, m)[0]
+        frame = renderer.render_frame(state, cam, 0.0, state.rig.fold_release(m.controls)[0])
+        seen_depth = depth(frame, image_to_camera(cam[: G.NUM_LANDMARKS])[:, :2])
+        if most is None:
+            assert seen_depth > 0.8 * photo, f"happy keeps the folds ({seen_depth:.1f} vs the photo's {photo:.1f})"
+        else:
+            assert seen_depth < most * photo, f"{emotion} keeps the smile's folds ({seen_depth:.1f} vs the photo's {photo:.1f})"
+    assert states["biden"].rig.fold_release(np.ones((1, len(CONTROL_INDEX)))).max() < 0.1, "no smile, (almost) no folds to soften"
+
+
+@pytest.mark.parametrize("name", ["astronaut", "obama_speaking", "biden", "andersson_beard", "grace"])
+def test_lowered_brows_do_not_fold_over_the_lids(renderer, states, name):
+    """brow_lower pulled the skin above the eye past the skin below it: 8-19 triangles between the brows and the
+    upper lids folded at angry, and the fold's edge showed at 3x as a stair-step with a light band along the lid."""
+    from flap.engines.embedded.rasterizer import folded_triangles
+
+    state = states[name]
+    lm = state.portrait.landmarks[:, :2]
+    tris = state.mesh.triangles[np.all(state.mesh.triangles < G.NUM_LANDMARKS, axis=1)]
+    lids = list(G.LEFT_EYE_UPPER + G.RIGHT_EYE_UPPER)
+    c = lm[tris].mean(axis=1)
+    band = tris[(c[:, 1] > lm[list(G.LEFT_BROW + G.RIGHT_BROW), 1].min() - 5) & (c[:, 1] < lm[lids, 1].max())
+                & (c[:, 0] > lm[lids, 0].min()) & (c[:, 0] < lm[lids, 0].max())]
+    for emotion in ("angry", "disgusted", "fearful"):
+        m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0))
+        dst = image_to_camera(renderer.vertex_positions(state, m)[0])[:, :2]
+        folded = int(folded_triangles(state.mesh.src_xy, dst, band).sum())
+        assert folded == 0, f"{name} {emotion}: {folded} triangles between the brows and the lids fold"

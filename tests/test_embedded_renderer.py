@@ -115,4 +115,9 @@ def test_named_controls_move_what_they_claim(prepared):
     corner_lift = [(p[13, 1] - (p[61, 1] + p[291, 1]) / 2) for p in pts]
     assert corner_lift[1] > corner_lift[0] + 1.0, "a smile lifts the mouth corners relative to the lip centre"
     brow_height = [np.mean(p[list(G.LEFT_BROW + G.RIGHT_BROW), 1]) - np.mean(p[[33, 263], 1]) for p in pts]
-    assert brow_height[2] < brow_height[0] - 1.0, "raised brows move away from the eyes (smaller y)"
+    if prepared[2] == "grace":
+        # her brows lie along a glasses frame's rim, and a frame does not move with the brows (the tracker reads the
+        # rim as her brows; tests/test_appearance.py::test_brows_move_behind_a_glasses_frame_not_with_it)
+        assert abs(brow_height[2] - brow_height[0]) < 1.0
+    else:
+        assert brow_height[2] < brow_height[0] - 1.0, "raised brows move away from the eyes (smaller y)"

@@ -43,10 +43,10 @@ EMOTIONS: dict[str, EmotionPreset] = {
                             "frown": 0.6, "nose_wrinkle": 0.2},
                            pitch_deg=-4.0, head_motion_gain=1.3),
     # AU1 + AU2 + AU5 (+ AU26 without parting the lips): brows high, eyes wide, lips relaxed, the smile let go
-    "surprised": EmotionPreset({"brow_raise": 1.7, "eye_wide": 1.5, "lip_pucker": 0.3},
+    "surprised": EmotionPreset({"brow_raise": 2.0, "eye_wide": 1.5, "lip_pucker": 0.3},
                                pitch_deg=3.0, head_motion_gain=1.1),
     # AU1 + AU2 + AU4 + AU5 + AU20: brows raised and drawn together, eyes wide, lips stretched sideways
-    "fearful": EmotionPreset({"brow_inner_raise": 1.4, "brow_raise": 1.2, "brow_lower": 0.5, "eye_wide": 1.5, "lip_stretch": 2.0,
+    "fearful": EmotionPreset({"brow_inner_raise": 1.4, "brow_raise": 1.2, "brow_lower": 0.8, "eye_wide": 1.5, "lip_stretch": 2.0,
                               "frown": 0.3},
                              pitch_deg=-3.0, head_motion_gain=0.8),
     # AU9 + AU10 (+ AU6, AU15, AU17): nose wrinkled, upper lip raised, cheeks pushed up, brows a little down

@@ -17,6 +17,8 @@ import numpy as np
 from flap.engines.embedded.compositing import (background_plate, composite_roi, premultiply, refine_matte, still_frame,
                                                subject_alpha)
 from flap.engines.embedded.edges import soften_edges
+from flap.engines.embedded.folds import FoldSoftening, build_fold_softening, soften_folds
+from flap.engines.embedded.glasses import frame_hold
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
 from flap.engines.embedded.mouth import (MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth,
                                          soften_lip_folds, source_mouth)
@@ -79,6 +81,7 @@ class PreparedPortrait:
     base: np.ndarray  # the still head over the plate: what every frame starts from, so no region ever pops back
     outer_face: np.ndarray  # landmarks in the outer part of the face, which can reach past the rim on a turn
     stretch: StretchLimit  # how far a pose may stretch the rim of the face and the hair
+    folds: FoldSoftening | None = None  # the photo's smile folds, softened as its smile is released
 
 
 class EmbeddedRenderer:
@@ -93,6 +96,7 @@ class EmbeddedRenderer:
     def prepare(self, portrait: PortraitAnalysis) -> PreparedPortrait:
         mesh = build_mesh(portrait.landmarks, portrait.pose, self.config.mesh)
         rig = FaceRig(mesh.head_points[: mesh.num_landmarks], self.config.rig)
+        rig.hold_by_glasses(frame_hold(portrait.crop, portrait.landmarks[: mesh.num_landmarks, :2]))
         size = portrait.size
         moving, head_y = self._vertex_value_images(mesh, size, mesh.rigidity, mesh.head_points[:, 1])
         # Only the head above the chin is cut out of the plate; the neck stays, so no fill shows beside it.
@@ -126,6 +130,8 @@ class EmbeddedRenderer:
             stretch=build_stretch_limit(mesh, self.config.stretch),
         )
         state.base = still_frame(portrait.crop, state.premultiplied, plate)
+        if rig.source_smile() > 0.0:
+            state.folds = build_fold_softening(state.premultiplied, portrait.landmarks[:, :2])
         if self.config.calibrate_pose:
             state.pose_gains = self._calibrate(state)
         return state
@@ -337,19 +343,24 @@ class EmbeddedRenderer:
             chunk = motion.take(idx)
             offsets = None if expression_offsets is None else expression_offsets[idx]
             cams = self.vertex_positions(state, chunk, offsets)
+            release = state.rig.fold_release(chunk.controls)
             for k in range(len(idx)):
-                yield self.render_frame(state, cams[k], float(chunk.eyelids[k].mean()))
+                yield self.render_frame(state, cams[k], float(chunk.eyelids[k].mean()), release[k])
                 if progress is not None:
                     progress(start + k + 1, total)
 
-    def render_frame(self, state: PreparedPortrait, camera: np.ndarray, blink: float = 0.0) -> np.ndarray:
-        """One frame from the posed vertices (``vertex_positions``); ``blink`` (0..1) darkens the lash line."""
+    def render_frame(self, state: PreparedPortrait, camera: np.ndarray, blink: float = 0.0,
+                     fold_release: np.ndarray | None = None) -> np.ndarray:
+        """One frame from the posed vertices (``vertex_positions``); ``blink`` (0..1) darkens the lash line;
+        ``fold_release`` (2,) (``FaceRig.fold_release`` of the frame's controls) softens a smiling photo's folds."""
         out = state.base.copy()
         region = self.backward_map(state, camera)
         pts = image_to_camera(camera[: G.NUM_LANDMARKS])[:, :2]
         if region is not None:
             (x0, y0, x1, y1), sub_x, sub_y = region
             warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            if state.folds is not None and fold_release is not None:
+                soften_folds(warped, state.folds, sub_x, sub_y, (x0, y0), pts, fold_release)
             # closed lids are a crease with a sharp lash line, not an occlusion edge to soften; the lips' folds are
             # soften_lip_folds' (after compositing, along the lip outline)
             lips = pts[list(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP)]

@@ -26,6 +26,7 @@ class RigConfig:
     max_iris_shift: float = 0.32  # share of the eye width the iris may move sideways
 
 
+_BROW_ROOM = 0.22  # a lowered brow's point moves down at most this share of its height above the lid, per unit
 _SMILE_LIFT = 0.36  # how far a unit smile lifts its mouth corner (cm, head frame, before the face's scale)
 # How much of the photo's own smile a unit of each control releases (FACS: AU15, AU5, AU1, AU4 and AU9 do not sit
 # on a smile); the speech controls and brow_raise (speech lifts the brows) keep it.
@@ -270,6 +271,14 @@ class FaceRig:
         # AU4: the brows come down, the inner ends down further and toward each other (the corrugators' V)
         put("brow_lower", brow_falloff[:, None] * np.array([0, -0.45, 0.02])
             + inner[:, None] * np.stack([0.45 * toward_centre, np.full(len(p), -0.2), np.zeros(len(p))], 1))
+        # A lowered brow comes down onto the lid, never past it: skin above the eye that outruns the skin below
+        # folds over it, and the fold's edge shows as a stair-step with a light band along the lid (angry).  Each
+        # point above an upper lid moves down at most _BROW_ROOM of its height above the lid per unit of the control.
+        upper_lids = p[list(G.LEFT_EYE_UPPER + G.RIGHT_EYE_UPPER)]
+        height = np.min(np.linalg.norm(p[:, None, :2] - upper_lids[None, :, :2], axis=2), axis=1)
+        above = p[:, 1] > np.interp(p[:, 0], *self._lid_line(upper_lids))
+        down = basis[CONTROL_INDEX["brow_lower"], :, 1]
+        basis[CONTROL_INDEX["brow_lower"], :, 1] = np.where(above, np.maximum(down, -_BROW_ROOM * height), down)
         # AU9: the nose's wings (on this face's own nostril landmarks) and the skin beside them pulled up
         for wing in ((98, 64, 48), (327, 294, 278)):
             alar = self._gauss(p[list(wing)].mean(axis=0), 0.9)
@@ -278,6 +287,21 @@ class FaceRig:
         bridge = self._gauss(p[6] if len(p) > 6 else p[G.NOSE_TIP], 1.0)
         put("nose_wrinkle", bridge[:, None] * np.array([0, 0.06, 0]) - (inner * 0.1)[:, None] * np.array([0, 1.0, 0]))
         return basis
+
+    _HELD_BY_GLASSES = ("brow_raise", "brow_inner_raise", "brow_lower", "nose_wrinkle")
+
+    def hold_by_glasses(self, held: np.ndarray) -> None:
+        """Brows move behind a glasses frame, not with it: ``held`` (V,) 0..1 per landmark (glasses.frame_hold)
+        takes that share of the brow controls' motion off each point (a dragged frame tears into a stair-step)."""
+        keep = 1.0 - np.clip(np.asarray(held, dtype=np.float64), 0.0, 1.0)
+        for name in self._HELD_BY_GLASSES:
+            self.control_basis[CONTROL_INDEX[name]] *= keep[:, None]
+
+    @staticmethod
+    def _lid_line(upper_lids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The upper lids' height as a function of x (both eyes, sorted), for telling what lies above them."""
+        order = np.argsort(upper_lids[:, 0])
+        return upper_lids[order, 0], upper_lids[order, 1]
 
     def _smile_undo(self) -> np.ndarray:
         """(2, V, 3): the photo's own smile reversed, for the subject's left and right halves of the face.  The
@@ -312,11 +336,20 @@ class FaceRig:
         smiling through neutral speech, but a face that shows another emotion does not: corners turned down, wide
         eyes, raised inner or lowered brows, a wrinkled nose each release it (a unit of one about all of it), and
         a one-sided smile releases it on the other side (a smirk, not a smile with one corner higher)."""
+        return np.einsum("ts,svd->tvd", self._release_amounts(controls), self.smile_undo)
+
+    @staticmethod
+    def _release_amounts(controls: np.ndarray) -> np.ndarray:
+        """(T, 2) 0..1: how far the controls release the photo's smile on the subject's left and right."""
         c = np.asarray(controls, dtype=np.float64)
         others = c @ _SMILE_RELEASE
         left, right = c[:, CONTROL_INDEX["smile_left"]], c[:, CONTROL_INDEX["smile_right"]]
-        amount = np.clip(np.stack([others + np.maximum(right - left, 0.0), others + np.maximum(left - right, 0.0)], axis=1), 0.0, 1.0)
-        return np.einsum("ts,svd->tvd", amount, self.smile_undo)
+        return np.clip(np.stack([others + np.maximum(right - left, 0.0), others + np.maximum(left - right, 0.0)], axis=1), 0.0, 1.0)
+
+    def fold_release(self, controls: np.ndarray) -> np.ndarray:
+        """(T, 2) 0..1 per side (subject's left, right): how far the photo's smile folds soften, as far as its smile
+        is released (a photo that does not smile has no smile to release, and keeps its folds)."""
+        return self._release_amounts(controls) * _smoothstep(self.source_smile() / 0.6)
 
     def source_smile(self) -> float:
         """How much the photo smiles, in units of the smile controls (0..3): its mouth corners' lift above the lip
