@@ -22,6 +22,7 @@ from flap.engines.embedded.mouth import (MouthStyle, SourceMouth, close_mouth_te
                                          soften_lip_folds, source_mouth)
 from flap.engines.embedded.rasterizer import rasterize_backward_map, rasterize_skin_into
 from flap.engines.embedded.rig import FaceRig, RigConfig
+from flap.engines.embedded.rim_fill import RimFill, RimFillConfig, bad_windows, build_rim_fill, fill_rim
 from flap.engines.embedded.stretch import StretchConfig, StretchLimit, build_stretch_limit, limit_stretch
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
@@ -55,6 +56,7 @@ class EmbeddedRendererConfig:
     mesh: MeshConfig = field(default_factory=MeshConfig)
     rig: RigConfig = field(default_factory=RigConfig)
     stretch: StretchConfig = field(default_factory=StretchConfig)
+    rim_fill: RimFillConfig | None = field(default_factory=RimFillConfig)  # None: the rim as the warp draws it
 
 
 @dataclass
@@ -79,6 +81,7 @@ class PreparedPortrait:
     base: np.ndarray  # the still head over the plate: what every frame starts from, so no region ever pops back
     outer_face: np.ndarray  # landmarks in the outer part of the face, which can reach past the rim on a turn
     stretch: StretchLimit  # how far a pose may stretch the rim of the face and the hair
+    rim_fill: RimFill | None = None  # skin for the side of the face the photo did not show
 
 
 class EmbeddedRenderer:
@@ -126,6 +129,9 @@ class EmbeddedRenderer:
             stretch=build_stretch_limit(mesh, self.config.stretch),
         )
         state.base = still_frame(portrait.crop, state.premultiplied, plate)
+        if self.config.rim_fill is not None:
+            state.rim_fill = build_rim_fill(portrait.crop, portrait.landmarks, mesh.src_xy, mesh.head_points[:, :2], pose.scale,
+                                            mesh.triangles, state.outer_face, mesh.num_landmarks, self.config.rim_fill)
         if self.config.calibrate_pose:
             state.pose_gains = self._calibrate(state)
         return state
@@ -359,6 +365,9 @@ class EmbeddedRenderer:
             window = (*(np.floor(face.min(axis=0)).astype(int) - 8), *(np.ceil(face.max(axis=0)).astype(int) + 9))
             warped = soften_edges(warped, sub_x, sub_y, window, sharp=sharp + [lips - (x0, y0)])
             composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
+            if state.rim_fill is not None:
+                for bad in bad_windows(state.rim_fill, image_to_camera(camera)[:, :2], out.shape[:2]):
+                    fill_rim(out, warped, sub_x, sub_y, (x0, y0), bad, state.rim_fill, pts)
             soften_lip_folds(out, sub_x, sub_y, (x0, y0), lips)
         if self.config.mouth_interior and state.paint_interior:
             paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
