@@ -130,8 +130,9 @@ class EmbeddedRenderer:
         )
         state.base = still_frame(portrait.crop, state.premultiplied, plate)
         if self.config.rim_fill is not None:
-            state.rim_fill = build_rim_fill(portrait.crop, portrait.landmarks, mesh.src_xy, mesh.head_points[:, :2], pose.scale,
-                                            mesh.triangles, state.outer_face, mesh.num_landmarks, self.config.rim_fill)
+            state.rim_fill = build_rim_fill(portrait.crop, portrait.person_mask, portrait.landmarks, mesh.src_xy,
+                                            mesh.head_points[:, :2], pose.scale, mesh.triangles, state.outer_face,
+                                            mesh.num_landmarks, self.config.rim_fill)
         if self.config.calibrate_pose:
             state.pose_gains = self._calibrate(state)
         return state
@@ -367,7 +368,7 @@ class EmbeddedRenderer:
             composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
             if state.rim_fill is not None:
                 for bad in bad_windows(state.rim_fill, image_to_camera(camera)[:, :2], out.shape[:2]):
-                    fill_rim(out, warped, sub_x, sub_y, (x0, y0), bad, state.rim_fill, pts)
+                    fill_rim(out, warped, (x0, y0), bad, state.rim_fill, pts)
             soften_lip_folds(out, sub_x, sub_y, (x0, y0), lips)
         if self.config.mouth_interior and state.paint_interior:
             paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)

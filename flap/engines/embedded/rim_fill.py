@@ -1,15 +1,16 @@
 """Skin where the photo has none: the side of the face that a turn shows and the photo saw edge-on or not at all.
 
 On a face the photo already shows turned, the side turned away is folded in the photo itself (its landmarks lie
-beyond the face oval).  Unfolded by a turn toward it, that side samples the photo backwards (the ear's edge and
-the background beside it drawn again, mirrored, between the ear and the cheek: a gap that detaches the ear) or
-stretches a few pixels over a wide band (streaks).  Neither is skin.  Where the warp mirrors or stretches the
-photo past ``stretch`` times, those pixels are blended (softly, never a cut) toward skin synthesized from the
-well-drawn skin around them: its colour at the scale of the gap (a normalized convolution of the opaque,
-well-sampled pixels) and the photo's own fine skin grain, taken from a patch of cheek and laid on the face.
+beyond the face oval, over the background).  Unfolded by a turn toward it, that side samples the photo backwards
+(the ear's edge drawn again, mirrored, between the ear and the cheek) and widens the triangles that lie over the
+background into a pale band inside the face (a gap that detaches the ear).  Neither is skin.  Those triangles are
+blended (softly, never a cut) toward skin synthesized from the well-drawn skin around them: its colour at the
+scale of the gap (a normalized convolution of the opaque, skin-coloured pixels) and the photo's own fine skin
+grain, taken from a patch of cheek and laid on the face.  The blend is bounded by the posed triangles, not by the
+warp's alpha: the background they carry is opaque (the plate's replaced ring travels with the head).
 
-Cheap where it is not needed: a per-triangle test on the rim (a few dozen microseconds) decides whether a frame
-has such pixels at all; only then is the map examined, in the window of those triangles.
+Free where it is not needed: a photo without folded rim triangles (a frontal one) has no rim fill; on the others
+a per-triangle test of the few candidates (microseconds) decides whether a frame mirrors or widens any of them.
 """
 
 from __future__ import annotations
@@ -24,18 +25,18 @@ from flap.face import landmark_groups as G
 
 @dataclass(frozen=True)
 class RimFillConfig:
-    stretch: tuple[float, float] = (2.0, 3.2)  # times the photo's scale where blending starts and is complete
+    widened: tuple[float, float] = (1.1, 1.6)  # times its photo area where a background triangle starts / is all skin
     colour_scale: float = 0.045  # of the face width: how far the synthesized colour is gathered from
     grain: float = 1.0  # how much of the photo's fine skin texture is laid over the synthesized colour
-    min_area: float = 0.003  # of the face width squared: frames with less mirrored or stretched rim are left alone
-    edge_on: float = 0.5  # rim triangles the photo shows at less than this share of their frontal area can unfold
+    min_area: float = 0.003  # of the face width squared: frames with less mirrored or widened rim are left alone
+    background: float = 0.8  # rim triangles whose photo pixels the segmenter gives less than this are background
 
 
 @dataclass
 class RimFill:
-    triangles: np.ndarray  # (F, 3) the rim triangles that can unfold (face rim and the first strips)
-    src_inverse: np.ndarray  # (F, 2, 2) inverse of each triangle's edge matrix in the photo
-    src_sign: np.ndarray  # (F,) orientation of each triangle in the photo
+    triangles: np.ndarray  # (F, 3) the rim triangles that the photo shows folded or as background
+    src_area: np.ndarray  # (F,) their signed area in the photo (pixels)
+    background: np.ndarray  # (F,) bool: the triangle shows background in the photo (else: it is folded there)
     grain: np.ndarray  # (P, P) float32 the cheeks' grain, a seamless tile
     skin: np.ndarray  # (3,) float32 the cheeks' median colour
     anchor: int  # landmark the grain moves with
@@ -44,28 +45,33 @@ class RimFill:
     config: RimFillConfig
 
 
-def build_rim_fill(photo: np.ndarray, landmarks: np.ndarray, src_xy: np.ndarray, head_xy: np.ndarray, scale: float,
-                   triangles: np.ndarray, outer_face: np.ndarray, num_landmarks: int,
-                   config: RimFillConfig = RimFillConfig()) -> RimFill:
-    """``triangles``: the face's; those on its rim that the photo sees edge-on or from behind (less than
-    ``config.edge_on`` of their frontal area: ``head_xy`` (V, 2) head-frame positions, ``scale`` pixels per unit)
-    are tested per frame.  The rest of the face is the photo's own, stretched only by the jaw and expressions."""
+def build_rim_fill(photo: np.ndarray, person: np.ndarray, landmarks: np.ndarray, src_xy: np.ndarray, head_xy: np.ndarray,
+                   scale: float, triangles: np.ndarray, outer_face: np.ndarray, num_landmarks: int,
+                   config: RimFillConfig = RimFillConfig()) -> RimFill | None:
+    """``triangles``: the face's; those on its rim that the photo shows folded (seen from behind: ``head_xy`` (V, 2)
+    head-frame positions, ``scale`` pixels per unit, give the frontal orientation) or over background (``person``,
+    the segmenter's mask, below ``config.background``: the far landmarks of a turned face lie beyond its
+    silhouette) are tested per frame.  None when the photo has no folded triangle (a frontal photo: a turn cannot
+    mirror it, and its rim is skin): its frames pay nothing."""
     outer = np.zeros(len(src_xy), bool)
     outer[outer_face] = True
     tri = triangles[outer[triangles].any(axis=1) & (triangles < num_landmarks).all(axis=1)]
     frontal = _areas(head_xy * np.array([1.0, -1.0]) * scale, tri)  # head y is up, image y down
     seen = _areas(src_xy, tri)
-    tri = tri[(np.abs(frontal) > 1.0) & (seen / np.where(np.abs(frontal) > 1.0, frontal, 1.0) < config.edge_on)]
-    s = src_xy[tri]
-    edges = np.stack([s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]], axis=2)  # (F, 2, 2): columns are the two edges
-    det = np.linalg.det(edges)
-    keep = np.abs(det) > 0.5
-    tri, edges, det = tri[keep], edges[keep], det[keep]
+    folded = (np.abs(frontal) > 1.0) & (seen * frontal < 0) & (np.abs(seen) > 0.5)
+    if not folded.any():
+        return None
+    # the segmenter's mask at six points inside each triangle
+    bary = np.array([[1, 1, 1], [4, 1, 1], [1, 4, 1], [1, 1, 4], [2, 2, 1], [1, 2, 2]], float)
+    samples = np.einsum("kj,fjd->fkd", bary / bary.sum(axis=1, keepdims=True), src_xy[tri])
+    xy = np.clip(np.round(samples).astype(int), 0, np.array(person.shape[::-1]) - 1)
+    background = (person[xy[..., 1], xy[..., 0]].mean(axis=1) < config.background) & (np.abs(seen) > 0.5) & ~folded
+    keep = folded | background
     pts = landmarks[:, :2]
     oval = pts[list(G.face_oval_loop())]
     width = float(np.ptp(oval[:, 0]))
     grain, skin = _cheek_grain(photo, pts, width)
-    return RimFill(triangles=np.ascontiguousarray(tri), src_inverse=np.linalg.inv(edges), src_sign=np.sign(det),
+    return RimFill(triangles=np.ascontiguousarray(tri[keep]), src_area=seen[keep], background=background[keep],
                    grain=grain, skin=skin, anchor=G.NOSE_TIP, inner=np.setdiff1d(np.arange(num_landmarks), outer_face),
                    face_width=width, config=config)
 
@@ -99,87 +105,63 @@ def _cheek_grain(photo: np.ndarray, pts: np.ndarray, width: float) -> tuple[np.n
     return np.clip(grain, -10.0, 10.0), np.median(np.concatenate(colours), axis=0).astype(np.float32)
 
 
-def bad_windows(fill: RimFill, dst_xy: np.ndarray, size: tuple[int, int]) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
-    """((x0, y0, x1, y1), triangles (N, 3, 2) in frame pixels) for the rim triangles this pose mirrors or stretches
-    past the blend's start, one window around them per side of the face (usually none: natural speech neither
-    mirrors nor stretches the rim)."""
+def bad_windows(fill: RimFill, dst_xy: np.ndarray, size: tuple[int, int]
+                ) -> list[tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]]:
+    """((x0, y0, x1, y1), triangles (N, 3, 2) in frame pixels, weights (N,)) for the rim triangles this pose draws
+    mirrored (weight 1) or widens over background (weight ramping with their area against the photo's), one
+    window around them per side of the face (usually none: natural speech neither unfolds nor widens them)."""
     d = dst_xy[fill.triangles]
-    edges = np.stack([d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]], axis=2)
-    a = edges @ fill.src_inverse  # (F, 2, 2): photo -> frame
-    p, q, r, s = a[:, 0, 0], a[:, 0, 1], a[:, 1, 0], a[:, 1, 1]
-    det = p * s - q * r
-    norm = p * p + q * q + r * r + s * s
-    largest = np.sqrt(0.5 * norm + np.sqrt(np.maximum(0.25 * norm * norm - det * det, 0.0)))
-    # ... counted by the frame area they cover: a sliver of the photo drawn as a sliver is no smear however its
-    # ratio comes out, and natural speech must not pay for the windows
-    area = 0.5 * np.abs(edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0])
-    bad = ((largest > fill.config.stretch[0]) | (det < 0)) & (area > 2.0)
-    if area[bad].sum() < fill.config.min_area * fill.face_width ** 2:
+    area = _areas(dst_xy, fill.triangles)
+    mirrored = ~fill.background & (area * fill.src_area < 0)
+    lo, hi = fill.config.widened
+    widened = np.clip((area / np.where(fill.background, fill.src_area, 1.0) - lo) / (hi - lo), 0.0, 1.0) * fill.background
+    weight = np.where(mirrored, 1.0, widened)
+    # counted by the frame area they cover (a sliver is no strip, and natural speech must not pay for the windows)
+    bad = (weight > 0) & (np.abs(area) > 2.0)
+    if np.sum(np.abs(area[bad]) * weight[bad]) < fill.config.min_area * fill.face_width ** 2:
         return []
     centre = dst_xy[fill.inner, 0].mean()
     pad = int(np.ceil(3 * fill.config.colour_scale * fill.face_width)) + 4
     h, w = size
     windows = []
     for side in (d[:, :, 0].mean(axis=1) < centre, d[:, :, 0].mean(axis=1) >= centre):  # one window per cheek
-        tris = d[bad & side]
-        pts = tris.reshape(-1, 2)
+        pick = bad & side
+        pts = d[pick].reshape(-1, 2)
         if not len(pts):
             continue
         x0, y0 = np.floor(pts.min(axis=0)).astype(int) - pad
         x1, y1 = np.ceil(pts.max(axis=0)).astype(int) + pad
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 >= 4 and y1 - y0 >= 4:
-            windows.append(((int(x0), int(y0), int(x1), int(y1)), tris))
+            windows.append(((int(x0), int(y0), int(x1), int(y1)), d[pick], weight[pick]))
     return windows
 
 
-def blend_weight(map_x: np.ndarray, map_y: np.ndarray, config: RimFillConfig, jump: float = 2.5) -> np.ndarray:
-    """(H, W) float32 in [0, 1]: 1 where the map mirrors the photo or stretches it past ``config.stretch[1]``,
-    ramping from ``config.stretch[0]``; occlusion edges (jumps) are cuts, not stretch, and get 0."""
-    gxx, gyx = np.gradient(map_x, axis=(1, 0))
-    gxy, gyy = np.gradient(map_y, axis=(1, 0))
-    jumps = (np.abs(gxx) > jump) | (np.abs(gyx) > jump) | (np.abs(gxy) > jump) | (np.abs(gyy) > jump)
-    a, b, c, d = (cv2.GaussianBlur(g.astype(np.float32), (0, 0), 1.0) for g in (gxx, gyx, gxy, gyy))
-    s = a * a + b * b + c * c + d * d
-    det = a * d - b * c
-    smallest = np.sqrt(np.maximum(s / 2 - np.sqrt(np.maximum(s * s / 4 - det * det, 0.0)), 1e-12))
-    lo, hi = config.stretch
-    weight = np.clip((1.0 / smallest - lo) / (hi - lo), 0.0, 1.0)
-    weight[jumps] = 0.0
-    # a mirrored stretch and the pixels at its edges, where the map jumps to the surfaces beside it
-    weight[cv2.dilate((det < 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0] = 1.0
-    return cv2.GaussianBlur(weight, (0, 0), 1.5)
-
-
-def fill_rim(out: np.ndarray, warped: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, roi_origin: tuple[int, int],
-             window: tuple[tuple[int, int, int, int], np.ndarray], fill: RimFill, face_xy: np.ndarray) -> None:
-    """In place on ``out`` (the composited frame): within a window of ``bad_windows`` (frame pixels), blend the
-    mirrored and over-stretched pixels of its rim triangles toward synthesized skin.  ``warped`` (premultiplied RGBA) and the
-    maps are the moving region's, whose first pixel is ``roi_origin``; ``face_xy``: the posed landmarks (the
-    central face, whose folds are the nose's and the lips', is left to the other passes)."""
+def fill_rim(out: np.ndarray, warped: np.ndarray, roi_origin: tuple[int, int],
+             window: tuple[tuple[int, int, int, int], np.ndarray, np.ndarray], fill: RimFill, face_xy: np.ndarray) -> None:
+    """In place on ``out`` (the composited frame): within a window of ``bad_windows`` (frame pixels), blend its
+    triangles toward synthesized skin by their weights.  ``warped`` (premultiplied RGBA) is the moving region's,
+    whose first pixel is ``roi_origin``; ``face_xy``: the posed landmarks (the central face, whose folds are the
+    nose's and the lips', is left to the other passes)."""
     ox, oy = roi_origin
-    (x0, y0, x1, y1), triangles = window
+    (x0, y0, x1, y1), triangles, weights = window
     x0, y0 = max(x0, ox), max(y0, oy)
-    x1, y1 = min(x1, ox + map_x.shape[1]), min(y1, oy + map_x.shape[0])
+    x1, y1 = min(x1, ox + warped.shape[1]), min(y1, oy + warped.shape[0])
     if x1 - x0 < 4 or y1 - y0 < 4:
         return
     sl = (slice(y0 - oy, y1 - oy), slice(x0 - ox, x1 - ox))
-    weight = blend_weight(map_x[sl], map_y[sl], fill.config)
     alpha = warped[sl][..., 3].astype(np.float32) / 255.0
-    weight *= alpha
-    rim = np.zeros(weight.shape, np.uint8)  # only the rim triangles (the neck's and hair's strips are not skin)
-    cv2.fillPoly(rim, list(np.round((triangles - (x0, y0)) * 4).astype(np.int32)), 1, cv2.LINE_AA, shift=2)
-    weight *= cv2.GaussianBlur(cv2.dilate(rim, np.ones((3, 3), np.uint8)).astype(np.float32), (0, 0), 1.5)
+    # each triangle with its weight, the heavier over the lighter; grown by two pixels so that the face's soft matte
+    # edge along them is covered too, then softened (never a cut)
+    raster = np.zeros(alpha.shape, np.uint8)
+    for k in np.argsort(weights):
+        poly = np.round((triangles[k] - (x0, y0)) * 4).astype(np.int32)
+        cv2.fillConvexPoly(raster, poly, int(round(255 * weights[k])), cv2.LINE_AA, shift=2)
+    weight = cv2.GaussianBlur(cv2.dilate(raster, np.ones((5, 5), np.uint8)).astype(np.float32) / 255.0, (0, 0), 1.2)
     centre = np.zeros(weight.shape, np.uint8)
     hull = cv2.convexHull(np.round((face_xy[fill.inner] - (x0, y0)) * 4).astype(np.int32))
     cv2.fillConvexPoly(centre, hull, 1, cv2.LINE_AA, shift=2)
     weight[centre > 0] = 0.0
-    # faded toward the window's edges, so that the blend never ends in a line where the window does
-    ramp = 6.0
-    weight *= np.clip(np.minimum(np.arange(weight.shape[1]), np.arange(weight.shape[1])[::-1]) / ramp, 0.0, 1.0)[None]
-    weight *= np.clip(np.minimum(np.arange(weight.shape[0]), np.arange(weight.shape[0])[::-1]) / ramp, 0.0, 1.0)[:, None]
-    if weight.max() < 1e-3:
-        return
     ys, xs = np.nonzero(weight > 1e-3)
     if not len(ys):
         return
