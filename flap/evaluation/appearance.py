@@ -209,3 +209,33 @@ def texture_stretch(map_x: np.ndarray, map_y: np.ndarray, smooth: float = 1.5, j
 def smeared_share(stretch: np.ndarray, region: np.ndarray, limit: float = 3.0) -> float:
     """Share of ``region`` drawn with more than ``limit`` times the photo's scale in some direction (smears)."""
     return float(np.sum((stretch > limit) & region) / max(1, region.sum()))
+
+
+def background_in_face(frame: np.ndarray, background: np.ndarray, face_xy: np.ndarray, margin: float = 0.04,
+                       ratio: float = 0.6) -> float:
+    """Share of the posed face (its oval, shrunk by ``margin`` of its width, without the eyes, brows and mouth)
+    where the frame shows what lies behind the head (``background``: the plate) rather than skin: a pixel nearer to
+    the background there than to the cheeks' colour by ``ratio``, where the two differ.  A turn that unfolds the
+    side a turned photo saw edge-on draws that side's background (mirrored, or widened) inside the face: a pale
+    band that detaches the ear."""
+    shape = frame.shape[:2]
+    inside = face_region(face_xy, shape, margin=-margin)
+    features = np.zeros(shape, np.uint8)
+    for group in (G.LEFT_EYE_UPPER + G.LEFT_EYE_LOWER + G.LEFT_BROW, G.RIGHT_EYE_UPPER + G.RIGHT_EYE_LOWER + G.RIGHT_BROW,
+                  G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP):
+        cv2.fillConvexPoly(features, np.round(cv2.convexHull(face_xy[list(group)].astype(np.float32))).astype(np.int32), 1)
+    width = float(np.ptp(face_xy[list(G.face_oval_loop()), 0]))
+    grow = max(1, int(round(0.06 * width)))
+    inside &= cv2.dilate(features, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) == 0
+    cheeks = []
+    for eye, corner in ((G.LEFT_EYE_LOWER, G.UPPER_OUTER_LIP[0]), (G.RIGHT_EYE_LOWER, G.UPPER_OUTER_LIP[-1])):
+        x, y = np.round(0.5 * face_xy[list(eye)].mean(axis=0) + 0.5 * face_xy[corner]).astype(int)
+        r = max(2, int(0.05 * width))
+        cheeks.append(frame[max(0, y - r):y + r, max(0, x - r):x + r].reshape(-1, 3))
+    skin = np.median(np.concatenate(cheeks), axis=0).astype(np.float32)
+    f = frame.astype(np.float32)
+    to_skin = np.linalg.norm(f - skin, axis=2)
+    to_background = np.linalg.norm(f - background.astype(np.float32), axis=2)
+    distinct = np.linalg.norm(background.astype(np.float32) - skin, axis=2) > 40.0
+    showing = inside & distinct & (to_background < ratio * to_skin)
+    return float(showing.sum() / max(1, inside.sum()))
