@@ -27,7 +27,8 @@ from flap.motion.representation import CONTROL_INDEX
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAITS = {"astronaut": "examples/portraits/astronaut.jpg", "obama_speaking": "tests/portraits/obama_speaking.jpg",
              "obama_smiling": "tests/portraits/obama_smiling.jpg", "biden": "tests/portraits/biden_standing.jpg",
-             "grace": "examples/portraits/grace_hopper.jpg"}
+             "grace": "examples/portraits/grace_hopper.jpg", "andersson": "tests/portraits/andersson_beard.jpg",
+             "dahlgren": "tests/portraits/dahlgren_moustache.jpg"}
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,19 @@ def test_a_turn_toward_the_side_a_turned_photo_saw_edge_on_shows_skin_not_its_ba
     assert shown < 0.01, f"{shown:.1%} of the turned face shows the background behind it"
     # a frontal photo has nothing to unfold: no rim fill, no cost
     assert states["grace"].rim_fill is None
+
+
+@pytest.mark.parametrize("pitch", [-25, 25])
+def test_a_nod_does_not_squash_the_face(renderer, states, pitch):
+    """Forehead-to-chin height at the pitch slider's extremes against pitch 0: 0.86 (astronaut) and 0.89 (Grace) at
+    -25 before the foreshortening was partly undone (the photos are pitched the other way already)."""
+    for name, state in states.items():
+        motion = apply_controls(MotionSequence.neutral(2), MotionControls(motion_scale=0))
+        motion = motion.replace(global_rotation=np.stack([motion.global_rotation[0],
+                                                          apply_controls(MotionSequence.neutral(1), MotionControls(motion_scale=0, pitch=pitch)).global_rotation[0]]))
+        posed = posed_landmarks(renderer, state, motion)
+        height = np.linalg.norm(posed[:, G.FOREHEAD] - posed[:, G.CHIN], axis=1)
+        assert height[1] / height[0] >= 0.9, f"{name} pitch {pitch}: the face is {height[1] / height[0]:.3f} of its height"
 
 
 def drawn_triangles(state, cam):

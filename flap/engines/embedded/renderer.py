@@ -17,6 +17,7 @@ import numpy as np
 from flap.engines.embedded.compositing import (background_plate, composite_roi, premultiply, refine_matte, still_frame,
                                                subject_alpha)
 from flap.engines.embedded.edges import soften_edges
+from flap.engines.embedded.foreshortening import height_scale
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
 from flap.engines.embedded.mouth import (MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth,
                                          soften_lip_folds, source_mouth)
@@ -51,6 +52,9 @@ class EmbeddedRendererConfig:
     # ... and at most this far from frontal (yaw, pitch) with the photo's own pose: a face already turned 20 degrees
     # has less room on that side.
     max_absolute_angle: tuple[float, float] = (42.0, 36.0)
+    # a nod keeps the face's projected height down to this share of the photo's, and loses only this share of what
+    # it would lose below that (foreshortening without shading reads as a squashed face)
+    keep_face_height: tuple[float, float] = (0.92, 0.5)
     mouth_interior: bool = True
     lash_line: bool = True
     mesh: MeshConfig = field(default_factory=MeshConfig)
@@ -243,6 +247,12 @@ class EmbeddedRenderer:
         else:
             relative = motion_rot
         r_dst = self._perceptual(relative, state.pose_gains, matrix_to_euler(pose.rotation)) @ pose.rotation
+        stretch = height_scale(r_dst, pose.rotation, head0[G.FOREHEAD] - head0[G.CHIN], self.config.keep_face_height)
+        unstretched = allp
+        if np.any(stretch != 1.0):  # about the face's centre, so the face grows both ways
+            centre_y = head0[list(G.face_oval_loop()), 1].mean()
+            allp = allp.copy()
+            allp[..., 1] = centre_y + (allp[..., 1] - centre_y) * stretch[:, None]
         pivot = np.array(self.config.head_pivot_cm) * rig.unit
         scale = pose.scale * motion.scale.astype(np.float64)
         shift = motion.translation.astype(np.float64) * 100.0 * pose.scale  # metres -> cm -> pixels
@@ -262,7 +272,7 @@ class EmbeddedRenderer:
         cam = share * cam + (1 - share) * outline
         w = mesh.rigidity[None, :, None]
         cam = w * cam + (1 - w) * state.source_camera[None]
-        unposed = pose.scale * np.einsum("ij,tvj->tvi", pose.rotation[:2], allp) + pose.translation[:2]
+        unposed = pose.scale * np.einsum("ij,tvj->tvi", pose.rotation[:2], unstretched) + pose.translation[:2]
         unposed = w[..., :2] * unposed + (1 - w[..., :2]) * state.source_camera[None, :, :2]
         cam[..., :2] = limit_stretch(cam[..., :2], state.stretch, unposed)
         return self._attach_rings(state, cam)
