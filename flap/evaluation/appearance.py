@@ -211,31 +211,19 @@ def smeared_share(stretch: np.ndarray, region: np.ndarray, limit: float = 3.0) -
     return float(np.sum((stretch > limit) & region) / max(1, region.sum()))
 
 
-def background_in_face(frame: np.ndarray, background: np.ndarray, face_xy: np.ndarray, margin: float = 0.04,
-                       ratio: float = 0.6) -> float:
-    """Share of the posed face (its oval, shrunk by ``margin`` of its width, without the eyes, brows and mouth)
-    where the frame shows what lies behind the head (``background``: the plate) rather than skin: a pixel nearer to
-    the background there than to the cheeks' colour by ``ratio``, where the two differ.  A turn that unfolds the
-    side a turned photo saw edge-on draws that side's background (mirrored, or widened) inside the face: a pale
-    band that detaches the ear."""
-    shape = frame.shape[:2]
-    inside = face_region(face_xy, shape, margin=-margin)
-    features = np.zeros(shape, np.uint8)
-    for group in (G.LEFT_EYE_UPPER + G.LEFT_EYE_LOWER + G.LEFT_BROW, G.RIGHT_EYE_UPPER + G.RIGHT_EYE_LOWER + G.RIGHT_BROW,
-                  G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP):
-        cv2.fillConvexPoly(features, np.round(cv2.convexHull(face_xy[list(group)].astype(np.float32))).astype(np.int32), 1)
-    width = float(np.ptp(face_xy[list(G.face_oval_loop()), 0]))
-    grow = max(1, int(round(0.06 * width)))
-    inside &= cv2.dilate(features, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) == 0
-    cheeks = []
-    for eye, corner in ((G.LEFT_EYE_LOWER, G.UPPER_OUTER_LIP[0]), (G.RIGHT_EYE_LOWER, G.UPPER_OUTER_LIP[-1])):
-        x, y = np.round(0.5 * face_xy[list(eye)].mean(axis=0) + 0.5 * face_xy[corner]).astype(int)
-        r = max(2, int(0.05 * width))
-        cheeks.append(frame[max(0, y - r):y + r, max(0, x - r):x + r].reshape(-1, 3))
-    skin = np.median(np.concatenate(cheeks), axis=0).astype(np.float32)
-    f = frame.astype(np.float32)
-    to_skin = np.linalg.norm(f - skin, axis=2)
-    to_background = np.linalg.norm(f - background.astype(np.float32), axis=2)
-    distinct = np.linalg.norm(background.astype(np.float32) - skin, axis=2) > 40.0
-    showing = inside & distinct & (to_background < ratio * to_skin)
-    return float(showing.sum() / max(1, inside.sum()))
+def mirrored_shown(frame: np.ndarray, photo: np.ndarray, source_map: tuple[np.ndarray, np.ndarray], region: np.ndarray,
+                   tolerance: int = 12, jump: float = 2.5) -> float:
+    """Share of ``region`` where the frame shows the photo drawn mirrored: the backward map (``source_map``) turns
+    the photo over there (its Jacobian's determinant is negative, away from occlusion jumps) and the frame is what
+    it samples (within ``tolerance`` levels).  Folded landmarks of a turned photo, unfolded by a turn, draw the
+    ear's edge and the background a second time, mirrored, between the ear and the cheek."""
+    map_x, map_y = (m.astype(np.float32) for m in source_map)
+    gxx, gyx = np.gradient(map_x, axis=(1, 0))
+    gxy, gyy = np.gradient(map_y, axis=(1, 0))
+    smooth = [cv2.GaussianBlur(g, (0, 0), 1.0) for g in (gxx, gyx, gxy, gyy)]
+    jumps = (np.abs(gxx) > jump) | (np.abs(gyx) > jump) | (np.abs(gxy) > jump) | (np.abs(gyy) > jump)
+    jumps = cv2.dilate(jumps.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    mirrored = (smooth[0] * smooth[3] - smooth[1] * smooth[2] < -0.05) & ~jumps
+    drawn = cv2.remap(photo, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    same = np.abs(frame.astype(np.int16) - drawn.astype(np.int16)).max(axis=2) <= tolerance
+    return float(np.sum(mirrored & same & region) / max(1, region.sum()))
