@@ -41,14 +41,18 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
     # The fill at low resolution differs a little from the photo just beside the head, and that step would outline
     # the old head wherever a turn uncovers it: the difference measured in a band around the person is carried
-    # into the fill, fading within a few pixels of the old outline (carried farther it drew the structures beside
-    # the head, such as a flagpole's stub, into the fill).
+    # into the fill, its broad part (a shadow or vignette around the head) all the way, its fine part fading within
+    # a few pixels of the old outline (carried farther it drew the structures beside the head, such as a
+    # flagpole's stub, into the fill as a soft second copy).
     near = cv2.dilate(person_hole, np.ones((3, 3), np.uint8), iterations=max(2, h // 64))
     band = (near > 0) & (cv2.dilate(person_hole, np.ones((3, 3), np.uint8)) == 0)
     reach = cv2.distanceTransform((~band).astype(np.uint8), cv2.DIST_L2, 3)
     fade = np.exp(-reach / max(2.0, h / 96.0))[:, :, None]
-    up += _diffuse(crop.astype(np.float32) - up, band, side=work_side) * fade
-    up = np.clip(up + _grain(crop, band, seed=h * 7919 + w), 0, 255)
+    step = _diffuse(crop.astype(np.float32) - up, band, side=work_side)
+    broad = cv2.GaussianBlur(step, (0, 0), max(2.0, h / 40.0))
+    up += broad + (step - broad) * fade
+    known = cv2.dilate(body, np.ones((3, 3), np.uint8), iterations=max(2, h // 64)) == 0
+    up = np.clip(up + _grain(crop, known, seed=h * 7919 + w), 0, 255)
     # ... but replaces only the person itself (its soft edge included: the head carries that edge, un-mixed from
     # the fill), so the real background next to the head stays the photo's and is never carried with the head.
     solid = cv2.dilate(person_hole, np.ones((3, 3), np.uint8)).astype(np.float32)
@@ -62,16 +66,32 @@ def _thin_structure_size(shape: tuple[int, int]) -> int:
     return max(3, (max(shape) // 40) | 1)
 
 
-def _grain(photo: np.ndarray, band: np.ndarray, seed: int) -> np.ndarray:
-    """(H, W, 1) float32 luminance noise at the photo's own grain level beside the head (its fine detail's robust
-    spread in ``band``), so the fill is not a smooth patch in a grainy photo.  Fixed per photo: no shimmer."""
+def _grain(photo: np.ndarray, known: np.ndarray, seed: int) -> np.ndarray:
+    """(H, W, 1) float32 luminance texture with the background's own grain and mottle (a studio backdrop's clouds,
+    film grain), so the fill is not a smooth patch in a textured photo: the amplitude spectrum and level of the two
+    plainest fully ``known`` tiles of background, with random phases (a seamless tile with no structure of its
+    own: no flagpole or star is copied).  Fixed per photo: no shimmer."""
+    h, w = known.shape
     luma = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    detail = luma - cv2.GaussianBlur(luma, (0, 0), 1.0)
-    level = 1.4826 * float(np.median(np.abs(detail[band]))) if band.any() else 0.0
-    noise = np.random.default_rng(seed).standard_normal(photo.shape[:2]).astype(np.float32)
-    noise -= cv2.GaussianBlur(noise, (0, 0), 1.0)
-    noise *= level / max(float(noise.std()), 1e-6)
-    return noise[:, :, None]
+    detail = luma - cv2.GaussianBlur(luma, (0, 0), max(2.0, h / 40.0))
+    side = max(16, min(h, w) // 4)
+    tiles = []
+    for y in range(0, h - side + 1, side // 2):
+        for x in range(0, w - side + 1, side // 2):
+            if known[y:y + side, x:x + side].mean() > 0.98:
+                patch = detail[y:y + side, x:x + side]
+                tiles.append((float(np.mean(patch * patch)), patch))
+    if not tiles:
+        return np.zeros((h, w, 1), np.float32)
+    tiles.sort(key=lambda t: t[0])
+    level = float(np.sqrt(np.mean([e for e, _ in tiles[:2]])))
+    window = np.outer(np.hanning(side), np.hanning(side)).astype(np.float32)
+    power = np.mean([np.abs(np.fft.fft2(p * window)) ** 2 for _, p in tiles[:2]], axis=0)
+    phase = np.angle(np.fft.fft2(np.random.default_rng(seed).standard_normal((side, side))))  # Hermitian: real
+    tile = np.real(np.fft.ifft2(np.sqrt(power) * np.exp(1j * phase))).astype(np.float32)
+    tile *= level / max(float(tile.std()), 1e-6)
+    texture = np.tile(tile, (h // side + 1, w // side + 1))[:h, :w]
+    return texture[:, :, None]
 
 
 def _diffuse(values: np.ndarray, known: np.ndarray, side: int) -> np.ndarray:
