@@ -41,16 +41,15 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
     # The fill at low resolution differs a little from the photo just beside the head, and that step would outline
     # the old head wherever a turn uncovers it: the difference measured in a band around the person is carried
-    # into the fill, its broad part (a shadow or vignette around the head) all the way, its fine part fading within
-    # a few pixels of the old outline (carried farther it drew the structures beside the head, such as a
+    # into the fill, its broad part (a shadow or vignette around the head: the median, which has no thin
+    # structures) all the way, its fine part fading within a few pixels of the old outline (carried farther it drew the structures beside the head, such as a
     # flagpole's stub, into the fill as a soft second copy).
     near = cv2.dilate(person_hole, np.ones((3, 3), np.uint8), iterations=max(2, h // 64))
     band = (near > 0) & (cv2.dilate(person_hole, np.ones((3, 3), np.uint8)) == 0)
     reach = cv2.distanceTransform((~band).astype(np.uint8), cv2.DIST_L2, 3)
     fade = np.exp(-reach / max(2.0, h / 96.0))[:, :, None]
-    step = _diffuse(crop.astype(np.float32) - up, band, side=work_side)
-    broad = cv2.GaussianBlur(step, (0, 0), max(2.0, h / 40.0))
-    up += broad + (step - broad) * fade
+    plain = cv2.medianBlur(crop, _thin_structure_size((h, w))).astype(np.float32)  # without the flagpole
+    up += _diffuse(plain - up, band, side=work_side) + _diffuse(crop - plain, band, side=work_side) * fade
     known = cv2.dilate(body, np.ones((3, 3), np.uint8), iterations=max(2, h // 64)) == 0
     up = np.clip(up + _grain(crop, known, seed=h * 7919 + w), 0, 255)
     # ... but replaces only the person itself (its soft edge included: the head carries that edge, un-mixed from
