@@ -157,13 +157,13 @@ def fill_rim(out: np.ndarray, warped: np.ndarray, roi_origin: tuple[int, int],
         return
     sl = (slice(y0 - oy, y1 - oy), slice(x0 - ox, x1 - ox))
     alpha = warped[sl][..., 3].astype(np.float32) / 255.0
-    # each triangle with its weight, the heavier over the lighter; grown by two pixels so that the face's soft matte
+    # each triangle with its weight, the heavier over the lighter; grown by four pixels so that the face's soft matte
     # edge along them is covered too, then softened (never a cut)
     raster = np.zeros(alpha.shape, np.uint8)
     for k in np.argsort(weights):
         poly = np.round((triangles[k] - (x0, y0)) * 4).astype(np.int32)
         cv2.fillConvexPoly(raster, poly, int(round(255 * weights[k])), cv2.LINE_AA, shift=2)
-    weight = cv2.GaussianBlur(cv2.dilate(raster, np.ones((5, 5), np.uint8)).astype(np.float32) / 255.0, (0, 0), 1.2)
+    weight = cv2.GaussianBlur(cv2.dilate(raster, np.ones((9, 9), np.uint8)).astype(np.float32) / 255.0, (0, 0), 1.5)
     centre = np.zeros(weight.shape, np.uint8)
     hull = cv2.convexHull(np.round((face_xy[fill.inner] - (x0, y0)) * 4).astype(np.int32))
     cv2.fillConvexPoly(centre, hull, 1, cv2.LINE_AA, shift=2)
