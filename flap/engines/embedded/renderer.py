@@ -377,7 +377,7 @@ class EmbeddedRenderer:
             warped = soften_edges(warped, sub_x, sub_y, window, sharp=sharp + [lips - (x0, y0)])
             composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
             if state.rim_fill is not None:
-                for bad in bad_windows(state.rim_fill, image_to_camera(camera)[:, :2], out.shape[:2]):
+                for bad in bad_windows(state.rim_fill, pts, out.shape[:2]):  # its triangles are landmarks'
                     fill_rim(out, warped, (x0, y0), bad, state.rim_fill, pts)
             soften_lip_folds(out, sub_x, sub_y, (x0, y0), lips)
         if self.config.mouth_interior and state.paint_interior:
