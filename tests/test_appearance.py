@@ -12,7 +12,8 @@ import pytest
 
 from flap.engines.embedded import EmbeddedRenderer
 from flap.evaluation.appearance import (changed_outside, emotion_signature, face_region, find_pops, full_map, hard_edges_added,
-                                        head_reach, posed_landmarks, seen, smeared_share, texture_stretch, visible_folds)
+                                        head_reach, mirrored_shown, posed_landmarks, seen, smeared_share, texture_stretch,
+                                        visible_folds)
 from flap.evaluation.facial_actions import facial_actions
 from flap.evaluation.mouth_look import corner_lift
 from flap.face import landmark_groups as G
@@ -120,6 +121,41 @@ def test_no_tears_or_new_seams_at_the_slider_extremes(renderer, states, controls
         smear = smeared_share(texture_stretch(*full_map(renderer, state, cam)), head_reach(dst[: G.NUM_LANDMARKS], shape)
                               & seen(renderer, state, cam))
         assert smear < 0.03, f"{name} {controls}: {smear:.1%} of the head is smeared (stretched more than 3x)"
+
+
+@pytest.mark.parametrize("controls", [dict(yaw=30), dict(yaw=-30), dict(pitch=-25), dict(roll=25)])
+def test_no_mirrored_strip_where_a_turn_unfolds_a_turned_photos_far_side(renderer, states, controls):
+    """Photos already turned have the far side's rim landmarks folded (seen from behind) or over the background;
+    a turn toward that side drew the photo mirrored between the ear and the cheek.  Without the rim fill, at 384
+    px: obama_speaking yaw +30 2.3 % of the face, dahlgren yaw -30 3.0 %, biden yaw -30 1.6 %; with it <= 0.3 %."""
+    from dataclasses import replace
+
+    for name, state in states.items():
+        motion = apply_controls(MotionSequence.neutral(1).replace(jaw=np.array([[0.2, 0.0, 0.0]])),
+                                MotionControls(motion_scale=0, **controls))
+        cam = renderer.vertex_positions(state, motion)[0]
+        face = image_to_camera(cam[: G.NUM_LANDMARKS])[:, :2]
+        region = face_region(face, state.portrait.crop.shape[:2], margin=0.05) & seen(renderer, state, cam)
+        source = full_map(renderer, state, cam)
+        shown = mirrored_shown(renderer.render_frame(state, cam), state.portrait.crop, source, region)
+        assert shown < 0.005, f"{name} {controls}: {shown:.2%} of the face shows the photo mirrored"
+        if name == "obama_speaking" and controls == dict(yaw=30):
+            unfilled = mirrored_shown(renderer.render_frame(replace(state, rim_fill=None), cam), state.portrait.crop, source, region)
+            assert unfilled > 0.01, f"the detector sees the mirrored strip ({unfilled:.2%})"
+    assert states["grace"].rim_fill is None, "a frontal photo has nothing to unfold: no rim fill, no cost"
+
+
+@pytest.mark.parametrize("pitch", [-25, 25])
+def test_a_nod_does_not_squash_the_face(renderer, states, pitch):
+    """Forehead-to-chin height at the pitch slider's extremes against pitch 0: 0.86 (astronaut) and 0.89 (Grace) at
+    -25 before the foreshortening was partly undone (the photos are pitched the other way already)."""
+    for name, state in states.items():
+        motion = apply_controls(MotionSequence.neutral(2), MotionControls(motion_scale=0))
+        motion = motion.replace(global_rotation=np.stack([motion.global_rotation[0],
+                                                          apply_controls(MotionSequence.neutral(1), MotionControls(motion_scale=0, pitch=pitch)).global_rotation[0]]))
+        posed = posed_landmarks(renderer, state, motion)
+        height = np.linalg.norm(posed[:, G.FOREHEAD] - posed[:, G.CHIN], axis=1)
+        assert height[1] / height[0] >= 0.9, f"{name} pitch {pitch}: the face is {height[1] / height[0]:.3f} of its height"
 
 
 def drawn_triangles(state, cam):

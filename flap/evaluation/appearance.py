@@ -209,3 +209,21 @@ def texture_stretch(map_x: np.ndarray, map_y: np.ndarray, smooth: float = 1.5, j
 def smeared_share(stretch: np.ndarray, region: np.ndarray, limit: float = 3.0) -> float:
     """Share of ``region`` drawn with more than ``limit`` times the photo's scale in some direction (smears)."""
     return float(np.sum((stretch > limit) & region) / max(1, region.sum()))
+
+
+def mirrored_shown(frame: np.ndarray, photo: np.ndarray, source_map: tuple[np.ndarray, np.ndarray], region: np.ndarray,
+                   tolerance: int = 12, jump: float = 2.5) -> float:
+    """Share of ``region`` where the frame shows the photo drawn mirrored: the backward map (``source_map``) turns
+    the photo over there (its Jacobian's determinant is negative, away from occlusion jumps) and the frame is what
+    it samples (within ``tolerance`` levels).  Folded landmarks of a turned photo, unfolded by a turn, draw the
+    ear's edge and the background a second time, mirrored, between the ear and the cheek."""
+    map_x, map_y = (m.astype(np.float32) for m in source_map)
+    gxx, gyx = np.gradient(map_x, axis=(1, 0))
+    gxy, gyy = np.gradient(map_y, axis=(1, 0))
+    smooth = [cv2.GaussianBlur(g, (0, 0), 1.0) for g in (gxx, gyx, gxy, gyy)]
+    jumps = (np.abs(gxx) > jump) | (np.abs(gyx) > jump) | (np.abs(gxy) > jump) | (np.abs(gyy) > jump)
+    jumps = cv2.dilate(jumps.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    mirrored = (smooth[0] * smooth[3] - smooth[1] * smooth[2] < -0.05) & ~jumps
+    drawn = cv2.remap(photo, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    same = np.abs(frame.astype(np.int16) - drawn.astype(np.int16)).max(axis=2) <= tolerance
+    return float(np.sum(mirrored & same & region) / max(1, region.sum()))

@@ -22,31 +22,75 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     # next to the hair), which would otherwise be cut out of the background and travel with the head.
     core = (person > 0.3).astype(np.uint8)
     edge = cv2.dilate(core, np.ones((3, 3), np.uint8), iterations=max(1, h // 170)) > 0
-    hole = (((person > 0.3) | ((person > 0.04) & edge)) & (moving > 0.4)).astype(np.uint8)
-    if not hole.any():
+    body = ((person > 0.3) | ((person > 0.04) & edge)).astype(np.uint8)
+    person_hole = body & (moving > 0.4).astype(np.uint8)
+    if not person_hole.any():
         return crop.copy(), np.zeros((h, w), np.float32)
-    person_hole = hole
-    # The fill is drawn from beyond a margin around the person, so no hair colour bleeds into it ...
-    hole = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=max(1, h // 256))
+    # The fill is drawn from the background alone, beyond a margin around the whole person: neither hair colour
+    # nor the body below the head (a dark suit rising into the fill as a blob behind the head) bleeds into it ...
+    margin = max(1, h // 256)
+    unknown = cv2.dilate(body, np.ones((3, 3), np.uint8), iterations=margin)
     factor = work_side / max(h, w)
     small = cv2.resize(crop, (max(8, round(w * factor)), max(8, round(h * factor))), interpolation=cv2.INTER_AREA)
-    small_hole = cv2.resize(hole, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
-    small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
-    filled = fill_from_surroundings(small, small_hole)
+    # ... and from its broad colours: thin structures beside the head (a flagpole, a star, a frame's edge) would
+    # otherwise spread into what a turn uncovers and show there as a soft second copy
+    thin = _thin_structure_size(small.shape[:2])
+    small_unknown = cv2.resize(unknown, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    small_unknown = cv2.dilate(small_unknown, np.ones((3, 3), np.uint8), iterations=thin // 2 + 1)
+    filled = fill_from_surroundings(cv2.medianBlur(small, thin), small_unknown)
     up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
     # The fill at low resolution differs a little from the photo just beside the head, and that step would outline
     # the old head wherever a turn uncovers it: the difference measured in a band around the person is carried
-    # smoothly into the fill.
+    # into the fill, its broad part (a shadow or vignette around the head: the median, which has no thin
+    # structures) all the way, its fine part fading within a few pixels of the old outline (carried farther it drew the structures beside the head, such as a
+    # flagpole's stub, into the fill as a soft second copy).
     near = cv2.dilate(person_hole, np.ones((3, 3), np.uint8), iterations=max(2, h // 64))
     band = (near > 0) & (cv2.dilate(person_hole, np.ones((3, 3), np.uint8)) == 0)
-    up += _diffuse(crop.astype(np.float32) - up, band, side=work_side)
-    up = np.clip(up, 0, 255)
+    reach = cv2.distanceTransform((~band).astype(np.uint8), cv2.DIST_L2, 3)
+    fade = np.exp(-reach / max(2.0, h / 96.0))[:, :, None]
+    plain = cv2.medianBlur(crop, _thin_structure_size((h, w))).astype(np.float32)  # without the flagpole
+    up += _diffuse(plain - up, band, side=work_side) + _diffuse(crop - plain, band, side=work_side) * fade
+    known = cv2.dilate(body, np.ones((3, 3), np.uint8), iterations=max(2, h // 64)) == 0
+    up = np.clip(up + _grain(crop, known, seed=h * 7919 + w), 0, 255)
     # ... but replaces only the person itself (its soft edge included: the head carries that edge, un-mixed from
     # the fill), so the real background next to the head stays the photo's and is never carried with the head.
     solid = cv2.dilate(person_hole, np.ones((3, 3), np.uint8)).astype(np.float32)
     solid *= np.clip((moving - 0.2) / 0.3, 0.0, 1.0)
     solid = cv2.GaussianBlur(solid.astype(np.float32), (0, 0), 2.0)
     return (crop * (1 - solid[:, :, None]) + up * solid[:, :, None]).astype(np.uint8), solid
+
+
+def _thin_structure_size(shape: tuple[int, int]) -> int:
+    """Odd median size at the fill's resolution that removes structures thinner than about 1 % of the image."""
+    return max(3, (max(shape) // 40) | 1)
+
+
+def _grain(photo: np.ndarray, known: np.ndarray, seed: int) -> np.ndarray:
+    """(H, W, 1) float32 luminance texture with the background's own grain and mottle (a studio backdrop's clouds,
+    film grain), so the fill is not a smooth patch in a textured photo: the amplitude spectrum and level of the two
+    plainest fully ``known`` tiles of background, with random phases (a seamless tile with no structure of its
+    own: no flagpole or star is copied).  Fixed per photo: no shimmer."""
+    h, w = known.shape
+    luma = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = luma - cv2.GaussianBlur(luma, (0, 0), max(2.0, h / 40.0))
+    side = max(16, min(h, w) // 4)
+    tiles = []
+    for y in range(0, h - side + 1, side // 2):
+        for x in range(0, w - side + 1, side // 2):
+            if known[y:y + side, x:x + side].mean() > 0.98:
+                patch = detail[y:y + side, x:x + side]
+                tiles.append((float(np.mean(patch * patch)), patch))
+    if not tiles:
+        return np.zeros((h, w, 1), np.float32)
+    tiles.sort(key=lambda t: t[0])
+    level = float(np.sqrt(np.mean([e for e, _ in tiles[:2]])))
+    window = np.outer(np.hanning(side), np.hanning(side)).astype(np.float32)
+    power = np.mean([np.abs(np.fft.fft2(p * window)) ** 2 for _, p in tiles[:2]], axis=0)
+    phase = np.angle(np.fft.fft2(np.random.default_rng(seed).standard_normal((side, side))))  # Hermitian: real
+    tile = np.real(np.fft.ifft2(np.sqrt(power) * np.exp(1j * phase))).astype(np.float32)
+    tile *= level / max(float(tile.std()), 1e-6)
+    texture = np.tile(tile, (h // side + 1, w // side + 1))[:h, :w]
+    return texture[:, :, None]
 
 
 def _diffuse(values: np.ndarray, known: np.ndarray, side: int) -> np.ndarray:

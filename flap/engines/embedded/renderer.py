@@ -19,11 +19,13 @@ from flap.engines.embedded.compositing import (background_plate, composite_roi, 
 from flap.engines.embedded.edges import soften_edges
 from flap.engines.embedded.folds import FoldSoftening, build_fold_softening, soften_folds
 from flap.engines.embedded.glasses import frame_hold
+from flap.engines.embedded.foreshortening import height_scale
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
 from flap.engines.embedded.mouth import (MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth,
                                          soften_lip_folds, source_mouth)
 from flap.engines.embedded.rasterizer import rasterize_backward_map, rasterize_skin_into
 from flap.engines.embedded.rig import FaceRig, RigConfig
+from flap.engines.embedded.rim_fill import RimFill, RimFillConfig, bad_windows, build_rim_fill, fill_rim
 from flap.engines.embedded.stretch import StretchConfig, StretchLimit, build_stretch_limit, limit_stretch
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
@@ -52,11 +54,15 @@ class EmbeddedRendererConfig:
     # ... and at most this far from frontal (yaw, pitch) with the photo's own pose: a face already turned 20 degrees
     # has less room on that side.
     max_absolute_angle: tuple[float, float] = (42.0, 36.0)
+    # a nod keeps the face's projected height down to this share of the photo's, and loses only this share of what
+    # it would lose below that (foreshortening without shading reads as a squashed face)
+    keep_face_height: tuple[float, float] = (0.92, 0.5)
     mouth_interior: bool = True
     lash_line: bool = True
     mesh: MeshConfig = field(default_factory=MeshConfig)
     rig: RigConfig = field(default_factory=RigConfig)
     stretch: StretchConfig = field(default_factory=StretchConfig)
+    rim_fill: RimFillConfig | None = field(default_factory=RimFillConfig)  # None: the rim as the warp draws it
 
 
 @dataclass
@@ -82,6 +88,7 @@ class PreparedPortrait:
     outer_face: np.ndarray  # landmarks in the outer part of the face, which can reach past the rim on a turn
     stretch: StretchLimit  # how far a pose may stretch the rim of the face and the hair
     folds: FoldSoftening | None = None  # the photo's smile folds, softened as its smile is released
+    rim_fill: RimFill | None = None  # skin for the side of the face the photo did not show
 
 
 class EmbeddedRenderer:
@@ -132,6 +139,10 @@ class EmbeddedRenderer:
         state.base = still_frame(portrait.crop, state.premultiplied, plate)
         if rig.source_smile() > 0.0:
             state.folds = build_fold_softening(state.premultiplied, portrait.landmarks[:, :2])
+        if self.config.rim_fill is not None:
+            state.rim_fill = build_rim_fill(portrait.crop, portrait.person_mask, portrait.landmarks, mesh.src_xy,
+                                            mesh.head_points[:, :2], pose.scale, mesh.triangles, state.outer_face,
+                                            mesh.num_landmarks, self.config.rim_fill)
         if self.config.calibrate_pose:
             state.pose_gains = self._calibrate(state)
         return state
@@ -242,6 +253,12 @@ class EmbeddedRenderer:
         else:
             relative = motion_rot
         r_dst = self._perceptual(relative, state.pose_gains, matrix_to_euler(pose.rotation)) @ pose.rotation
+        stretch = height_scale(r_dst, pose.rotation, head0[G.FOREHEAD] - head0[G.CHIN], self.config.keep_face_height)
+        unstretched = allp
+        if np.any(stretch != 1.0):  # about the face's centre, so the face grows both ways
+            centre_y = head0[list(G.face_oval_loop()), 1].mean()
+            allp = allp.copy()
+            allp[..., 1] = centre_y + (allp[..., 1] - centre_y) * stretch[:, None]
         pivot = np.array(self.config.head_pivot_cm) * rig.unit
         scale = pose.scale * motion.scale.astype(np.float64)
         shift = motion.translation.astype(np.float64) * 100.0 * pose.scale  # metres -> cm -> pixels
@@ -261,7 +278,7 @@ class EmbeddedRenderer:
         cam = share * cam + (1 - share) * outline
         w = mesh.rigidity[None, :, None]
         cam = w * cam + (1 - w) * state.source_camera[None]
-        unposed = pose.scale * np.einsum("ij,tvj->tvi", pose.rotation[:2], allp) + pose.translation[:2]
+        unposed = pose.scale * np.einsum("ij,tvj->tvi", pose.rotation[:2], unstretched) + pose.translation[:2]
         unposed = w[..., :2] * unposed + (1 - w[..., :2]) * state.source_camera[None, :, :2]
         cam[..., :2] = limit_stretch(cam[..., :2], state.stretch, unposed)
         return self._attach_rings(state, cam)
@@ -370,6 +387,9 @@ class EmbeddedRenderer:
             window = (*(np.floor(face.min(axis=0)).astype(int) - 8), *(np.ceil(face.max(axis=0)).astype(int) + 9))
             warped = soften_edges(warped, sub_x, sub_y, window, sharp=sharp + [lips - (x0, y0)])
             composite_roi(out, warped, state.plate, (x0, y0, x1, y1))
+            if state.rim_fill is not None:
+                for bad in bad_windows(state.rim_fill, pts, out.shape[:2]):  # its triangles are landmarks'
+                    fill_rim(out, warped, (x0, y0), bad, state.rim_fill, pts)
             soften_lip_folds(out, sub_x, sub_y, (x0, y0), lips)
         if self.config.mouth_interior and state.paint_interior:
             paint_mouth(out, pts[list(G.UPPER_INNER_LIP)], pts[list(G.LOWER_INNER_LIP)], state.mouth, source=state.source_mouth)
