@@ -293,17 +293,23 @@ class EmbeddedRenderer:
         return cam
 
     @staticmethod
-    def _silhouette(rim: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    def _silhouette(rim: np.ndarray, outer: np.ndarray, compiled: bool = True) -> np.ndarray:
         """(T, R, 2) the rim pushed out, along each rim vertex's direction, to the farthest outer-face vertex within
-        its angular sector: on a turn the far cheek, not the oval, is the face's outline."""
+        its angular sector: on a turn the far cheek, not the oval, is the face's outline.  ``compiled``: the search
+        in one Numba pass (flap.engines.embedded.silhouette_kernel, the same bits); False: numpy's statement."""
         rim_angle = np.arctan2(rim[..., 1], rim[..., 0])  # (T, R)
         angle = np.arctan2(outer[..., 1], outer[..., 0])  # (T, N)
         sector = 1.5 * np.pi / rim.shape[1]
-        near = np.abs(np.mod(angle[:, None, :] - rim_angle[:, :, None] + np.pi, 2 * np.pi) - np.pi) < sector
         length = np.linalg.norm(rim, axis=2)
         direction = rim / np.maximum(length, 1e-9)[..., None]
-        reach = np.einsum("trd,tnd->trn", direction, outer)
-        reach = np.where(near, reach, -np.inf).max(axis=2)
+        if compiled:
+            from flap.engines.embedded.silhouette_kernel import sector_reach
+
+            reach = sector_reach(np.ascontiguousarray(direction), np.ascontiguousarray(rim_angle),
+                                 np.ascontiguousarray(outer, dtype=np.float64), np.ascontiguousarray(angle), sector)
+        else:
+            near = np.abs(np.mod(angle[:, None, :] - rim_angle[:, :, None] + np.pi, 2 * np.pi) - np.pi) < sector
+            reach = np.where(near, np.einsum("trd,tnd->trn", direction, outer), -np.inf).max(axis=2)
         return direction * np.maximum(length, reach)[..., None]
 
     def _perceptual(self, relative: np.ndarray, gains: np.ndarray, photo_euler: np.ndarray) -> np.ndarray:
