@@ -16,6 +16,7 @@ import numpy as np
 
 from flap.engines.embedded.compositing import (background_plate, composite_roi, premultiply, refine_matte, still_frame,
                                                subject_alpha)
+from flap.engines.embedded.displacement import faded_displacement
 from flap.engines.embedded.edges import soften_edges
 from flap.engines.embedded.mesh import MeshConfig, RenderMesh, build_mesh
 from flap.engines.embedded.mouth import (MouthStyle, SourceMouth, close_mouth_texture, mouth_style, paint_mouth,
@@ -384,27 +385,19 @@ class EmbeddedRenderer:
         # as their folds are where they fade into the still background.
         # The coarse pass draws the hair and neck only: the face is drawn at full resolution on top of it.
         map_x, map_y, covered = rasterize_backward_map(dst[:, :2], camera[:, 2], state.mesh.src_xy, state.coarse_triangles, grid, cell)
-        ident_x, ident_y = state.identity_grid
-        # Sub-pixel displacements fade out continuously instead of at a threshold: where the body lets go of the
-        # head, a cell that flips between still and moved would shift a sharp edge for one frame (a pop).
-        dx, dy = map_x - ident_x, map_y - ident_y
-        magnitude = np.hypot(dx, dy)
-        moved = magnitude > 0.1
+        dx, dy, moved = faded_displacement(map_x, map_y, *state.identity_grid)  # (row0, row1, col0, col1) or None
         ids = state.detail_regions[0][0]
         face_xy = dst[ids, :2]
         if np.abs(face_xy - state.mesh.src_xy[ids]).max() > 0.1:  # the face moves (speech), even if the head does not
             lo = np.clip(np.floor(face_xy.min(axis=0) / cell).astype(int), 0, grid[1] - 1)
             hi = np.clip(np.ceil(face_xy.max(axis=0) / cell).astype(int), 0, grid[1] - 1)
-            moved[lo[1]:hi[1] + 1, lo[0]:hi[0] + 1] = True
-        if not moved.any():
+            face = (int(lo[1]), int(hi[1]), int(lo[0]), int(hi[0]))
+            moved = face if moved is None else (min(moved[0], face[0]), max(moved[1], face[1]),
+                                                min(moved[2], face[2]), max(moved[3], face[3]))
+        if moved is None:
             return None
-        keep = np.clip((magnitude - 0.1) / 0.5, 0.0, 1.0)
-        keep = keep * keep * (3.0 - 2.0 * keep)
-        dx, dy = dx * keep, dy * keep
-        rows = np.nonzero(moved.any(axis=1))[0]
-        cols = np.nonzero(moved.any(axis=0))[0]
-        gy0, gy1 = max(rows[0] - 2, 0), min(rows[-1] + 3, grid[0])
-        gx0, gx1 = max(cols[0] - 2, 0), min(cols[-1] + 3, grid[1])
+        gy0, gy1 = max(moved[0] - 2, 0), min(moved[1] + 3, grid[0])
+        gx0, gx1 = max(moved[2] - 2, 0), min(moved[3] + 3, grid[1])
         x0, y0 = gx0 * cell, gy0 * cell
         x1, y1 = min(gx1 * cell, size), min(gy1 * cell, size)
         # Upsample the displacement of the region (cell-aligned, so pixel centres line up with the grid) and add
