@@ -240,7 +240,9 @@ class EmbeddedRenderer:
         scale = pose.scale * motion.scale.astype(np.float64)
         shift = motion.translation.astype(np.float64) * 100.0 * pose.scale  # metres -> cm -> pixels
         offset = pose.scale * (pose.rotation @ pivot) + pose.translation + shift[:, None, :]
-        cam = scale[:, None, None] * np.einsum("tij,tvj->tvi", r_dst, allp - pivot) + offset
+        # (rotations applied by matmul: einsum's generic loop took ten times as long for these (T, 3, 3) x (T, V, 3))
+        centred = allp - pivot
+        cam = scale[:, None, None] * np.matmul(centred, r_dst.transpose(0, 2, 1)) + offset
         # Hair and ears follow the head's outline for yaw (a round head's silhouette stays put when it turns) but
         # nod and tilt with it in 3D (the top of the head comes down with the forehead on a nod).
         relative = r_dst @ pose.rotation.T
@@ -248,14 +250,14 @@ class EmbeddedRenderer:
         no_yaw = euler_to_matrix(np.zeros(t), euler[:, 1], euler[:, 2]) @ pose.rotation
         centre_dst = scale[:, None] * np.einsum("tij,j->ti", r_dst, mesh.outline_centre - pivot) + offset[:, 0]
         centre_no_yaw = scale[:, None] * np.einsum("tij,j->ti", no_yaw, mesh.outline_centre - pivot) + offset[:, 0]
-        outline = scale[:, None, None] * np.einsum("tij,tvj->tvi", no_yaw, allp - pivot) + offset
+        outline = scale[:, None, None] * np.matmul(centred, no_yaw.transpose(0, 2, 1)) + offset
         outline[..., :2] += (centre_dst - centre_no_yaw)[:, None, :2]
         outline[..., 2] = cam[..., 2]
         share = mesh.share_3d[None, :, None]
         cam = share * cam + (1 - share) * outline
         w = mesh.rigidity[None, :, None]
         cam = w * cam + (1 - w) * state.source_camera[None]
-        unposed = pose.scale * np.einsum("ij,tvj->tvi", pose.rotation[:2], allp) + pose.translation[:2]
+        unposed = pose.scale * np.matmul(allp, pose.rotation[:2].T) + pose.translation[:2]
         unposed = w[..., :2] * unposed + (1 - w[..., :2]) * state.source_camera[None, :, :2]
         cam[..., :2] = limit_stretch(cam[..., :2], state.stretch, unposed)
         return self._attach_rings(state, cam)
