@@ -1,6 +1,6 @@
 """A/B of the embedded renderer's speed between two source trees, in lockstep, for a shared (noisy) machine.
 
-    python benchmarks/ab_renderer.py /path/to/base/tree [--new .] [--portrait P] [--size 512] [--rounds 30]
+    python benchmarks/ab_renderer.py /path/to/base/tree [--new .] [--portrait P] [--size 512] [--rounds 30] [--paste-back]
 
 Two worker processes (one per tree, each importing its own flap) render 50-frame chunks of the same motion in turn,
 the order swapped every round, so both see the same load from whatever else runs on the machine; the minimum and
@@ -27,7 +27,7 @@ from flap.face.portrait import analyze_portrait
 from flap.motion.controls import MotionControls, apply_controls
 motion = apply_controls(generate_motion(analyze_audio(load_audio(sys.argv[3]), fps=25.0), seed=0), MotionControls())
 renderer = EmbeddedRenderer()
-state = renderer.prepare(analyze_portrait(sys.argv[1], size=int(sys.argv[2])))
+state = renderer.prepare(analyze_portrait(sys.argv[1], size=int(sys.argv[2]), paste_back=sys.argv[4] == "1"))
 list(renderer.render_frames(state, motion.take(np.arange(50))))
 print("ready", flush=True)
 start = 0
@@ -48,12 +48,14 @@ def main() -> None:
     parser.add_argument("--portrait", default=str(here.parent / "examples/portraits/astronaut.jpg"))
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--paste-back", action="store_true", help="render the crop at the photo's resolution, as paste-back does")
     args = parser.parse_args()
     sys.path.insert(0, str(here))
     from profile_embedded import speech_wav
 
     wav = str(speech_wav())
-    workers = {name: subprocess.Popen([sys.executable, "-c", WORKER, args.portrait, str(args.size), wav],
+    workers = {name: subprocess.Popen([sys.executable, "-c", WORKER, args.portrait, str(args.size), wav,
+                                       "1" if args.paste_back else "0"],
                                       cwd=tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                for name, tree in (("base", args.base), ("new", args.new))}
     for worker in workers.values():
