@@ -21,7 +21,7 @@ import numpy as np
 from flap.engines.base import Engine
 from flap.engines import registry
 from flap.errors import InputError
-from flap.face.portrait import PortraitAnalysis, analyze_portrait, paste_into
+from flap.face.portrait import PasteBack, PortraitAnalysis, analyze_portrait
 from flap.io.frames import FrameStream, write_video
 from flap.job import JobConfig
 from flap.motion.channels import parse_channels
@@ -238,14 +238,15 @@ def _stream(engine: Engine, analysis: PortraitAnalysis, motion: MotionSequence, 
     if config.paste_back:
         image = analysis.image[: analysis.image.shape[0] // 2 * 2, : analysis.image.shape[1] // 2 * 2]
         size = (image.shape[1], image.shape[0])
+        paste = PasteBack(image, analysis.crop_box)
     else:
-        image = None
+        paste = None
         size = (analysis.size, analysis.size)
 
     def frames():
         with timer.stage("render+encode"):  # the time the frames take to be rendered and consumed
             for frame in engine.render_frames(state, motion, config, progress=stage_callback(progress, "rendering video")):
-                yield frame if image is None else paste_into(image, frame, analysis.crop_box)
+                yield frame if paste is None else paste(frame)
 
     return JobStream(frames(), config.fps, size, motion.num_frames, None if audio is None else Path(audio), motion=motion,
                      warnings=_unique(warnings), timings=timer.timings, portrait=analysis)

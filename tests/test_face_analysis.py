@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from flap.errors import FaceNotFoundError, InputError
-from flap.face.portrait import PortraitConfig, analyze_portrait, paste_into
+from flap.face.portrait import PasteBack, PortraitConfig, analyze_portrait, paste_into
 
 
 def grace_hopper() -> np.ndarray:
@@ -120,15 +120,20 @@ def test_paste_back_equals_the_whole_crop_blend(box, crop):
 
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (1280, 1024, 3), dtype=np.uint8)
-    frame = rng.integers(0, 256, (crop, crop, 3), dtype=np.uint8)
+    photo = image.copy()
     xi, yi, s = (int(round(v)) for v in box)
-    patch = frame if crop == s else cv2.resize(frame, (s, s), interpolation=cv2.INTER_LINEAR)
     ramp = np.clip(np.minimum(np.arange(s) + 0.5, s - np.arange(s) - 0.5) / max(2, int(0.04 * s)), 0, 1).astype(np.float32)
     weight = np.minimum.outer(ramp, ramp)[:, :, None]
-    expected = image.copy()
-    region = expected[yi:yi + s, xi:xi + s].astype(np.float32)
-    expected[yi:yi + s, xi:xi + s] = (region + (patch.astype(np.float32) - region) * weight).astype(np.uint8)
-    assert np.array_equal(paste_into(image, frame, box), expected)
+    paste = PasteBack(image, box)  # one per video: each frame's result is still the whole-crop blend of that frame
+    for _ in range(2):
+        frame = rng.integers(0, 256, (crop, crop, 3), dtype=np.uint8)
+        patch = frame if crop == s else cv2.resize(frame, (s, s), interpolation=cv2.INTER_LINEAR)
+        expected = image.copy()
+        region = expected[yi:yi + s, xi:xi + s].astype(np.float32)
+        expected[yi:yi + s, xi:xi + s] = (region + (patch.astype(np.float32) - region) * weight).astype(np.uint8)
+        assert np.array_equal(paste_into(image, frame, box), expected)
+        assert np.array_equal(paste(frame), expected)
+    assert np.array_equal(image, photo), "the photo itself is never changed"
 
 
 def test_face_oval_constant_matches_mediapipe():

@@ -124,3 +124,27 @@ def test_the_kernel_runs_where_no_cache_can_be_written(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert int(out.stdout.strip()) > 150
+
+
+def test_the_compiled_displacement_fade_equals_numpys():
+    """The coarse warp's fade (a smooth step over 0.1-0.6 pixel of displacement) and its moved cells, compiled and in
+    numpy's float32 statement: the same bits, the same box, and None where nothing moves."""
+    from flap.engines.embedded.displacement import faded_displacement
+
+    rng = np.random.default_rng(5)
+    ys, xs = np.mgrid[0:96, 0:80].astype(np.float32)
+    ident_x, ident_y = (xs + 0.5) * 4 - 0.5, (ys + 0.5) * 4 - 0.5
+    for spread in (0.0, 0.05, 0.3, 2.0):
+        map_x, map_y = ident_x.copy(), ident_y.copy()
+        patch = (slice(20, 70), slice(10, 60))
+        map_x[patch] += rng.normal(0, spread, (50, 50)).astype(np.float32)
+        map_y[patch] += rng.normal(0, spread, (50, 50)).astype(np.float32)
+        compiled = faded_displacement(map_x, map_y, ident_x, ident_y)
+        reference = faded_displacement(map_x, map_y, ident_x, ident_y, compiled=False)
+        assert np.array_equal(compiled[0], reference[0]) and np.array_equal(compiled[1], reference[1])
+        assert compiled[2] == reference[2]
+        assert (compiled[2] is None) == (spread == 0.0)
+        if spread >= 0.3:
+            assert compiled[2][0] >= 20 and compiled[2][1] <= 69
+            faded = (np.abs(compiled[0]) > 0) & (np.abs(compiled[0]) < np.abs(map_x - ident_x))
+            assert faded.any(), "sub-pixel displacements are faded, not cut"

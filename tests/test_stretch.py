@@ -60,3 +60,20 @@ def test_the_jaw_is_not_limited(state, monkeypatch):
     monkeypatch.setattr(renderer_module, "limit_stretch", lambda xy, limit, unposed=None: xy)
     free = renderer.vertex_positions(state, motion)
     assert np.abs(limited - free).max() < 0.5
+
+
+def test_the_compiled_silhouette_search_equals_numpys(state):
+    """The face's outline on a turn (the far cheek pushed past the oval), compiled and in numpy: the same bits."""
+    from flap.face import landmark_groups as G
+
+    rng = np.random.default_rng(3)
+    xy = np.array(state.mesh.src_xy)[None] + rng.normal(0.0, 1.0, (20, 1, 2)) * [[[6.0, 2.0]]]
+    xy[:, state.outer_face, 0] *= np.linspace(0.8, 1.3, 20)[:, None]  # the cheeks swing out as on a turn
+    oval = np.array(G.face_oval_loop())
+    centre = xy[:, oval].mean(axis=1, keepdims=True)
+    rim, outer = xy[:, oval] - centre, xy[:, state.outer_face] - centre
+    compiled = EmbeddedRenderer._silhouette(rim, outer)
+    reference = EmbeddedRenderer._silhouette(rim, outer, compiled=False)
+    assert np.array_equal(compiled, reference)
+    pushed = np.linalg.norm(compiled, axis=2) > np.linalg.norm(rim, axis=2) + 1.0
+    assert 0.05 < pushed.mean() < 0.95, "some of the rim is pushed out by the cheeks, not all of it"

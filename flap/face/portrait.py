@@ -132,26 +132,49 @@ def crop_box_for(points: np.ndarray, image_shape: tuple[int, ...], config: Portr
 
 def paste_into(image: np.ndarray, crop_frame: np.ndarray, crop_box: tuple[float, float, float], feather: float = 0.04) -> np.ndarray:
     """Put a rendered crop back into the photo with a feathered border (the warp is identity near the border).
+    For many frames into one photo, make one ``PasteBack`` and call it per frame (the same pixels, less work)."""
+    return PasteBack(image, crop_box, feather)(crop_frame)
+
+
+class PasteBack:
+    """Puts rendered crops back into one photo: ``PasteBack(image, crop_box)(crop_frame)`` -> a new photo array.
 
     Only the border band is blended (in float32, as a whole-crop blend would); inside it the weight is exactly 1,
-    so the crop is copied as it is: the same pixels, a sixth of the arithmetic on a large photo."""
-    x0, y0, side = crop_box
-    xi, yi, s = int(round(x0)), int(round(y0)), int(round(side))
-    s = min(s, image.shape[0] - yi, image.shape[1] - xi)
-    if crop_frame.shape[0] == s:
-        patch = crop_frame
-    else:
-        patch = cv2.resize(crop_frame, (s, s), interpolation=cv2.INTER_AREA if crop_frame.shape[0] > s else cv2.INTER_LINEAR)
-    out = image.copy()
-    ramp, inner = _feather_weights(s, max(2, int(feather * s)))
-    k = min(inner, s // 2)
-    region = out[yi:yi + s, xi:xi + s]
-    region[k:s - k, k:s - k] = patch[k:s - k, k:s - k]
-    for rows, cols in ((slice(0, k), slice(0, s)), (slice(s - k, s), slice(0, s)),
-                       (slice(k, s - k), slice(0, k)), (slice(k, s - k), slice(s - k, s))):
-        band = region[rows, cols].astype(np.float32)
-        region[rows, cols] = (band + (patch[rows, cols].astype(np.float32) - band) * ramp[rows, cols, None]).astype(np.uint8)
-    return out
+    so the crop is copied as it is: the same pixels, a sixth of the arithmetic on a large photo.  What does not
+    change between frames (the photo's band in float32, the weights spread to three channels) is made once, so a
+    frame costs the resize to the box, one copy of the photo and three in-place passes over the band (measured on
+    a 1024x1280 photo: 2.4-2.9 ms a frame as one function, 1.8-2.2 ms so)."""
+
+    def __init__(self, image: np.ndarray, crop_box: tuple[float, float, float], feather: float = 0.04):
+        x0, y0, side = crop_box
+        self.image = image
+        self.x, self.y, s = int(round(x0)), int(round(y0)), int(round(side))
+        self.side = s = min(s, image.shape[0] - self.y, image.shape[1] - self.x)
+        ramp, inner = _feather_weights(s, max(2, int(feather * s)))
+        k = self.inner = min(inner, s // 2)
+        region = image[self.y:self.y + s, self.x:self.x + s]
+        self.bands = []
+        for rows, cols in ((slice(0, k), slice(0, s)), (slice(s - k, s), slice(0, s)),
+                           (slice(k, s - k), slice(0, k)), (slice(k, s - k), slice(s - k, s))):
+            band = region[rows, cols].astype(np.float32)
+            self.bands.append((rows, cols, band, np.ascontiguousarray(np.broadcast_to(ramp[rows, cols, None], band.shape))))
+
+    def __call__(self, crop_frame: np.ndarray) -> np.ndarray:
+        s, k = self.side, self.inner
+        if crop_frame.shape[0] == s:
+            patch = crop_frame
+        else:
+            patch = cv2.resize(crop_frame, (s, s), interpolation=cv2.INTER_AREA if crop_frame.shape[0] > s else cv2.INTER_LINEAR)
+        out = self.image.copy()
+        region = out[self.y:self.y + s, self.x:self.x + s]
+        region[k:s - k, k:s - k] = patch[k:s - k, k:s - k]
+        for rows, cols, band, ramp in self.bands:  # band + (patch - band) * ramp, truncated as astype(uint8) does
+            mix = patch[rows, cols].astype(np.float32)
+            np.subtract(mix, band, out=mix)
+            np.multiply(mix, ramp, out=mix)
+            np.add(band, mix, out=mix)
+            region[rows, cols] = mix
+        return out
 
 
 @functools.lru_cache(maxsize=4)

@@ -143,7 +143,10 @@ def composite_roi(out: np.ndarray, warped_rgba: np.ndarray, plate: np.ndarray, r
     x0, y0, x1, y1 = roi
     kernel = _kernel() if compiled else None
     if kernel is not None:
-        kernel(out[y0:y1, x0:x1], warped_rgba, plate[y0:y1, x0:x1])
+        frame = out if out.flags.c_contiguous else np.ascontiguousarray(out)
+        kernel(frame, np.ascontiguousarray(warped_rgba[: y1 - y0, : x1 - x0]), np.ascontiguousarray(plate), x0, y0)
+        if frame is not out:
+            out[y0:y1, x0:x1] = frame[y0:y1, x0:x1]
         return
     rgb = cv2.cvtColor(warped_rgba, cv2.COLOR_RGBA2RGB)
     inverse = cv2.bitwise_not(cv2.extractChannel(warped_rgba, 3))

@@ -27,20 +27,21 @@ def soften(warped, map_x, map_y, sharp, start, full):  # pragma: no cover - comp
     ``sharp`` boxes (x0, y0, x1, y1), take a 3x3 Gaussian blend of their neighbourhood."""
     h, w = map_x.shape
     jump = np.zeros((h, w), np.float32)
-    for y in range(h):  # each neighbour pair once: to the right and down, credited to both pixels
+    # Each neighbour pair once, credited to both pixels: across, then down, row by row without branches (a third
+    # less time than both in one branching loop; max is exact, so the same values).
+    for y in range(h):
+        row_x, row_y, row = map_x[y], map_y[y], jump[y]
+        for x in range(w - 1):
+            j = max(abs(row_x[x + 1] - row_x[x]), abs(row_y[x + 1] - row_y[x]))
+            row[x] = max(row[x], j)
+            row[x + 1] = max(row[x + 1], j)
+    for y in range(h - 1):
+        above_x, below_x, above_y, below_y = map_x[y], map_x[y + 1], map_y[y], map_y[y + 1]
+        above, below = jump[y], jump[y + 1]
         for x in range(w):
-            if x + 1 < w:
-                j = max(abs(map_x[y, x + 1] - map_x[y, x]), abs(map_y[y, x + 1] - map_y[y, x]))
-                if j > jump[y, x]:
-                    jump[y, x] = j
-                if j > jump[y, x + 1]:
-                    jump[y, x + 1] = j
-            if y + 1 < h:
-                j = max(abs(map_x[y + 1, x] - map_x[y, x]), abs(map_y[y + 1, x] - map_y[y, x]))
-                if j > jump[y, x]:
-                    jump[y, x] = j
-                if j > jump[y + 1, x]:
-                    jump[y + 1, x] = j
+            j = max(abs(below_x[x] - above_x[x]), abs(below_y[x] - above_y[x]))
+            above[x] = max(above[x], j)
+            below[x] = max(below[x], j)
     for b in range(sharp.shape[0]):
         for y in range(max(sharp[b, 1], 0), min(sharp[b, 3], h)):
             for x in range(max(sharp[b, 0], 0), min(sharp[b, 2], w)):

@@ -41,6 +41,8 @@ def load_kernels() -> bool:
 
     loaded = _kernel() is not None and composite_kernel() is not None
     if loaded:
+        import flap.engines.embedded.displacement_kernel  # noqa: F401  (the coarse warp's fade, every frame)
+        import flap.engines.embedded.silhouette_kernel  # noqa: F401  (the face's outline, every frame)
         import flap.engines.embedded.stretch_kernel  # noqa: F401  (the stretch limiter's, used from the first turn)
     return loaded
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from flap.engines.embedded.compositing import (background_plate, composite_roi, premultiply, refine_matte, still_frame,
                                                subject_alpha)
+from flap.engines.embedded.displacement import faded_displacement
 from flap.engines.embedded.edges import soften_edges
 from flap.engines.embedded.folds import FoldSoftening, build_fold_softening, soften_folds
 from flap.engines.embedded.glasses import frame_hold
@@ -263,7 +264,9 @@ class EmbeddedRenderer:
         scale = pose.scale * motion.scale.astype(np.float64)
         shift = motion.translation.astype(np.float64) * 100.0 * pose.scale  # metres -> cm -> pixels
         offset = pose.scale * (pose.rotation @ pivot) + pose.translation + shift[:, None, :]
-        cam = scale[:, None, None] * np.einsum("tij,tvj->tvi", r_dst, allp - pivot) + offset
+        # (rotations applied by matmul: einsum's generic loop took ten times as long for these (T, 3, 3) x (T, V, 3))
+        centred = allp - pivot
+        cam = scale[:, None, None] * np.matmul(centred, r_dst.transpose(0, 2, 1)) + offset
         # Hair and ears follow the head's outline for yaw (a round head's silhouette stays put when it turns) but
         # nod and tilt with it in 3D (the top of the head comes down with the forehead on a nod).
         relative = r_dst @ pose.rotation.T
@@ -271,14 +274,14 @@ class EmbeddedRenderer:
         no_yaw = euler_to_matrix(np.zeros(t), euler[:, 1], euler[:, 2]) @ pose.rotation
         centre_dst = scale[:, None] * np.einsum("tij,j->ti", r_dst, mesh.outline_centre - pivot) + offset[:, 0]
         centre_no_yaw = scale[:, None] * np.einsum("tij,j->ti", no_yaw, mesh.outline_centre - pivot) + offset[:, 0]
-        outline = scale[:, None, None] * np.einsum("tij,tvj->tvi", no_yaw, allp - pivot) + offset
+        outline = scale[:, None, None] * np.matmul(centred, no_yaw.transpose(0, 2, 1)) + offset
         outline[..., :2] += (centre_dst - centre_no_yaw)[:, None, :2]
         outline[..., 2] = cam[..., 2]
         share = mesh.share_3d[None, :, None]
         cam = share * cam + (1 - share) * outline
         w = mesh.rigidity[None, :, None]
         cam = w * cam + (1 - w) * state.source_camera[None]
-        unposed = pose.scale * np.einsum("ij,tvj->tvi", pose.rotation[:2], unstretched) + pose.translation[:2]
+        unposed = pose.scale * np.matmul(unstretched, pose.rotation[:2].T) + pose.translation[:2]
         unposed = w[..., :2] * unposed + (1 - w[..., :2]) * state.source_camera[None, :, :2]
         cam[..., :2] = limit_stretch(cam[..., :2], state.stretch, unposed)
         return self._attach_rings(state, cam)
@@ -317,17 +320,23 @@ class EmbeddedRenderer:
         return cam
 
     @staticmethod
-    def _silhouette(rim: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    def _silhouette(rim: np.ndarray, outer: np.ndarray, compiled: bool = True) -> np.ndarray:
         """(T, R, 2) the rim pushed out, along each rim vertex's direction, to the farthest outer-face vertex within
-        its angular sector: on a turn the far cheek, not the oval, is the face's outline."""
+        its angular sector: on a turn the far cheek, not the oval, is the face's outline.  ``compiled``: the search
+        in one Numba pass (flap.engines.embedded.silhouette_kernel, the same bits); False: numpy's statement."""
         rim_angle = np.arctan2(rim[..., 1], rim[..., 0])  # (T, R)
         angle = np.arctan2(outer[..., 1], outer[..., 0])  # (T, N)
         sector = 1.5 * np.pi / rim.shape[1]
-        near = np.abs(np.mod(angle[:, None, :] - rim_angle[:, :, None] + np.pi, 2 * np.pi) - np.pi) < sector
         length = np.linalg.norm(rim, axis=2)
         direction = rim / np.maximum(length, 1e-9)[..., None]
-        reach = np.einsum("trd,tnd->trn", direction, outer)
-        reach = np.where(near, reach, -np.inf).max(axis=2)
+        if compiled:
+            from flap.engines.embedded.silhouette_kernel import sector_reach
+
+            reach = sector_reach(np.ascontiguousarray(direction), np.ascontiguousarray(rim_angle),
+                                 np.ascontiguousarray(outer, dtype=np.float64), np.ascontiguousarray(angle), sector)
+        else:
+            near = np.abs(np.mod(angle[:, None, :] - rim_angle[:, :, None] + np.pi, 2 * np.pi) - np.pi) < sector
+            reach = np.where(near, np.einsum("trd,tnd->trn", direction, outer), -np.inf).max(axis=2)
         return direction * np.maximum(length, reach)[..., None]
 
     def _perceptual(self, relative: np.ndarray, gains: np.ndarray, photo_euler: np.ndarray) -> np.ndarray:
@@ -410,27 +419,19 @@ class EmbeddedRenderer:
         # as their folds are where they fade into the still background.
         # The coarse pass draws the hair and neck only: the face is drawn at full resolution on top of it.
         map_x, map_y, covered = rasterize_backward_map(dst[:, :2], camera[:, 2], state.mesh.src_xy, state.coarse_triangles, grid, cell)
-        ident_x, ident_y = state.identity_grid
-        # Sub-pixel displacements fade out continuously instead of at a threshold: where the body lets go of the
-        # head, a cell that flips between still and moved would shift a sharp edge for one frame (a pop).
-        dx, dy = map_x - ident_x, map_y - ident_y
-        magnitude = np.hypot(dx, dy)
-        moved = magnitude > 0.1
+        dx, dy, moved = faded_displacement(map_x, map_y, *state.identity_grid)  # (row0, row1, col0, col1) or None
         ids = state.detail_regions[0][0]
         face_xy = dst[ids, :2]
         if np.abs(face_xy - state.mesh.src_xy[ids]).max() > 0.1:  # the face moves (speech), even if the head does not
             lo = np.clip(np.floor(face_xy.min(axis=0) / cell).astype(int), 0, grid[1] - 1)
             hi = np.clip(np.ceil(face_xy.max(axis=0) / cell).astype(int), 0, grid[1] - 1)
-            moved[lo[1]:hi[1] + 1, lo[0]:hi[0] + 1] = True
-        if not moved.any():
+            face = (int(lo[1]), int(hi[1]), int(lo[0]), int(hi[0]))
+            moved = face if moved is None else (min(moved[0], face[0]), max(moved[1], face[1]),
+                                                min(moved[2], face[2]), max(moved[3], face[3]))
+        if moved is None:
             return None
-        keep = np.clip((magnitude - 0.1) / 0.5, 0.0, 1.0)
-        keep = keep * keep * (3.0 - 2.0 * keep)
-        dx, dy = dx * keep, dy * keep
-        rows = np.nonzero(moved.any(axis=1))[0]
-        cols = np.nonzero(moved.any(axis=0))[0]
-        gy0, gy1 = max(rows[0] - 2, 0), min(rows[-1] + 3, grid[0])
-        gx0, gx1 = max(cols[0] - 2, 0), min(cols[-1] + 3, grid[1])
+        gy0, gy1 = max(moved[0] - 2, 0), min(moved[1] + 3, grid[0])
+        gx0, gx1 = max(moved[2] - 2, 0), min(moved[3] + 3, grid[1])
         x0, y0 = gx0 * cell, gy0 * cell
         x1, y1 = min(gx1 * cell, size), min(gy1 * cell, size)
         # Upsample the displacement of the region (cell-aligned, so pixel centres line up with the grid) and add
