@@ -56,11 +56,15 @@ def _synthetic_pop(frames: list[np.ndarray], t: int) -> list[np.ndarray]:
     return frames
 
 
-# dahlgren_moustache is not here yet: the person matte takes in part of the patterned chair beside him (alpha
-# 0.2-0.35) and the outer rings shift it by 3-4 grey levels, beyond the head's reach (compositing's matte); and his
-# collar lies inside the strip between the chin and the first ring, so the jaw drags its top edge at every peak of
-# the jaw's opening (7 one-frame "pops" in 20 s, benchmarks/eval_appearance.py)
-@pytest.mark.parametrize("name", ["astronaut", "obama_speaking", "andersson_beard"])
+# dahlgren_moustache's pops are not checked yet: his collar lies inside the strip between the chin and the first
+# ring, so the jaw drags its top edge at every peak of the jaw's opening (7 one-frame "pops" in 20 s,
+# benchmarks/eval_appearance.py).  His background is: the person matte took in part of the patterned chair beside
+# him (alpha 0.2-0.4) and the outer rings shifted it by 3-4 grey levels beyond the head's reach (12 pixels at 384
+# px before compositing.anchor_to_head).
+POPS_NOT_CHECKED = {"dahlgren_moustache"}
+
+
+@pytest.mark.parametrize("name", ["astronaut", "obama_speaking", "andersson_beard", "dahlgren_moustache"])
 def test_no_one_frame_pops_and_the_background_stays_the_photos(renderer, states, speech_motion, name):
     state = states[name]
     frames = list(renderer.render_frames(state, speech_motion))
@@ -68,7 +72,7 @@ def test_no_one_frame_pops_and_the_background_stays_the_photos(renderer, states,
     shape = state.portrait.crop.shape[:2]
     masks = [face_region(p, shape) for p in posed]
     pops = find_pops(frames, masks)
-    assert pops.count == 0, f"{name}: one-frame pops at frames {pops.frames[:10]}"
+    assert name in POPS_NOT_CHECKED or pops.count == 0, f"{name}: one-frame pops at frames {pops.frames[:10]}"
     assert find_pops(_synthetic_pop(frames, 40), masks).frames == [40], "the detector sees a one-frame flash"
     reach = head_reach(state.portrait.landmarks[:, :2], shape)
     for p in posed[::10]:

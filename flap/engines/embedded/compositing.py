@@ -186,6 +186,16 @@ def refine_matte(person: np.ndarray, image: np.ndarray, radius: int = 4, eps: fl
     return np.clip(refined, 0.0, 1.0)
 
 
+def anchor_to_head(alpha: np.ndarray, moving: np.ndarray, lo: float = 0.2, hi: float = 0.5) -> np.ndarray:
+    """``alpha`` with its partial values dropped where the head barely moves (``moving``, the mesh's rigidity
+    image, below ``lo`` .. ``hi``); solid alpha (the body) is kept.  The segmenter's soft response to something
+    beside the person (a patterned chair at 0.2-0.4) would otherwise travel a little with the outer rings and shift
+    that background by a few grey levels far from the head; dropped, those pixels are the plate's, i.e. the photo's."""
+    near = np.clip((moving - lo) / (hi - lo), 0.0, 1.0)
+    solid = np.clip((alpha - 0.5) / 0.3, 0.0, 1.0)
+    return (alpha * np.maximum(near, solid)).astype(np.float32)
+
+
 def subject_alpha(person: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The person mask made solid over the face: segmentation leaves holes at glasses, beards and bright skin,
     through which the plate would show when the head moves."""

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from flap.engines.embedded.compositing import (background_plate, composite_roi, premultiply, refine_matte, still_frame,
+from flap.engines.embedded.compositing import (anchor_to_head, background_plate, composite_roi, premultiply, refine_matte, still_frame,
                                                subject_alpha)
 from flap.engines.embedded.displacement import faded_displacement
 from flap.engines.embedded.edges import soften_edges
@@ -111,8 +111,9 @@ class EmbeddedRenderer:
         above_chin = head_y > mesh.head_points[G.CHIN, 1] - 0.5 * rig.unit
         alpha = subject_alpha(refine_matte(portrait.person_mask, portrait.crop), portrait.landmarks)
         plate, filled = background_plate(portrait.crop, alpha, moving * above_chin)
-        # The head carries whatever the plate replaced (strands the mask missed), so the still head is the photo.
-        alpha = np.maximum(alpha, filled)
+        # The head carries whatever the plate replaced (strands the mask missed), so the still head is the photo;
+        # soft alpha where the head barely moves stays behind with the photo.
+        alpha = np.maximum(anchor_to_head(alpha, moving), filled)
         source_jaw = rig.source_jaw
         pose = portrait.pose
         source_camera = pose.to_camera(mesh.head_points)
