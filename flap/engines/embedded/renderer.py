@@ -284,7 +284,10 @@ class EmbeddedRenderer:
         cam = w * cam + (1 - w) * state.source_camera[None]
         unposed = pose.scale * np.matmul(unstretched, pose.rotation[:2].T) + pose.translation[:2]
         unposed = w[..., :2] * unposed + (1 - w[..., :2]) * state.source_camera[None, :, :2]
-        cam[..., :2] = limit_stretch(cam[..., :2], state.stretch, unposed)
+        # The limiter's areas are signed as in the photo (image axes, y down): in camera axes (y up) every area
+        # has the other sign, and the area caps never acted (Dahlgren's unfolded cheek at 4-80x its area).
+        down = np.array([1.0, -1.0])
+        cam[..., :2] = limit_stretch(cam[..., :2] * down, state.stretch, unposed * down) * down
         return self._attach_rings(state, cam)
 
     @staticmethod
