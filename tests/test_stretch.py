@@ -77,3 +77,20 @@ def test_the_compiled_silhouette_search_equals_numpys(state):
     assert np.array_equal(compiled, reference)
     pushed = np.linalg.norm(compiled, axis=2) > np.linalg.norm(rim, axis=2) + 1.0
     assert 0.05 < pushed.mean() < 0.95, "some of the rim is pushed out by the cheeks, not all of it"
+
+
+@pytest.mark.parametrize("yaw", [-30, 30])
+def test_a_turn_keeps_the_face_triangles_near_their_area_caps(state, yaw):
+    """The renderer works in camera axes (y up), the limiter's areas are signed as in the photo (y down): while they
+    disagreed the area caps never acted and a turn grew rim triangles of the face to 22x their area in the photo
+    (Dahlgren at yaw -30: 31x, 3.5 % of his head smeared).  Now the worst is 5.6x (a few small triangles where the
+    edge and area caps meet)."""
+    from flap.face import landmark_groups as G
+    from flap.face.geometry import image_to_camera
+
+    motion = apply_controls(MotionSequence.neutral(1), MotionControls(motion_scale=0, yaw=yaw))
+    xy = image_to_camera(EmbeddedRenderer().vertex_positions(state, motion))[..., :2]
+    limit = state.stretch
+    face = np.all(limit.triangles < G.NUM_LANDMARKS, axis=1)  # the rings are moved after the limiter (_attach_rings)
+    ratio = (_areas(xy, limit.triangles)[0] / limit.rest_area)[face]
+    assert ratio.max() < 3 * limit.config.max_area, f"a face triangle grew to {ratio.max():.1f}x its area in the photo"
