@@ -101,9 +101,10 @@ def test_shoulders_stay_put_while_the_head_moves(renderer, states):
 @pytest.mark.parametrize("controls", [dict(yaw=30), dict(yaw=-30), dict(pitch=25), dict(pitch=-25), dict(roll=25),
                                       dict(roll=-25), dict(mouth=2.0), dict(expression=2.0)])
 def test_no_tears_or_new_seams_at_the_slider_extremes(renderer, states, controls):
-    # dahlgren_moustache's photo is already turned (yaw 19): at yaw -30 3.2 % of his head was smeared while the
-    # stretch limiter's area caps did not act (test_stretch), 2.0 % since
-    for name in ("astronaut", "obama_smiling", "biden", "grace", "andersson_beard", "dahlgren_moustache"):
+    # obama_speaking and dahlgren_moustache are photos already turned about 20 degrees: turned 30 degrees back,
+    # 3.9 % and 3.2 % of their heads were smeared while the stretch limiter's area caps did not act (test_stretch),
+    # 2.0 % since
+    for name in ("astronaut", "obama_smiling", "obama_speaking", "biden", "grace", "andersson_beard", "dahlgren_moustache"):
         state = states[name]
         motion = MotionSequence.neutral(1).replace(jaw=np.array([[0.2, 0.0, 0.0]]))
         motion = apply_controls(motion, MotionControls(motion_scale=0, **controls))
