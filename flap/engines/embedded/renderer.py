@@ -249,9 +249,12 @@ class EmbeddedRenderer:
         if expression_offsets is not None:
             pts = pts + expression_offsets[:, : mesh.num_landmarks] * rig.unit
         jaw = motion.jaw[:, 0].astype(np.float64)
-        # the copies below the chin: the jaw at most as open as the photo's (an opening chin covers the collar)
+        # the copies below the chin: as high as the chin with the jaw at most as open as the photo's (an opening
+        # chin comes down over the collar), as deep as the chin itself (the jaw also swings the chin back, which a
+        # turn would show as a sideways shift of the copies against the chin and the rings: a fold)
         copies = rig.pose_jaw(pts[:, mesh.copied], np.minimum(jaw, state.source_jaw), mesh.copied)
         pts = rig.pose_jaw(pts, jaw)
+        copies[..., ::2] = pts[:, mesh.copied, ::2]
         rings = mesh.head_points[mesh.num_landmarks: mesh.copy_ids[0] if len(mesh.copied) else None]
         allp = np.concatenate([pts, np.broadcast_to(rings, (t,) + rings.shape), copies], axis=1)
 
