@@ -44,6 +44,19 @@ def head_reach(landmarks_xy: np.ndarray, shape: tuple[int, int], factors: tuple[
     return mask > 0
 
 
+def below_chin(landmarks_xy: np.ndarray, shape: tuple[int, int], margin: float = 0.05, depth: float = 0.5,
+               half_width: float = 0.7) -> np.ndarray:
+    """(H, W) bool: the neck, collar and shoulders right below the chin (``depth`` face widths down, ``half_width``
+    either side of the face centre), ``margin`` of the face width away from the face oval: what a chin that comes
+    down covers but never drags."""
+    oval = landmarks_xy[list(G.face_oval_loop())]
+    width = float(np.ptp(oval[:, 0]))
+    chin_y = landmarks_xy[G.CHIN, 1]
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
+    box = (ys > chin_y) & (ys < chin_y + depth * width) & (np.abs(xs - oval[:, 0].mean()) < half_width * width)
+    return box & ~face_region(landmarks_xy, shape, margin)
+
+
 def posed_landmarks(renderer, state, motion) -> np.ndarray:
     """(T, 478, 2) where the embedded renderer puts the face landmarks in each frame (pixels)."""
     from flap.face.geometry import image_to_camera

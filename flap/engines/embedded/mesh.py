@@ -4,11 +4,15 @@ with the head and fade into the static background.
 Topology: MediaPipe's canonical triangles for the face (eye openings re-triangulated with the irises so gaze can
 move them) and quad strips between rings grown radially out of the face oval.  Each vertex has a rigidity in
 [0, 1]: how much of the head's motion it follows (1 on the head, 0 far away and down the neck).
+
+Below the face the first strip does not hang from the face oval itself but from copies of its lower vertices
+(after the rings in the vertex order), which the renderer poses with the head but with the jaw opened at most as
+far as the photo's: an opening jaw moves the chin down in front of the neck and collar, it does not drag them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -43,6 +47,24 @@ class RenderMesh:
     outline_centre: np.ndarray  # (3,) head-frame point the outline moves with
     cullable: np.ndarray  # (F,) bool: face skin, whose folds are hidden (not the eye openings, which lids squeeze)
     num_landmarks: int = G.NUM_LANDMARKS
+    num_rings: int = 0
+    # The lower face-oval landmarks that the first strip hangs from through copies (vertices after the rings,
+    # in this order; see copy_ids) instead of the landmarks themselves
+    copied: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def copy_ids(self) -> np.ndarray:
+        """Vertex ids of the copies of ``copied``."""
+        start = self.num_landmarks + self.num_rings * len(G.face_oval_loop())
+        return start + np.arange(len(self.copied))
+
+    def merged(self, ids: np.ndarray) -> np.ndarray:
+        """``ids`` with each copy replaced by the landmark it copies (the mesh as if it had no copies)."""
+        out = np.array(ids, copy=True)
+        start = self.num_landmarks + self.num_rings * len(G.face_oval_loop())
+        is_copy = out >= start
+        out[is_copy] = self.copied[out[is_copy] - start]
+        return out
 
 
 def _eye_triangles(src_xy: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...], iris: tuple[int, ...]) -> np.ndarray:
@@ -89,7 +111,14 @@ def build_mesh(landmarks_px: np.ndarray, pose: HeadPose, config: MeshConfig = Me
         factors.append(np.full(len(oval), f))
     n_land = len(landmarks_px)
     n_oval = len(oval)
-    ring_index = [oval] + [n_land + k * n_oval + np.arange(n_oval) for k in range(len(config.ring_factors))]
+    n_rings = len(config.ring_factors)
+    # The lower half of the oval (below its centre in the head frame: all that the jaw can move) hangs the first
+    # strip from copies, numbered after the rings.
+    lower = head[oval, 1] < head[oval, 1].mean()
+    copied = oval[lower]
+    first = oval.copy()
+    first[lower] = n_land + n_rings * n_oval + np.arange(len(copied))
+    ring_index = [first] + [n_land + k * n_oval + np.arange(n_oval) for k in range(n_rings)]
     strips = []
     for inner, outer in zip(ring_index[:-1], ring_index[1:]):
         a, b = inner, np.roll(inner, -1)
@@ -128,9 +157,14 @@ def build_mesh(landmarks_px: np.ndarray, pose: HeadPose, config: MeshConfig = Me
     for k in range(len(config.ring_factors)):
         shares += [config.ring_3d_share[k] if k < len(config.ring_3d_share) else 0.0] * n_oval
     outline_centre = np.array([head[oval, 0].mean(), head[oval, 1].mean(), config.silhouette_depth_cm * unit])
+    # the copies: where and what the landmarks they copy are, fully rigid and rotating in 3D like them
+    head_points = np.concatenate([head_points, head[copied]])
+    all_xy = np.concatenate([all_xy, src_xy[copied]])
+    rigidity = np.concatenate([rigidity, np.ones(len(copied))])
+    shares += [1.0] * len(copied)
     return RenderMesh(head_points=head_points, src_xy=all_xy, triangles=triangles, rigidity=rigidity,
                       share_3d=np.array(shares), outline_centre=outline_centre, cullable=cullable,
-                      num_landmarks=n_land)
+                      num_landmarks=n_land, num_rings=n_rings, copied=copied)
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:

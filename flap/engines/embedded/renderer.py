@@ -58,6 +58,8 @@ class EmbeddedRendererConfig:
     # a nod keeps the face's projected height down to this share of the photo's, and loses only this share of what
     # it would lose below that (foreshortening without shading reads as a squashed face)
     keep_face_height: tuple[float, float] = (0.92, 0.5)
+    # the copies that the strip below the chin hangs from lie this far (head cm) behind the chin's landmarks
+    chin_strip_behind_cm: float = 1.0
     mouth_interior: bool = True
     lash_line: bool = True
     mesh: MeshConfig = field(default_factory=MeshConfig)
@@ -199,8 +201,11 @@ class EmbeddedRenderer:
         # The face and the first two strips around it (temples, ears, the hair's edge): on a turn they are squeezed
         # against the silhouette, and at coarse resolution their squeezed texture breaks into 4-pixel blocks.
         detail_end = mesh.num_landmarks + 2 * len(G.face_oval_loop())
-        face = np.all(mesh.triangles < detail_end, axis=1)
-        return [(np.arange(detail_end), mesh.triangles[face], mesh.cullable[face])]
+        ids = np.concatenate([np.arange(detail_end), mesh.copy_ids])  # and the copies the first strip hangs from
+        inside = np.zeros(len(mesh.head_points), bool)
+        inside[ids] = True
+        face = np.all(inside[mesh.triangles], axis=1)
+        return [(ids, mesh.triangles[face], mesh.cullable[face])]
 
     def _identity_grid(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         cell = self.config.grid_cell
@@ -244,9 +249,15 @@ class EmbeddedRenderer:
         pts = pts + rig.iris_displacements(rotation_6d_to_matrix(motion.eyes.reshape(t, 2, 6)))
         if expression_offsets is not None:
             pts = pts + expression_offsets[:, : mesh.num_landmarks] * rig.unit
-        pts = rig.pose_jaw(pts, motion.jaw[:, 0].astype(np.float64))
-        rings = mesh.head_points[mesh.num_landmarks:]
-        allp = np.concatenate([pts, np.broadcast_to(rings, (t,) + rings.shape)], axis=1)
+        jaw = motion.jaw[:, 0].astype(np.float64)
+        # the copies below the chin: as high as the chin with the jaw at most as open as the photo's (an opening
+        # chin comes down over the collar), as deep as the chin itself (the jaw also swings the chin back, which a
+        # turn would show as a sideways shift of the copies against the chin and the rings: a fold)
+        copies = rig.pose_jaw(pts[:, mesh.copied], np.minimum(jaw, state.source_jaw), mesh.copied)
+        pts = rig.pose_jaw(pts, jaw)
+        copies[..., ::2] = pts[:, mesh.copied, ::2]
+        rings = mesh.head_points[mesh.num_landmarks: mesh.copy_ids[0] if len(mesh.copied) else None]
+        allp = np.concatenate([pts, np.broadcast_to(rings, (t,) + rings.shape), copies], axis=1)
 
         pose = state.portrait.pose
         motion_rot = axis_angle_to_matrix(motion.global_rotation.astype(np.float64))
@@ -287,7 +298,15 @@ class EmbeddedRenderer:
         # The limiter's areas are signed as in the photo (image axes, y down): in camera axes (y up) every area
         # has the other sign, and the area caps never acted (Dahlgren's unfolded cheek at 4-80x its area).
         down = np.array([1.0, -1.0])
-        cam[..., :2] = limit_stretch(cam[..., :2] * down, state.stretch, unposed * down) * down
+        limited = limit_stretch(cam[..., :2] * down, state.stretch, unposed * down) * down
+        if len(mesh.copied):
+            # the copies keep their offset from the landmarks they copy (the limiter moves only the landmarks), and
+            # lie behind them, so that the chin wins the z-buffer where it comes down over the strip
+            copy_ids = mesh.copy_ids
+            limited[:, copy_ids] = limited[:, mesh.copied] + (cam[:, copy_ids, :2] - cam[:, mesh.copied, :2])
+            behind = self.config.chin_strip_behind_cm * rig.unit * pose.scale
+            cam[:, copy_ids, 2] = np.minimum(cam[:, copy_ids, 2], cam[:, mesh.copied, 2]) - behind
+        cam[..., :2] = limited
         return self._attach_rings(state, cam)
 
     @staticmethod
@@ -300,10 +319,13 @@ class EmbeddedRenderer:
         mesh = state.mesh
         oval = np.array(G.face_oval_loop())
         n_oval = len(oval)
-        n_rings = (len(mesh.head_points) - mesh.num_landmarks) // n_oval
+        n_rings = mesh.num_rings
         xy = cam[..., :2]
         centre = xy[:, oval].mean(axis=1, keepdims=True)  # (T, 1, 2)
         inner = EmbeddedRenderer._silhouette(xy[:, oval] - centre, xy[:, state.outer_face] - centre)
+        if len(mesh.copied):  # below the chin the first strip hangs from the copies: the jaw's opening does not push it
+            lower = np.isin(oval, mesh.copied)
+            inner[:, lower] += xy[:, mesh.copy_ids] - xy[:, mesh.copied]
         src = mesh.src_xy
         src_centre = src[oval].mean(axis=0)
         src_inner = np.linalg.norm(src[oval] - src_centre, axis=1)

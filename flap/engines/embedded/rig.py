@@ -184,17 +184,20 @@ class FaceRig:
         fix[:, 1] = along * spread
         return fix
 
-    def pose_jaw(self, points: np.ndarray, angles: np.ndarray) -> np.ndarray:
-        """The jaw at absolute opening ``angles`` (T,) radians (0: lips together), from the photo's own opening."""
+    def pose_jaw(self, points: np.ndarray, angles: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
+        """The jaw at absolute opening ``angles`` (T,) radians (0: lips together), from the photo's own opening.
+        ``ids``: the landmarks that ``points`` are (default: all of them)."""
         relative = angles - self.source_jaw
-        out = self.jaw_rotate(points, relative)
+        out = self.jaw_rotate(points, relative, ids)
         if self.source_jaw > 0.0:
             closing = np.clip(-relative / self.source_jaw, 0.0, 1.0)
-            out = out + closing[:, None, None] * self.closing_fix[None]
+            fix = self.closing_fix if ids is None else self.closing_fix[ids]
+            out = out + closing[:, None, None] * fix[None]
         return out
 
-    def jaw_rotate(self, points: np.ndarray, angles: np.ndarray) -> np.ndarray:
-        """Rotate jaw-weighted vertices about the jaw axis by ``angles`` (T,) radians (+ opens). points: (T?, V, 3)."""
+    def jaw_rotate(self, points: np.ndarray, angles: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
+        """Rotate jaw-weighted vertices about the jaw axis by ``angles`` (T,) radians (+ opens). points: (T?, V, 3);
+        ``ids``: the landmarks that they are (default: all of them)."""
         pivot = np.array(self.config.jaw_pivot) * self.unit
         pts = np.broadcast_to(points, (len(angles),) + points.shape[-2:])
         rel = pts - pivot
@@ -202,7 +205,8 @@ class FaceRig:
         y = rel[..., 1] * c - rel[..., 2] * s
         z = rel[..., 1] * s + rel[..., 2] * c
         rotated = np.stack([rel[..., 0], y, z], axis=-1) + pivot
-        return pts + self.jaw_weights[None, :, None] * (rotated - pts)
+        weights = self.jaw_weights if ids is None else self.jaw_weights[ids]
+        return pts + weights[None, :, None] * (rotated - pts)
 
     # ------------------------------------------------------------------ named controls
     def _control_basis(self) -> np.ndarray:

@@ -43,7 +43,9 @@ class StretchLimit:
 
 
 def build_stretch_limit(mesh: RenderMesh, config: StretchConfig = StretchConfig()) -> StretchLimit:
-    tri = mesh.triangles
+    # on the mesh as if it had no copies of the chin's landmarks: the renderer moves the copies with the
+    # landmarks they copy, after the limiter
+    tri = mesh.merged(mesh.triangles)
     pairs = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
     edges = np.unique(np.sort(pairs, axis=1), axis=0)
     mobility = _mobility(mesh, config)
