@@ -247,3 +247,32 @@ def seam_ripple(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6) 
     sigma = max(2.0, 0.08 * axes.half * 2)
     smooth = cv2.GaussianBlur(line[None].astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)[0]
     return float((line - smooth).std() / max(float(line.mean()), 1.0))
+
+
+def edge_staircase(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.7) -> float:
+    """How stair-stepped the outline of an open mouth is (pixels): along each inner lip (|u| < ``span``, four
+    samples a pixel), where the edge lies across it (the centroid of the luminance gradient within 2.5 px of the
+    contour, bilinear samples a quarter pixel apart), minus that edge's own smooth course (a blur over 2 px along
+    the mouth); the RMS of what is left, the larger of the two lips.  A hard (0/1 coverage) edge jumps a whole
+    pixel at each step, about 0.15-0.3; an anti-aliased one follows its curve, under 0.1."""
+    axes = _Axes.of(landmarks_xy)
+    n = max(16, int(round(4 * 2 * span * axes.half)))
+    at = np.linspace(-span, span, n)
+    _, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    luma = _luma(frame)
+    d = np.arange(-2.5, 2.51, 0.25)[:, None]
+    worst = 0.0
+    for contour in (top_in, bottom_in):
+        prof = axes.sample(luma, np.broadcast_to(at, (len(d), n)), contour[None] + d)
+        grad = np.abs(np.diff(prof, axis=0)) ** 2
+        centre = 0.5 * (d[1:] + d[:-1])
+        weight = grad.sum(axis=0)
+        ok = weight > 1.0
+        edge = contour + (grad * centre).sum(axis=0) / np.maximum(weight, 1e-6)
+        sigma = 2.0 * 4  # 2 px along the mouth, in samples
+        smooth = cv2.GaussianBlur(edge[None].astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)[0]
+        trim = int(2 * sigma)
+        res = (edge - smooth)[trim:-trim][ok[trim:-trim]]
+        if len(res) > 8:
+            worst = max(worst, float(np.sqrt(np.mean(res ** 2))))
+    return worst

@@ -308,6 +308,21 @@ def smooth_contour(points: np.ndarray, per_segment: int = 3) -> np.ndarray:
     return np.concatenate([curve.transpose(1, 0, 2).reshape(-1, 2), points[-1:]])
 
 
+def _coverage(mf: "_MouthFrame", samples: np.ndarray, top: np.ndarray, bottom: np.ndarray, x0: int, y0: int, x1: int,
+              y1: int) -> np.ndarray:
+    """How much of each pixel of the box lies inside the opening (0..1): its distance to the nearer inner lip
+    (perpendicular, from the contour's slope) or corner, as a ramp one pixel wide centred on the contour, so
+    the outline has sub-pixel coverage (no stair-steps) and is no softer than a pixel."""
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    un, v = mf.local(np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64))
+    step = (samples[1] - samples[0]) * mf.half
+    slope_top, slope_bottom = np.gradient(top, step), np.gradient(bottom, step)
+    d_top = (v - np.interp(un, samples, top)) / np.sqrt(1.0 + np.interp(un, samples, slope_top) ** 2)
+    d_bottom = (np.interp(un, samples, bottom) - v) / np.sqrt(1.0 + np.interp(un, samples, slope_bottom) ** 2)
+    d = np.minimum(np.minimum(d_top, d_bottom), (1.0 - np.abs(un)) * mf.half)
+    return np.clip(d + 0.5, 0.0, 1.0).reshape(y1 - y0, x1 - x0).astype(np.float32)
+
+
 def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndarray, style: MouthStyle,
                 strength: float = 1.0, source: SourceMouth | None = None) -> None:
     """Paint the interior between the inner lip contours (corner to corner, (11, 2) each) into ``frame`` in place:
@@ -333,11 +348,10 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return
-    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-    shift = 4
-    cv2.fillPoly(mask, [np.round((polygon - [x0, y0]) * (1 << shift)).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=shift)
     soft = max(0.8, 0.012 * width)  # lip edges as soft as the photo's
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.8 * soft) * fade
+    samples = np.linspace(-1.0, 1.0, 41)
+    top_at, bottom_at = mf.profile(upper_s, samples), mf.profile(lower_s, samples)
+    alpha = _coverage(mf, samples, top_at, bottom_at, x0, y0, x1, y1) * fade
 
     # Only the pixels the interior shows through (the bounding box's corners are lips and skin).
     roi = frame[y0:y1, x0:x1].astype(np.float32)
@@ -346,9 +360,8 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     if len(ys) == 0:
         return
     un, v = mf.local(np.stack([xs + x0, ys + y0], axis=1).astype(np.float64))
-    samples = np.linspace(-1.0, 1.0, 41)
-    top = np.interp(un, samples, mf.profile(upper_s, samples))
-    bottom = np.interp(un, samples, mf.profile(lower_s, samples))
+    top = np.interp(un, samples, top_at)
+    bottom = np.interp(un, samples, bottom_at)
     gap = np.maximum(bottom - top, 1e-3)
     geometry = _Interior(un, v - top, bottom - v, gap, width, opening, soft)
     own = _source_interior(source, geometry) if source is not None else None
