@@ -23,6 +23,41 @@ class MouthStyle:
     teeth: np.ndarray
     tongue: np.ndarray
     inner_lip: np.ndarray  # the wet inner side of the lips, seen just inside the opening
+    lips_hidden: float = 0.0  # 0..1: a moustache or beard covers the lips (no lip to paint: hair over the opening)
+
+
+def lips_hidden(crop: np.ndarray, landmarks: np.ndarray) -> float:
+    """How surely the photo shows no lips (0..1): a moustache or beard hides them.  Visible lips have an upper
+    border, an edge along the mouth, so just above the upper lip the luminance changes across the mouth far more
+    than along it (gradient energy ratio 2.9-5 on the test faces); hair hanging over the lips is textured every
+    way (1.7-2.1).  A colour photo whose lips are redder than its cheeks shows them whatever the texture."""
+    pts = landmarks[:, :2].astype(np.float64)
+    upper_out = pts[list(G.UPPER_OUTER_LIP)]
+    axis = pts[G.UPPER_INNER_LIP[-1]] - pts[G.UPPER_INNER_LIP[0]]
+    width = float(np.linalg.norm(upper_out[-1] - upper_out[0]))
+    if width < 8 or np.linalg.norm(axis) < 4:
+        return 0.0
+    e_u = axis / np.linalg.norm(axis)
+    e_v = np.array([-e_u[1], e_u[0]])
+    lips = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(np.concatenate([upper_out, pts[list(G.LOWER_OUTER_LIP)][::-1]])).astype(np.int32)], 1)
+    above = np.zeros_like(lips)
+    cv2.fillPoly(above, [np.round(np.concatenate([upper_out - 0.25 * width * e_v, upper_out[::-1]])).astype(np.int32)], 1)
+    above = (above > 0) & (lips == 0)
+    if above.sum() < 20:
+        return 0.0
+    colour = crop.astype(np.float32)
+    luma = cv2.GaussianBlur(colour @ np.array([0.299, 0.587, 0.114], np.float32), (0, 0), 0.7 * width / 50)
+    gx, gy = cv2.Sobel(luma, cv2.CV_32F, 1, 0), cv2.Sobel(luma, cv2.CV_32F, 0, 1)
+    g_u, g_v = gx * e_u[0] + gy * e_u[1], gx * e_v[0] + gy * e_v[1]
+    ratio = float((g_v[above] ** 2).mean() / max(float((g_u[above] ** 2).mean()), 1e-6))
+    hidden = float(np.clip((3.0 - ratio) / 0.7, 0.0, 1.0))
+    if hidden > 0 and _monochrome_tint(crop, pts[list(G.face_oval_loop())]) is None:
+        redness = lambda c: float((c[0] - c[1]) / max(float(c.sum()), 1.0) * 3)  # noqa: E731
+        cheeks = _sample(crop, pts[[50, 280, 101, 330, 205, 425]])
+        lip = np.median(colour[lips > 0], axis=0)
+        hidden *= float(np.clip(1.0 - (redness(lip) - redness(cheeks)) / 0.05, 0.0, 1.0))
+    return hidden
 
 
 def _monochrome_tint(crop: np.ndarray, points: np.ndarray) -> np.ndarray | None:
@@ -71,7 +106,7 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     tint = _monochrome_tint(crop, pts[list(G.face_oval_loop())])
     if tint is not None:
         colours = [np.clip(tint * float(c @ np.array([0.299, 0.587, 0.114])), 0, 255) for c in colours]
-    return MouthStyle(*colours)
+    return MouthStyle(*colours, lips_hidden=lips_hidden(crop, landmarks))
 
 
 @dataclass(frozen=True)
@@ -366,11 +401,49 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     geometry = _Interior(un, v - top, bottom - v, gap, width, opening, soft)
     own = _source_interior(source, geometry) if source is not None else None
     colour = _interior(style, geometry, own)
+    if style.lips_hidden > 0:
+        _hair_over(colour, frame, mf, geometry, top, bottom, style.lips_hidden)
     full = roi.reshape(-1, 3).copy()
     full[shown] = colour
     painted = cv2.GaussianBlur(full.reshape(roi.shape), (0, 0), 0.45 * soft)
     a = alpha[:, :, None]
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + painted * a, 0, 255).astype(np.uint8)
+
+
+def _strands(seed: int, sigma: float, n: int = 96) -> np.ndarray:
+    """Fixed noise along the mouth (u, -1..1 over ``n`` samples), unit deviation: hair strands' lengths and tones
+    in the mouth's own coordinates, so they move with it and never shimmer."""
+    noise = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal((1, n)), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)[0]
+    return (noise - noise.mean()) / noise.std()
+
+
+_STRAND_AT = np.linspace(-1.0, 1.0, 96)
+_STRANDS_COARSE, _STRANDS_FINE, _BEARD_COARSE = _strands(11, 4.0), _strands(12, 1.5), _strands(13, 4.0)
+
+
+def _hair_over(colour: np.ndarray, frame: np.ndarray, mf: "_MouthFrame", g: "_Interior", top: np.ndarray,
+               bottom: np.ndarray, hidden: float) -> None:
+    """A moustache hanging over the opening and a beard rising over its lower edge, in place on ``colour``
+    (the painted interior): the hair just outside each lip (from the warped frame) continues into the opening in
+    strands of uneven length, darker toward their tips (in the opening's shadow), their ends soft; the moustache
+    covers more the wider the mouth opens, so the dark gap stays within a face's proportions (at most about
+    0.35 of the width) with a hint of the teeth under the fringe."""
+    width = g.width
+    excess = np.maximum(g.gap - 0.35 * width, 0.0)
+    coarse, fine = np.interp(g.u, _STRAND_AT, _STRANDS_COARSE), np.interp(g.u, _STRAND_AT, _STRANDS_FINE)
+    s, b = g.below_top, g.above_bottom
+    corner = 1.0 + 0.8 * _smooth01((np.abs(g.u) - 0.5) / 0.5)  # the moustache hangs over the corners too
+    reach = (0.09 * width + 0.6 * excess) * (0.8 + 0.15 * coarse + 0.07 * fine) * corner
+    reach_low = (0.04 * width + 0.45 * excess) * (0.8 + 0.25 * np.interp(g.u, _STRAND_AT, _BEARD_COARSE))
+    cover = hidden * (1.0 - _smooth01((s - 0.7 * reach) / np.maximum(0.6 * reach, 1.0)))
+    cover_low = hidden * (1.0 - _smooth01((b - 0.6 * reach_low) / np.maximum(0.8 * reach_low, 1.0)))
+    off = 1.0 + 0.03 * width
+    hair = mf.sample(frame, g.u, top - off - 0.3 * s).reshape(-1, 3)
+    hair *= ((1.0 - 0.55 * _smooth01(s / np.maximum(reach, 1.0))) * (1.0 + 0.06 * fine))[:, None]
+    beard = mf.sample(frame, g.u, bottom + off + 0.3 * b).reshape(-1, 3)
+    beard *= (1.0 - 0.45 * _smooth01(b / np.maximum(reach_low, 1.0)))[:, None]
+    colour += (beard - colour) * cover_low[:, None]
+    colour += (hair - colour) * cover[:, None]
 
 
 @dataclass(frozen=True)
@@ -401,7 +474,7 @@ def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, ...] | Non
     if own is None:
         _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, g.below_top, g.above_bottom, g.gap, True, False, g.width,
                          g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, np.zeros((n, 3)),
-                         np.zeros(n), out)
+                         np.zeros(n), 1.0 - style.lips_hidden, out)
         return out
     # Beyond the photo's own teeth (the middle of a mouth opened wider than the photo's): a cavity and a tongue
     # behind its lower teeth, no second set of teeth.
@@ -409,7 +482,8 @@ def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, ...] | Non
     s, b = np.maximum(g.below_top - reach_top, 0.0), np.maximum(g.above_bottom - reach_bottom, 0.0)
     _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, s, b, np.maximum(g.gap - reach_top - reach_bottom, 1e-3),
                      False, behind, g.width,
-                     g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, colours, weight, out)
+                     g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, colours, weight,
+                     1.0 - style.lips_hidden, out)
     return out
 
 
@@ -487,7 +561,7 @@ def _tooth_index(a: float, span: float) -> int:
 
 @_njit(None)
 def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, width, opening, soft, cavity, tongue, teeth,
-                     inner_lip, own, own_weight, out):
+                     inner_lip, own, own_weight, lip_shown, out):
     rel_open = opening / width
     thick = max(1.0, 0.022 * width)
     light = 0.62 + 0.38 * _s01(rel_open / 0.2)
@@ -510,7 +584,7 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
         shade_lip = (1.0 - _s01(near / band)) ** 2
         if own_weight[i] >= 0.999:  # the photo's own interior: nothing to synthesize under it (its own inner lips,
             # but toward the corners its dark tapers into them too)
-            lip = max(lip, shade_lip * _s01((a - 0.6) / 0.3) * 0.85)
+            lip = max(lip, shade_lip * _s01((a - 0.6) / 0.3) * 0.85) * lip_shown
             for c in range(3):
                 out[i, c] = own[i, c] + (inner_lip[c] - own[i, c]) * lip
             continue
@@ -581,7 +655,7 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
         c1 += (own[i, 1] - c1) * w
         c2 += (own[i, 2] - c2) * w
         # (over the upper teeth only the lip's own thin edge: they sit right under it)
-        lip = max(lip, shade_lip * (1.0 - upper_teeth) * (1.0 - w) * 0.85)
+        lip = max(lip, shade_lip * (1.0 - upper_teeth) * (1.0 - w) * 0.85) * lip_shown
         out[i, 0] = c0 + (inner_lip[0] - c0) * lip
         out[i, 1] = c1 + (inner_lip[1] - c1) * lip
         out[i, 2] = c2 + (inner_lip[2] - c2) * lip
