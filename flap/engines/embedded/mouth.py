@@ -344,10 +344,11 @@ def smooth_contour(points: np.ndarray, per_segment: int = 3) -> np.ndarray:
 
 
 def _coverage(mf: "_MouthFrame", samples: np.ndarray, top: np.ndarray, bottom: np.ndarray, x0: int, y0: int, x1: int,
-              y1: int) -> np.ndarray:
+              y1: int, grow: float = 0.0) -> np.ndarray:
     """How much of each pixel of the box lies inside the opening (0..1): its distance to the nearer inner lip
     (perpendicular, from the contour's slope) or corner, as a ramp one pixel wide centred on the contour, so
-    the outline has sub-pixel coverage (no stair-steps) and is no softer than a pixel."""
+    the outline has sub-pixel coverage (no stair-steps) and is no softer than a pixel; ``grow``: pixels beyond
+    the contours the ramp starts at (hair painted over the lips' edge, fading into the frame's own hair)."""
     ys, xs = np.mgrid[y0:y1, x0:x1]
     un, v = mf.local(np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64))
     step = (samples[1] - samples[0]) * mf.half
@@ -355,7 +356,7 @@ def _coverage(mf: "_MouthFrame", samples: np.ndarray, top: np.ndarray, bottom: n
     d_top = (v - np.interp(un, samples, top)) / np.sqrt(1.0 + np.interp(un, samples, slope_top) ** 2)
     d_bottom = (np.interp(un, samples, bottom) - v) / np.sqrt(1.0 + np.interp(un, samples, slope_bottom) ** 2)
     d = np.minimum(np.minimum(d_top, d_bottom), (1.0 - np.abs(un)) * mf.half)
-    return np.clip(d + 0.5, 0.0, 1.0).reshape(y1 - y0, x1 - x0).astype(np.float32)
+    return np.clip((d + 0.5 + grow) / (1.0 + grow), 0.0, 1.0).reshape(y1 - y0, x1 - x0).astype(np.float32)
 
 
 def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndarray, style: MouthStyle,
@@ -377,16 +378,20 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
         return
     fade = strength * float(np.clip((opening - 0.25) / 1.5, 0.0, 1.0))  # a parting mouth fades in, never pops
     polygon = np.concatenate([upper_s, lower_s[1:-1][::-1]])
+    # (where hair hides the lips, its strands are painted from a little outside the contours: the warp's lips there
+    # are the photo's shadowed mouth line, stretched)
+    grow = style.lips_hidden * (1.0 + 0.03 * width)
     h, w = frame.shape[:2]
-    x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - 3
-    x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + 4
+    margin = 3 + int(np.ceil(grow))
+    x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - margin
+    x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + margin + 1
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return
     soft = max(0.8, 0.012 * width)  # lip edges as soft as the photo's
     samples = np.linspace(-1.0, 1.0, 41)
     top_at, bottom_at = mf.profile(upper_s, samples), mf.profile(lower_s, samples)
-    alpha = _coverage(mf, samples, top_at, bottom_at, x0, y0, x1, y1) * fade
+    alpha = _coverage(mf, samples, top_at, bottom_at, x0, y0, x1, y1, grow) * fade
 
     # Only the pixels the interior shows through (the bounding box's corners are lips and skin).
     roi = frame[y0:y1, x0:x1].astype(np.float32)
@@ -418,7 +423,7 @@ def _strands(seed: int, sigma: float, n: int = 96) -> np.ndarray:
 
 
 _STRAND_AT = np.linspace(-1.0, 1.0, 96)
-_STRANDS_COARSE, _STRANDS_FINE, _BEARD_COARSE = _strands(11, 4.0), _strands(12, 1.5), _strands(13, 4.0)
+_STRANDS_COARSE, _STRANDS_FINE, _BEARD_COARSE = _strands(11, 7.0), _strands(12, 2.5), _strands(13, 7.0)
 
 
 def _hair_over(colour: np.ndarray, frame: np.ndarray, mf: "_MouthFrame", g: "_Interior", top: np.ndarray,
@@ -432,16 +437,23 @@ def _hair_over(colour: np.ndarray, frame: np.ndarray, mf: "_MouthFrame", g: "_In
     excess = np.maximum(g.gap - 0.35 * width, 0.0)
     coarse, fine = np.interp(g.u, _STRAND_AT, _STRANDS_COARSE), np.interp(g.u, _STRAND_AT, _STRANDS_FINE)
     s, b = g.below_top, g.above_bottom
-    corner = 1.0 + 0.8 * _smooth01((np.abs(g.u) - 0.5) / 0.5)  # the moustache hangs over the corners too
-    reach = (0.09 * width + 0.6 * excess) * (0.8 + 0.15 * coarse + 0.07 * fine) * corner
-    reach_low = (0.04 * width + 0.45 * excess) * (0.8 + 0.25 * np.interp(g.u, _STRAND_AT, _BEARD_COARSE))
-    cover = hidden * (1.0 - _smooth01((s - 0.7 * reach) / np.maximum(0.6 * reach, 1.0)))
-    cover_low = hidden * (1.0 - _smooth01((b - 0.6 * reach_low) / np.maximum(0.8 * reach_low, 1.0)))
-    off = 1.0 + 0.03 * width
-    hair = mf.sample(frame, g.u, top - off - 0.3 * s).reshape(-1, 3)
-    hair *= ((1.0 - 0.55 * _smooth01(s / np.maximum(reach, 1.0))) * (1.0 + 0.06 * fine))[:, None]
-    beard = mf.sample(frame, g.u, bottom + off + 0.3 * b).reshape(-1, 3)
-    beard *= (1.0 - 0.45 * _smooth01(b / np.maximum(reach_low, 1.0)))[:, None]
+    corner = _smooth01((np.abs(g.u) - 0.45) / 0.55)  # the hair hangs over the corners too
+    reach = (0.09 * width + 0.6 * excess) * (0.9 + 0.1 * coarse + 0.03 * fine) * (1.0 + 1.2 * corner)
+    reach_low = (0.04 * width + 0.45 * excess) * (0.85 + 0.2 * np.interp(g.u, _STRAND_AT, _BEARD_COARSE)) * (1.0 + 1.5 * corner)
+    cover = hidden * (1.0 - _smooth01((s - 0.6 * reach) / np.maximum(0.8 * reach, 1.5)))
+    cover_low = hidden * (1.0 - _smooth01((b - 0.5 * reach_low) / np.maximum(1.0 * reach_low, 1.5)))
+    # The hair just outside each lip, mirrored into the opening (its own strands continue, not stretched).
+    off = 2.0 + 0.05 * width  # beyond the photo's dark mouth line
+    grow = 1.0 + 0.03 * width  # painted beyond the contours (paint_mouth's): there the frame's own pixel at its edge
+
+    def source(d: np.ndarray) -> np.ndarray:  # how far out to sample, d (pixels) in from a contour
+        d = np.maximum(d, -grow)
+        return np.where(d >= 0, off + d, off * (1.0 + d / grow) - d)
+
+    hair = mf.sample(frame, g.u, top - source(s)).reshape(-1, 3)
+    hair *= (1.0 - 0.5 * _smooth01(s / np.maximum(1.2 * reach, 1.0)))[:, None]
+    beard = mf.sample(frame, g.u, bottom + source(b)).reshape(-1, 3)
+    beard *= (1.0 - 0.4 * _smooth01(b / np.maximum(1.2 * reach_low, 1.0)))[:, None]
     colour += (beard - colour) * cover_low[:, None]
     colour += (hair - colour) * cover[:, None]
 
