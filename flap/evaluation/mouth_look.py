@@ -276,3 +276,36 @@ def edge_staircase(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.
         if len(res) > 8:
             worst = max(worst, float(np.sqrt(np.mean(res ** 2))))
     return worst
+
+
+def teeth_crack(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6, reach: float = 2.5) -> tuple[float, float]:
+    """A thin dark line drawn across the teeth: per column over the middle ``span`` of an open mouth (a column a
+    pixel), the luminance profile from the upper to the lower inner lip (half-pixel steps) and its deepest thin
+    valley, one whose both sides within ``reach`` px are bright (the brighter of each side over 0.55 of the
+    column's brightest: teeth or tongue, not the cavity); a crack where it is deeper than 0.35 (1 - valley / the
+    dimmer side).  Returns (the share of columns cracked, how jagged the crack runs: the RMS step of its
+    position between neighbouring cracked columns, pixels).  Teeth that meet cleanly or part over a smooth dark
+    gap: share 0 or jag under ~0.4; a line stair-stepping across the teeth: jag near 1 or more."""
+    axes = _Axes.of(landmarks_xy)
+    n = max(9, int(round(2 * span * axes.half)))
+    at = np.linspace(-span, span, n)
+    _, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    luma = _luma(frame)
+    k = int(round(2 * reach))
+    where = np.full(n, np.nan)
+    for j, (u, t, b) in enumerate(zip(at, top_in, bottom_in)):
+        v = np.arange(t + 1.0, b - 1.0, 0.5)
+        if len(v) < 2 * k + 3:
+            continue
+        prof = axes.sample(luma, np.full((1, len(v)), u), v[None])[0]
+        bright = 0.55 * prof.max()
+        deepest, at_v = 0.35, np.nan
+        for i in range(k, len(prof) - k):
+            side = min(prof[i - k:i].max(), prof[i + 1:i + k + 1].max())
+            if side > bright and 1.0 - prof[i] / side > deepest:
+                deepest, at_v = 1.0 - prof[i] / side, v[i] - t
+        where[j] = at_v
+    cracked = ~np.isnan(where)
+    steps = np.diff(where)[cracked[1:] & cracked[:-1]]
+    jag = float(np.sqrt(np.mean(steps ** 2))) if len(steps) >= 3 else 0.0
+    return float(cracked.mean()), jag

@@ -389,7 +389,7 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     if x1 - x0 < 2 or y1 - y0 < 2:
         return
     soft = max(0.8, 0.012 * width)  # lip edges as soft as the photo's
-    samples = np.linspace(-1.0, 1.0, 41)
+    samples = SOURCE_SAMPLES
     top_at, bottom_at = mf.profile(upper_s, samples), mf.profile(lower_s, samples)
     alpha = _coverage(mf, samples, top_at, bottom_at, x0, y0, x1, y1, grow) * fade
 
@@ -403,7 +403,7 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     top = np.interp(un, samples, top_at)
     bottom = np.interp(un, samples, bottom_at)
     gap = np.maximum(bottom - top, 1e-3)
-    geometry = _Interior(un, v - top, bottom - v, gap, width, opening, soft)
+    geometry = _Interior(un, v - top, bottom - v, gap, width, opening, soft, top_at, bottom_at)
     own = _source_interior(source, geometry) if source is not None else None
     colour = _interior(style, geometry, own)
     if style.lips_hidden > 0:
@@ -470,6 +470,8 @@ class _Interior:
     width: float
     opening: float
     soft: float
+    top_profile: np.ndarray | None = None  # the inner lips across the mouth (v at SOURCE_SAMPLES)
+    bottom_profile: np.ndarray | None = None
 
 
 def _smooth01(x: np.ndarray) -> np.ndarray:
@@ -684,28 +686,53 @@ def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.
     if mf is None:
         return np.zeros((n, 3)), np.zeros(n), np.zeros(n), np.zeros(n), False
     top, bottom = mf.profile(source.upper, SOURCE_SAMPLES), mf.profile(source.lower, SOURCE_SAMPLES)
-    map_x, map_y, weight = np.empty((n, 1), np.float32), np.empty((n, 1), np.float32), np.empty(n)
+    # The teeth are rigid: a lip that moves unevenly along the mouth (corners pulled down by a wide-open jaw) slides
+    # over them rather than shearing them (sampled at the same depth below a lip that bends, the photo's upper
+    # teeth were stretched into pointed fangs at mouth 2).  How much the rendered lip moved against the photo's at
+    # each u, beyond its middle's, mostly goes into the depth sampled (``_RIGID_TEETH``).
+    below_top, above_bottom = g.below_top, g.above_bottom
+    if g.top_profile is not None and g.bottom_profile is not None:
+        mid = len(SOURCE_SAMPLES) // 2
+        moved_top, moved_bottom = g.top_profile - top, g.bottom_profile - bottom
+        slide_top = _RIGID_TEETH * np.interp(g.u, SOURCE_SAMPLES, moved_top - moved_top[mid])
+        slide_bottom = _RIGID_TEETH * np.interp(g.u, SOURCE_SAMPLES, moved_bottom - moved_bottom[mid])
+        below_top = np.maximum(below_top + slide_top, 0.0)
+        above_bottom = np.maximum(above_bottom - slide_bottom, 0.0)
+    map_x, map_y = np.empty((n, 2), np.float32), np.empty((n, 2), np.float32)
+    weight, mix = np.empty(n), np.empty(n)
     reach_top, reach_bottom = np.empty(n), np.empty(n)
-    _source_positions(g.u, g.below_top, g.above_bottom, SOURCE_SAMPLES, top, bottom, source.split, mf.centre, mf.e_u,
-                      mf.e_v, mf.half, g.soft, map_x, map_y, weight, reach_top, reach_bottom)
-    sampled = cv2.remap(source.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+    _source_positions(g.u, below_top, above_bottom, SOURCE_SAMPLES, top, bottom, source.split, mf.centre, mf.e_u,
+                      mf.e_v, mf.half, g.soft, map_x, map_y, weight, mix, reach_top, reach_bottom)
+    # (the reaches back in the rendered lips' terms: the synthesized interior lies beyond them)
+    reach_top -= below_top - g.below_top
+    reach_bottom -= above_bottom - g.above_bottom
+    sampled = cv2.remap(source.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(n, 2, 3)
     # A mouth parted less than the photo's lets in less light: its teeth in shadow, never a bright sliver; and
     # shows only the tops of its teeth, whose gaps by the gums would read as a dotted line: they blur along the
     # mouth (the photo blurred along its mouth's axis) the more the less it is parted.
     parted = float(_smooth01(g.opening / max(float(np.max(bottom - top)), 1e-3)))
     light = 0.55 + 0.45 * parted
     shown = float(_smooth01((g.opening - 2.0) / (0.2 * g.width)))  # teeth a few pixels tall: blurred
+    sampled = sampled.astype(np.float64)
     if shown < 0.999:
-        smooth = cv2.remap(source.along, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+        smooth = cv2.remap(source.along, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(n, 2, 3)
         sampled = sampled + (smooth.astype(np.float64) - sampled) * (0.9 * (1.0 - shown))
-    return sampled * light, weight, reach_top, reach_bottom, source.shows_inside
+    colours = sampled[:, 0] + (sampled[:, 1] - sampled[:, 0]) * mix[:, None]
+    return colours * light, weight, reach_top, reach_bottom, source.shows_inside
+
+
+_RIGID_TEETH = 0.7
 
 
 @_njit(None)
 def _source_positions(u, below_top, above_bottom, samples, top, bottom, split, centre, e_u, e_v, half, soft, map_x,
-                      map_y, weight, reach_top, reach_bottom):
-    """Where each painted pixel samples the photo's mouth (its upper teeth from its upper lip, the rest from its
-    lower lip) and how much of the photo's interior it shows there (none between the two parts)."""
+                      map_y, weight, mix, reach_top, reach_bottom):
+    """Where each painted pixel samples the photo's mouth, from its upper lip (``map_*[:, 0]``: its upper teeth)
+    and from its lower lip (``[:, 1]``: the rest), ``mix``: how much of the second it shows, and ``weight``: how
+    much of the photo's interior it shows (none between the two parts).  Where the two parts overlap (a mouth less
+    open than the photo's) the upper teeth's edge covers the lower part with a pixel's anti-aliased ramp, without
+    the line of the dark beneath them (the split lies a pixel into it): a closing mouth showed a jagged black
+    stair-step line across its teeth."""
     last = len(samples) - 1
     step = (samples[last] - samples[0]) / last  # evenly spaced
     for i in range(len(u)):
@@ -725,14 +752,23 @@ def _source_positions(u, below_top, above_bottom, samples, top, bottom, split, c
         beyond_bottom = above_bottom[i] - rb
         w_top = 1.0 - _s01(beyond_top / max(0.25 * rt, 2.0 * soft))
         w_bottom = 1.0 - _s01(beyond_bottom / max(0.6 * rb, 3.0 * soft))
-        if beyond_top <= 0.0 or (beyond_bottom > 0.0 and w_top >= w_bottom):
-            v = t + min(below_top[i], rt)
-            w = w_top
+        overlap = -(beyond_top + beyond_bottom)  # > 0: the parts overlap (pixels)
+        if overlap > 0.0:
+            edge = rt - min(overlap, 1.5)  # the teeth's own edge, not the dark under them
+            m = min(max(below_top[i] - edge + 0.5, 0.0), 1.0)
+            w = 1.0
         else:
-            v = low - min(above_bottom[i], rb)
-            w = w_bottom
-        map_x[i, 0] = centre[0] + u[i] * half * e_u[0] + v * e_v[0]
-        map_y[i, 0] = centre[1] + u[i] * half * e_u[1] + v * e_v[1]
+            m = min(max(0.5 + 4.0 * (w_bottom - w_top), 0.0), 1.0)
+            if beyond_top <= 0.0:
+                m = 0.0
+            w = w_top + (w_bottom - w_top) * m
+        v_top = t + min(below_top[i], rt)
+        v_bottom = low - min(above_bottom[i], rb)
+        map_x[i, 0] = centre[0] + u[i] * half * e_u[0] + v_top * e_v[0]
+        map_y[i, 0] = centre[1] + u[i] * half * e_u[1] + v_top * e_v[1]
+        map_x[i, 1] = centre[0] + u[i] * half * e_u[0] + v_bottom * e_v[0]
+        map_y[i, 1] = centre[1] + u[i] * half * e_u[1] + v_bottom * e_v[1]
+        mix[i] = m
         weight[i] = w * min(max((1.0 - abs(u[i])) * 6, 0.0), 1.0)
 
 
