@@ -309,3 +309,32 @@ def teeth_crack(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6, 
     steps = np.diff(where)[cracked[1:] & cracked[:-1]]
     jag = float(np.sqrt(np.mean(steps ** 2))) if len(steps) >= 3 else 0.0
     return float(cracked.mean()), jag
+
+
+def fang_ratio(frame: np.ndarray, landmarks_xy: np.ndarray) -> float:
+    """How much longer the upper teeth hang toward the corners than in front: per column (|u| < 0.85), how far
+    the bright teeth reach below the upper inner lip (where the column's luminance first falls below halfway
+    from its brightest in the upper half of the opening to its darkest there), the longest at 0.35 < |u| < 0.85
+    over the median in front (|u| < 0.3).  Real teeth: about 1 or less (side teeth recede); teeth sheared by a
+    lip that bends read as fangs, well over 1."""
+    at = np.linspace(-0.85, 0.85, 69)
+    axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    luma = cv2.GaussianBlur(_luma(frame), (0, 0), 0.7)
+    length = np.full(len(at), np.nan)
+    for j, (u, t, b) in enumerate(zip(at, top_in, bottom_in)):
+        if b - t < 6:
+            continue
+        v = np.arange(t + 0.5, t + 0.5 * (b - t), 0.5)
+        prof = axes.sample(luma, np.full((1, len(v)), u), v[None])[0]
+        peak = int(np.argmax(prof))
+        low = peak + int(np.argmin(prof[peak:]))
+        if prof[peak] - prof[low] < 30:
+            continue
+        below = np.nonzero(prof[peak:low + 1] < 0.5 * (prof[peak] + prof[low]))[0]
+        length[j] = v[peak + below[0]] - t
+    a = np.abs(at)
+    front, side = length[a < 0.3], length[(a > 0.35) & (a < 0.85)]
+    front, side = front[~np.isnan(front)], side[~np.isnan(side)]
+    if len(front) < 3 or len(side) < 3:
+        return 0.0
+    return float(np.percentile(side, 90) / max(float(np.median(front)), 1.0))

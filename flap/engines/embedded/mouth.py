@@ -721,7 +721,7 @@ def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.
     return colours * light, weight, reach_top, reach_bottom, source.shows_inside
 
 
-_RIGID_TEETH = 0.7
+_RIGID_TEETH = 0.5
 
 
 @_njit(None)
@@ -750,7 +750,7 @@ def _source_positions(u, below_top, above_bottom, samples, top, bottom, split, c
         # interior: quickly below the teeth (the dark under them), over longer above the tongue.
         beyond_top = below_top[i] - rt
         beyond_bottom = above_bottom[i] - rb
-        w_top = 1.0 - _s01(beyond_top / max(0.25 * rt, 2.0 * soft))
+        w_top = 1.0 - _s01(beyond_top / max(0.1 * rt, 1.2 * soft))
         w_bottom = 1.0 - _s01(beyond_bottom / max(0.6 * rb, 3.0 * soft))
         overlap = -(beyond_top + beyond_bottom)  # > 0: the parts overlap (pixels)
         if overlap > 0.0:
