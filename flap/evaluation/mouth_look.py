@@ -278,63 +278,71 @@ def edge_staircase(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.
     return worst
 
 
-def teeth_crack(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6, reach: float = 2.5) -> tuple[float, float]:
-    """A thin dark line drawn across the teeth: per column over the middle ``span`` of an open mouth (a column a
-    pixel), the luminance profile from the upper to the lower inner lip (half-pixel steps) and its deepest thin
-    valley, one whose both sides within ``reach`` px are bright (the brighter of each side over 0.55 of the
-    column's brightest: teeth or tongue, not the cavity); a crack where it is deeper than 0.35 (1 - valley / the
-    dimmer side).  Returns (the share of columns cracked, how jagged the crack runs: the RMS step of its
-    position between neighbouring cracked columns, pixels).  Teeth that meet cleanly or part over a smooth dark
-    gap: share 0 or jag under ~0.4; a line stair-stepping across the teeth: jag near 1 or more."""
+def teeth_crack(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6, reach: float = 2.5,
+                deep: float = 0.5) -> float:
+    """A thin dark line across the teeth: per column over the middle ``span`` of an open mouth (a column a pixel),
+    the luminance profile from the upper to the lower inner lip (half-pixel steps); the column is cracked where a
+    sample is darker than ``deep`` below the dimmer of the brightest within ``reach`` px on either side, both
+    sides bright (over 0.55 of the column's brightest: teeth or tongue, not the cavity).  The share of columns
+    cracked.  A mouth closing over its own teeth (upper teeth coming over the lower ones): 0; the black
+    stair-stepped line drawn between them: 0.15-0.5 (so would a real thin gap between parted teeth be: this is for
+    a mouth less open than the photo's)."""
     axes = _Axes.of(landmarks_xy)
     n = max(9, int(round(2 * span * axes.half)))
     at = np.linspace(-span, span, n)
     _, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
     luma = _luma(frame)
     k = int(round(2 * reach))
-    where = np.full(n, np.nan)
-    for j, (u, t, b) in enumerate(zip(at, top_in, bottom_in)):
+    cracked = []
+    for u, t, b in zip(at, top_in, bottom_in):
         v = np.arange(t + 1.0, b - 1.0, 0.5)
         if len(v) < 2 * k + 3:
             continue
         prof = axes.sample(luma, np.full((1, len(v)), u), v[None])[0]
         bright = 0.55 * prof.max()
-        deepest, at_v = 0.35, np.nan
+        crack = False
         for i in range(k, len(prof) - k):
             side = min(prof[i - k:i].max(), prof[i + 1:i + k + 1].max())
-            if side > bright and 1.0 - prof[i] / side > deepest:
-                deepest, at_v = 1.0 - prof[i] / side, v[i] - t
-        where[j] = at_v
-    cracked = ~np.isnan(where)
-    steps = np.diff(where)[cracked[1:] & cracked[:-1]]
-    jag = float(np.sqrt(np.mean(steps ** 2))) if len(steps) >= 3 else 0.0
-    return float(cracked.mean()), jag
+            crack = crack or (side > bright and prof[i] < (1.0 - deep) * side)
+        cracked.append(crack)
+    return float(np.mean(cracked)) if cracked else 0.0
 
 
-def fang_ratio(frame: np.ndarray, landmarks_xy: np.ndarray) -> float:
-    """How much longer the upper teeth hang toward the corners than in front: per column (|u| < 0.85), how far
-    the bright teeth reach below the upper inner lip (where the column's luminance first falls below halfway
-    from its brightest in the upper half of the opening to its darkest there), the longest at 0.35 < |u| < 0.85
-    over the median in front (|u| < 0.3).  Real teeth: about 1 or less (side teeth recede); teeth sheared by a
-    lip that bends read as fangs, well over 1."""
-    at = np.linspace(-0.85, 0.85, 69)
+def lip_line(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6) -> float:
+    """A thin line drawn along the top of an open mouth: per column over the middle ``span``, the luminance across
+    the upper inner lip (4 px either side, half-pixel steps) and its highest thin ridge, how far a sample rises above
+    the higher of its two sides' minima within 2 px, over the luminance 4 px above the lip; the median over
+    columns.  0 where the lip (or the hair over it) runs into the dark; a painted lip edge that the photo has
+    no lip for shows as a ridge."""
+    at = np.linspace(-span, span, 25)
     axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
-    luma = cv2.GaussianBlur(_luma(frame), (0, 0), 0.7)
-    length = np.full(len(at), np.nan)
-    for j, (u, t, b) in enumerate(zip(at, top_in, bottom_in)):
-        if b - t < 6:
+    luma = _luma(frame)
+    d = np.arange(-4.0, 4.01, 0.5)
+    prof = axes.sample(luma, np.broadcast_to(at, (len(d), len(at))), top_in[None] + d[:, None])
+    ridges = []
+    for j in range(len(at)):
+        p = prof[:, j]
+        best = 0.0
+        for i in range(4, len(p) - 4):
+            best = max(best, p[i] - max(p[i - 4:i].min(), p[i + 1:i + 5].min()))
+        ridges.append(best / max(float(p[0]), 1.0))
+    return float(np.median(ridges))
+
+
+def dark_height(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.5) -> float:
+    """How tall the dark of an open mouth shows, over the mouth's width: per column over the middle ``span``, the
+    pixels between the inner lips darker than 0.35 of the median luminance of the lips' bodies around; the most."""
+    at = np.linspace(-span, span, 21)
+    axes, top_out, top_in, bottom_in, bottom_out = _contours(landmarks_xy, at)
+    luma = _luma(frame)
+    around = axes.sample(luma, np.concatenate([at, at])[None],
+                         np.concatenate([0.5 * (top_out + top_in), 0.5 * (bottom_in + bottom_out)])[None])
+    threshold = 0.35 * float(np.median(around))
+    most = 0.0
+    for u, t, b in zip(at, top_in, bottom_in):
+        v = np.arange(t, b, 0.5)
+        if len(v) < 2:
             continue
-        v = np.arange(t + 0.5, t + 0.5 * (b - t), 0.5)
         prof = axes.sample(luma, np.full((1, len(v)), u), v[None])[0]
-        peak = int(np.argmax(prof))
-        low = peak + int(np.argmin(prof[peak:]))
-        if prof[peak] - prof[low] < 30:
-            continue
-        below = np.nonzero(prof[peak:low + 1] < 0.5 * (prof[peak] + prof[low]))[0]
-        length[j] = v[peak + below[0]] - t
-    a = np.abs(at)
-    front, side = length[a < 0.3], length[(a > 0.35) & (a < 0.85)]
-    front, side = front[~np.isnan(front)], side[~np.isnan(side)]
-    if len(front) < 3 or len(side) < 3:
-        return 0.0
-    return float(np.percentile(side, 90) / max(float(np.median(front)), 1.0))
+        most = max(most, 0.5 * float((prof < threshold).sum()))
+    return most / (2 * axes.half)
