@@ -344,19 +344,44 @@ def smooth_contour(points: np.ndarray, per_segment: int = 3) -> np.ndarray:
 
 
 def _coverage(mf: "_MouthFrame", samples: np.ndarray, top: np.ndarray, bottom: np.ndarray, x0: int, y0: int, x1: int,
-              y1: int, grow: float = 0.0) -> np.ndarray:
+              y1: int, grow: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """How much of each pixel of the box lies inside the opening (0..1): its distance to the nearer inner lip
     (perpendicular, from the contour's slope) or corner, as a ramp one pixel wide centred on the contour, so
     the outline has sub-pixel coverage (no stair-steps) and is no softer than a pixel; ``grow``: pixels beyond
-    the contours the ramp starts at (hair painted over the lips' edge, fading into the frame's own hair)."""
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    un, v = mf.local(np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64))
+    the contours the ramp starts at (hair painted over the lips' edge, fading into the frame's own hair).
+    Returns (coverage (h, w), and per pixel of the box: u, v, and the upper and lower lip's v at its u)."""
+    h, w = y1 - y0, x1 - x0
     step = (samples[1] - samples[0]) * mf.half
-    slope_top, slope_bottom = np.gradient(top, step), np.gradient(bottom, step)
-    d_top = (v - np.interp(un, samples, top)) / np.sqrt(1.0 + np.interp(un, samples, slope_top) ** 2)
-    d_bottom = (np.interp(un, samples, bottom) - v) / np.sqrt(1.0 + np.interp(un, samples, slope_bottom) ** 2)
-    d = np.minimum(np.minimum(d_top, d_bottom), (1.0 - np.abs(un)) * mf.half)
-    return np.clip((d + 0.5 + grow) / (1.0 + grow), 0.0, 1.0).reshape(y1 - y0, x1 - x0).astype(np.float32)
+    slope_top = 1.0 / np.sqrt(1.0 + np.gradient(top, step) ** 2)
+    slope_bottom = 1.0 / np.sqrt(1.0 + np.gradient(bottom, step) ** 2)
+    alpha = np.empty((h, w), np.float32)
+    u, v, t, b = np.empty(h * w), np.empty(h * w), np.empty(h * w), np.empty(h * w)
+    _coverage_kernel(float(x0), float(y0), mf.centre, mf.e_u, mf.e_v, mf.half, samples[0], samples[1] - samples[0], top,
+                     bottom, slope_top, slope_bottom, grow, alpha, u, v, t, b)
+    return alpha, u, v, t, b
+
+
+@_njit(None)
+def _coverage_kernel(x0, y0, centre, e_u, e_v, half, s0, ds, top, bottom, cos_top, cos_bottom, grow, alpha, u_out,
+                     v_out, t_out, b_out):
+    h, w = alpha.shape
+    last = len(top) - 1
+    for i in range(h):
+        for j in range(w):
+            rx, ry = x0 + j - centre[0], y0 + i - centre[1]
+            u = (rx * e_u[0] + ry * e_u[1]) / half
+            v = rx * e_v[0] + ry * e_v[1]
+            f = min(max((u - s0) / ds, 0.0), last - 1e-9)
+            k = int(f)
+            f -= k
+            t = top[k] + (top[k + 1] - top[k]) * f
+            b = bottom[k] + (bottom[k + 1] - bottom[k]) * f
+            d_top = (v - t) * (cos_top[k] + (cos_top[k + 1] - cos_top[k]) * f)
+            d_bottom = (b - v) * (cos_bottom[k] + (cos_bottom[k + 1] - cos_bottom[k]) * f)
+            d = min(min(d_top, d_bottom), (1.0 - abs(u)) * half)
+            alpha[i, j] = min(max((d + 0.5 + grow) / (1.0 + grow), 0.0), 1.0)
+            n = i * w + j
+            u_out[n], v_out[n], t_out[n], b_out[n] = u, v, t, b
 
 
 def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndarray, style: MouthStyle,
@@ -391,17 +416,15 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     soft = max(0.8, 0.012 * width)  # lip edges as soft as the photo's
     samples = SOURCE_SAMPLES
     top_at, bottom_at = mf.profile(upper_s, samples), mf.profile(lower_s, samples)
-    alpha = _coverage(mf, samples, top_at, bottom_at, x0, y0, x1, y1, grow) * fade
+    alpha, u_box, v_box, top_box, bottom_box = _coverage(mf, samples, top_at, bottom_at, x0, y0, x1, y1, grow)
+    alpha *= fade
 
     # Only the pixels the interior shows through (the bounding box's corners are lips and skin).
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     shown = cv2.dilate((alpha > 2e-3).astype(np.uint8), np.ones((3, 3), np.uint8)).ravel() > 0
-    ys, xs = np.nonzero(shown.reshape(alpha.shape))
-    if len(ys) == 0:
+    if not shown.any():
         return
-    un, v = mf.local(np.stack([xs + x0, ys + y0], axis=1).astype(np.float64))
-    top = np.interp(un, samples, top_at)
-    bottom = np.interp(un, samples, bottom_at)
+    un, v, top, bottom = u_box[shown], v_box[shown], top_box[shown], bottom_box[shown]
     gap = np.maximum(bottom - top, 1e-3)
     geometry = _Interior(un, v - top, bottom - v, gap, width, opening, soft, top_at, bottom_at)
     own = _source_interior(source, geometry) if source is not None else None
@@ -422,7 +445,6 @@ def _strands(seed: int, sigma: float, n: int = 96) -> np.ndarray:
     return (noise - noise.mean()) / noise.std()
 
 
-_STRAND_AT = np.linspace(-1.0, 1.0, 96)
 _STRANDS_COARSE, _STRANDS_FINE, _BEARD_COARSE = _strands(11, 7.0), _strands(12, 2.5), _strands(13, 7.0)
 
 
@@ -433,29 +455,59 @@ def _hair_over(colour: np.ndarray, frame: np.ndarray, mf: "_MouthFrame", g: "_In
     strands of uneven length, darker toward their tips (in the opening's shadow), their ends soft; the moustache
     covers more the wider the mouth opens, so the dark gap stays within a face's proportions (at most about
     0.35 of the width) with a hint of the teeth under the fringe."""
-    width = g.width
-    excess = np.maximum(g.gap - 0.35 * width, 0.0)
-    coarse, fine = np.interp(g.u, _STRAND_AT, _STRANDS_COARSE), np.interp(g.u, _STRAND_AT, _STRANDS_FINE)
-    s, b = g.below_top, g.above_bottom
-    corner = _smooth01((np.abs(g.u) - 0.45) / 0.55)  # the hair hangs over the corners too
-    reach = (0.09 * width + 0.6 * excess) * (0.9 + 0.1 * coarse + 0.03 * fine) * (1.0 + 1.2 * corner)
-    reach_low = (0.04 * width + 0.45 * excess) * (0.85 + 0.2 * np.interp(g.u, _STRAND_AT, _BEARD_COARSE)) * (1.0 + 1.5 * corner)
-    cover = hidden * (1.0 - _smooth01((s - 0.6 * reach) / np.maximum(0.8 * reach, 1.5)))
-    cover_low = hidden * (1.0 - _smooth01((b - 0.5 * reach_low) / np.maximum(1.0 * reach_low, 1.5)))
-    # The hair just outside each lip, mirrored into the opening (its own strands continue, not stretched).
+    _hair_kernel(g.u, g.below_top, g.above_bottom, g.gap, top, bottom, g.width, hidden, _STRANDS_COARSE,
+                 _STRANDS_FINE, _BEARD_COARSE, frame, mf.centre, mf.e_u, mf.e_v, mf.half, colour)
+
+
+@_njit(None)
+def _lookup(noise, u):
+    """``noise`` (evenly over u -1..1) at ``u``, linearly."""
+    last = len(noise) - 1
+    f = min(max((u + 1.0) * 0.5 * last, 0.0), last - 1e-9)
+    k = int(f)
+    return noise[k] + (noise[k + 1] - noise[k]) * (f - k)
+
+
+@_njit(None)
+def _bilinear(image, x, y, c):
+    h, w = image.shape[0], image.shape[1]
+    x = min(max(x, 0.0), w - 1.001)
+    y = min(max(y, 0.0), h - 1.001)
+    i, j = int(y), int(x)
+    fy, fx = y - i, x - j
+    return ((image[i, j, c] * (1 - fx) + image[i, j + 1, c] * fx) * (1 - fy)
+            + (image[i + 1, j, c] * (1 - fx) + image[i + 1, j + 1, c] * fx) * fy)
+
+
+@_njit(None)
+def _hair_kernel(u, s, b, gap, top, bottom, width, hidden, coarse, fine, coarse_low, frame, centre, e_u, e_v, half,
+                 colour):
     off = 2.0 + 0.05 * width  # beyond the photo's dark mouth line
     grow = 1.0 + 0.03 * width  # painted beyond the contours (paint_mouth's): there the frame's own pixel at its edge
-
-    def source(d: np.ndarray) -> np.ndarray:  # how far out to sample, d (pixels) in from a contour
-        d = np.maximum(d, -grow)
-        return np.where(d >= 0, off + d, off * (1.0 + d / grow) - d)
-
-    hair = mf.sample(frame, g.u, top - source(s)).reshape(-1, 3)
-    hair *= (1.0 - 0.5 * _smooth01(s / np.maximum(1.2 * reach, 1.0)))[:, None]
-    beard = mf.sample(frame, g.u, bottom + source(b)).reshape(-1, 3)
-    beard *= (1.0 - 0.4 * _smooth01(b / np.maximum(1.2 * reach_low, 1.0)))[:, None]
-    colour += (beard - colour) * cover_low[:, None]
-    colour += (hair - colour) * cover[:, None]
+    for i in range(len(u)):
+        a = abs(u[i])
+        excess = max(gap[i] - 0.35 * width, 0.0)
+        corner = _s01((a - 0.45) / 0.55)  # the hair hangs over the corners too
+        reach = ((0.09 * width + 0.6 * excess) * (0.9 + 0.1 * _lookup(coarse, u[i]) + 0.03 * _lookup(fine, u[i]))
+                 * (1.0 + 1.2 * corner))
+        reach_low = (0.04 * width + 0.45 * excess) * (0.85 + 0.2 * _lookup(coarse_low, u[i])) * (1.0 + 1.5 * corner)
+        cover = hidden * (1.0 - _s01((s[i] - 0.6 * reach) / max(0.8 * reach, 1.5)))
+        cover_low = hidden * (1.0 - _s01((b[i] - 0.5 * reach_low) / max(1.0 * reach_low, 1.5)))
+        for which in range(2):
+            w = cover_low if which == 0 else cover
+            if w <= 1e-3:
+                continue
+            # The hair just outside the lip, mirrored into the opening (its own strands continue, not stretched);
+            # outside the contour it comes back to the frame's own pixel where the painting ends.
+            d = max(b[i] if which == 0 else s[i], -grow)
+            out = off + d if d >= 0 else off * (1.0 + d / grow) - d
+            v = bottom[i] + out if which == 0 else top[i] - out
+            x = centre[0] + u[i] * half * e_u[0] + v * e_v[0]
+            y = centre[1] + u[i] * half * e_u[1] + v * e_v[1]
+            r = reach_low if which == 0 else reach
+            shade = 1.0 - (0.4 if which == 0 else 0.5) * _s01((b[i] if which == 0 else s[i]) / max(1.2 * r, 1.0))
+            for c in range(3):
+                colour[i, c] += (_bilinear(frame, x, y, c) * shade - colour[i, c]) * w
 
 
 @dataclass(frozen=True)
