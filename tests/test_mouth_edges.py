@@ -63,6 +63,15 @@ def test_lips_hidden_by_hair_are_told_from_lips_shown(analyses):
             assert hidden == 0.0, f"{name}: its lips taken for hair ({hidden:.2f}): they would not be painted"
 
 
+@pytest.mark.parametrize("size", [256, 768])
+def test_hidden_lips_are_told_at_any_photo_size(size):
+    """The closest calls either way (the moustache, biden's and obama_smiling's thin upper-lip borders)."""
+    for name, path in {**HIDDEN, "biden": SHOWN["biden"], "obama_smiling": SHOWN["obama_smiling"]}.items():
+        analysis = analyze_portrait(str(ROOT / path), size=size)
+        hidden = lips_hidden(analysis.crop, analysis.landmarks)
+        assert (hidden > 0.5) == (name in HIDDEN), f"{name} at {size} px: lips hidden {hidden:.2f}"
+
+
 CONDITIONS = [("mouth 1", 0.3, {}), ("mouth 2", 0.3, {"mouth": 2.0}), ("yaw +30", 0.3, {"yaw": 30.0}),
               ("yaw -30", 0.3, {"yaw": -30.0}), ("roll -25", 0.3, {"roll": -25.0}), ("barely parted", 0.08, {})]
 
