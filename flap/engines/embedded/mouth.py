@@ -351,11 +351,13 @@ def smooth_contour(points: np.ndarray, per_segment: int = 3) -> np.ndarray:
 
 
 def _coverage(mf: "_MouthFrame", samples: np.ndarray, top: np.ndarray, bottom: np.ndarray, x0: int, y0: int, x1: int,
-              y1: int, grow: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+              y1: int, grow: float = 0.0, grow_bottom: float = 0.0
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """How much of each pixel of the box lies inside the opening (0..1): its distance to the nearer inner lip
     (perpendicular, from the contour's slope) or corner, as a ramp one pixel wide centred on the contour, so
     the outline has sub-pixel coverage (no stair-steps) and is no softer than a pixel; ``grow``: pixels beyond
-    the contours the ramp starts at (hair painted over the lips' edge, fading into the frame's own hair).
+    the contours the ramp starts at (hair painted over the lips' edge, fading into the frame's own hair),
+    ``grow_bottom`` beyond the lower one.
     Returns (coverage (h, w), and per pixel of the box: u, v, and the upper and lower lip's v at its u)."""
     h, w = y1 - y0, x1 - x0
     step = (samples[1] - samples[0]) * mf.half
@@ -364,13 +366,13 @@ def _coverage(mf: "_MouthFrame", samples: np.ndarray, top: np.ndarray, bottom: n
     alpha = np.empty((h, w), np.float32)
     u, v, t, b = np.empty(h * w), np.empty(h * w), np.empty(h * w), np.empty(h * w)
     _coverage_kernel(float(x0), float(y0), mf.centre, mf.e_u, mf.e_v, mf.half, samples[0], samples[1] - samples[0], top,
-                     bottom, slope_top, slope_bottom, grow, alpha, u, v, t, b)
+                     bottom, slope_top, slope_bottom, grow, grow_bottom, alpha, u, v, t, b)
     return alpha, u, v, t, b
 
 
 @_njit(None)
-def _coverage_kernel(x0, y0, centre, e_u, e_v, half, s0, ds, top, bottom, cos_top, cos_bottom, grow, alpha, u_out,
-                     v_out, t_out, b_out):
+def _coverage_kernel(x0, y0, centre, e_u, e_v, half, s0, ds, top, bottom, cos_top, cos_bottom, grow, grow_bottom,
+                     alpha, u_out, v_out, t_out, b_out):
     h, w = alpha.shape
     last = len(top) - 1
     for i in range(h):
@@ -385,8 +387,9 @@ def _coverage_kernel(x0, y0, centre, e_u, e_v, half, s0, ds, top, bottom, cos_to
             b = bottom[k] + (bottom[k + 1] - bottom[k]) * f
             d_top = (v - t) * (cos_top[k] + (cos_top[k + 1] - cos_top[k]) * f)
             d_bottom = (b - v) * (cos_bottom[k] + (cos_bottom[k + 1] - cos_bottom[k]) * f)
-            d = min(min(d_top, d_bottom), (1.0 - abs(u)) * half)
-            alpha[i, j] = min(max((d + 0.5 + grow) / (1.0 + grow), 0.0), 1.0)
+            c = min((min(d_top, (1.0 - abs(u)) * half) + 0.5 + grow) / (1.0 + grow),
+                    (d_bottom + 0.5 + grow_bottom) / (1.0 + min(grow_bottom, grow)))
+            alpha[i, j] = min(max(c, 0.0), 1.0)
             n = i * w + j
             u_out[n], v_out[n], t_out[n], b_out[n] = u, v, t, b
 
@@ -412,9 +415,11 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     polygon = np.concatenate([upper_s, lower_s[1:-1][::-1]])
     # (where hair hides the lips, its strands are painted from a little outside the contours: the warp's lips there
     # are the photo's shadowed mouth line, stretched)
+    # (and over the lower lip's band a little further: the photo's mouth line it carries showed as a ring)
     grow = style.lips_hidden * (1.0 + 0.03 * width)
+    grow_bottom = style.lips_hidden * (2.0 + 0.08 * width)
     h, w = frame.shape[:2]
-    margin = 3 + int(np.ceil(grow))
+    margin = 3 + int(np.ceil(grow_bottom))
     x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - margin
     x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + margin + 1
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
@@ -423,7 +428,8 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
     soft = max(0.8, 0.012 * width)  # lip edges as soft as the photo's
     samples = SOURCE_SAMPLES
     top_at, bottom_at = mf.profile(upper_s, samples), mf.profile(lower_s, samples)
-    alpha, u_box, v_box, top_box, bottom_box = _coverage(mf, samples, top_at, bottom_at, x0, y0, x1, y1, grow)
+    alpha, u_box, v_box, top_box, bottom_box = _coverage(mf, samples, top_at, bottom_at, x0, y0, x1, y1, grow,
+                                                         grow_bottom)
     alpha *= fade
 
     # Only the pixels the interior shows through (the bounding box's corners are lips and skin).
@@ -489,8 +495,6 @@ def _bilinear(image, x, y, c):
 @_njit(None)
 def _hair_kernel(u, s, b, gap, top, bottom, width, hidden, coarse, fine, coarse_low, frame, centre, e_u, e_v, half,
                  colour):
-    off = 2.0 + 0.05 * width  # beyond the photo's dark mouth line
-    grow = 1.0 + 0.03 * width  # painted beyond the contours (paint_mouth's): there the frame's own pixel at its edge
     for i in range(len(u)):
         a = abs(u[i])
         excess = max(gap[i] - 0.35 * width, 0.0)
@@ -506,6 +510,9 @@ def _hair_kernel(u, s, b, gap, top, bottom, width, hidden, coarse, fine, coarse_
                 continue
             # The hair just outside the lip, mirrored into the opening (its own strands continue, not stretched);
             # outside the contour it comes back to the frame's own pixel where the painting ends.
+            # (painted this far beyond the contour (paint_mouth's), where the frame's own pixel lies at its edge)
+            grow = 2.0 + 0.08 * width if which == 0 else 1.0 + 0.03 * width
+            off = grow + 1.0 + 0.02 * width  # from beyond the photo's dark mouth line
             d = max(b[i] if which == 0 else s[i], -grow)
             out = off + d if d >= 0 else off * (1.0 + d / grow) - d
             v = bottom[i] + out if which == 0 else top[i] - out
