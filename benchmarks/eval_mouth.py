@@ -7,7 +7,10 @@ rides over the upper when the photo's mouth closes (px), the upper teeth band of
 corner and lip-shadow ratios, spread), the mouth's floor against its inside, a second dark band inside a mouth
 opened wide (jaw 0.5; 0 is one cavity), the tongue's texture there, how dotted disgust's parted lips are, and the
 mouth-corner lift of each emotion at
-strength 1 (> 0 smiles).  Prints a table; look at the contact sheets too (benchmarks/contact_sheets.py).
+strength 1 (> 0 smiles); then whether the photo's lips are hidden (a moustache or beard: 0..1), the line painted
+along the top of an open mouth (jaw 0.3; > ~0.2 reads as a drawn lip), how tall its dark shows over the width at
+jaw 0.6, and the most cracked of a closing mouth's frames (jaw 0.06-0.2: a thin dark line across the teeth; for a
+photo with its own open mouth).  Prints a table; look at the contact sheets too (benchmarks/contact_sheets.py).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
-from flap.evaluation.mouth_look import (cavity_ridge, corner_lift, lip_overlap, lower_interior, seam_darkness,  # noqa: E402
-                                       seam_ripple, teeth_shading, tongue_texture)
+from flap.engines.embedded.mouth import lips_hidden  # noqa: E402
+from flap.evaluation.mouth_look import (cavity_ridge, corner_lift, dark_height, lip_line, lip_overlap,  # noqa: E402
+                                       lower_interior, seam_darkness, seam_ripple, teeth_crack, teeth_shading,
+                                       tongue_texture)
 from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
 from flap.face.portrait import analyze_portrait  # noqa: E402
@@ -64,6 +69,11 @@ def evaluate(path: str, size: int) -> None:
           f"corner {teeth.corner_ratio:.2f} lip-shadow {teeth.lip_shadow_ratio:.2f} spread {teeth.spread:.2f}  "
           f"floor/inside {floor:.0f}/{deep:.0f}  wide: ridge {cavity_ridge(wide, lm_wide):.2f} tongue texture "
           f"{tongue_texture(wide, lm_wide):.3f}  disgust ripple {ripple:.3f}\n{'':16s} corner lift: {lifts}")
+    tall, lm_tall = render(renderer, state, MotionSequence.neutral(1).replace(jaw=np.array([[0.6, 0, 0]])))
+    cracks = [teeth_crack(*render(renderer, state, MotionSequence.neutral(1).replace(jaw=np.array([[j, 0, 0]]))))
+              for j in np.linspace(0.06, 0.2, 8)] if state.source_mouth is not None else [float("nan")]
+    print(f"{'':16s} lips hidden {lips_hidden(photo.crop, photo.landmarks):.2f}  lip line {lip_line(opened, lm_open):.3f}  "
+          f"dark height (jaw 0.6) {dark_height(tall, lm_tall):.2f}  closing crack {max(cracks):.2f}")
 
 
 def main() -> int:

@@ -247,3 +247,102 @@ def seam_ripple(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6) 
     sigma = max(2.0, 0.08 * axes.half * 2)
     smooth = cv2.GaussianBlur(line[None].astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)[0]
     return float((line - smooth).std() / max(float(line.mean()), 1.0))
+
+
+def edge_staircase(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.7) -> float:
+    """How stair-stepped the outline of an open mouth is (pixels): along each inner lip (|u| < ``span``, four
+    samples a pixel), where the edge lies across it (the centroid of the luminance gradient within 2.5 px of the
+    contour, bilinear samples a quarter pixel apart), minus that edge's own smooth course (a blur over 2 px along
+    the mouth); the RMS of what is left, the larger of the two lips.  A hard (0/1 coverage) edge jumps a whole
+    pixel at each step, about 0.15-0.3; an anti-aliased one follows its curve, under 0.1."""
+    axes = _Axes.of(landmarks_xy)
+    n = max(16, int(round(4 * 2 * span * axes.half)))
+    at = np.linspace(-span, span, n)
+    _, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    luma = _luma(frame)
+    d = np.arange(-2.5, 2.51, 0.25)[:, None]
+    worst = 0.0
+    for contour in (top_in, bottom_in):
+        prof = axes.sample(luma, np.broadcast_to(at, (len(d), n)), contour[None] + d)
+        grad = np.abs(np.diff(prof, axis=0)) ** 2
+        centre = 0.5 * (d[1:] + d[:-1])
+        weight = grad.sum(axis=0)
+        ok = weight > 1.0
+        edge = contour + (grad * centre).sum(axis=0) / np.maximum(weight, 1e-6)
+        sigma = 2.0 * 4  # 2 px along the mouth, in samples
+        smooth = cv2.GaussianBlur(edge[None].astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)[0]
+        trim = int(2 * sigma)
+        res = (edge - smooth)[trim:-trim][ok[trim:-trim]]
+        if len(res) > 8:
+            worst = max(worst, float(np.sqrt(np.mean(res ** 2))))
+    return worst
+
+
+def teeth_crack(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6, reach: float = 2.5,
+                deep: float = 0.5) -> float:
+    """A thin dark line across the teeth: per column over the middle ``span`` of an open mouth (a column a pixel),
+    the luminance profile from the upper to the lower inner lip (half-pixel steps); the column is cracked where a
+    sample is darker than ``deep`` below the dimmer of the brightest within ``reach`` px on either side, both
+    sides bright (over 0.55 of the column's brightest: teeth or tongue, not the cavity).  The share of columns
+    cracked.  A mouth closing over its own teeth (upper teeth coming over the lower ones): 0; the black
+    stair-stepped line drawn between them: 0.15-0.5 (so would a real thin gap between parted teeth be: this is for
+    a mouth less open than the photo's)."""
+    axes = _Axes.of(landmarks_xy)
+    n = max(9, int(round(2 * span * axes.half)))
+    at = np.linspace(-span, span, n)
+    _, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    luma = _luma(frame)
+    k = int(round(2 * reach))
+    cracked = []
+    for u, t, b in zip(at, top_in, bottom_in):
+        v = np.arange(t + 1.0, b - 1.0, 0.5)
+        if len(v) < 2 * k + 3:
+            continue
+        prof = axes.sample(luma, np.full((1, len(v)), u), v[None])[0]
+        bright = 0.55 * prof.max()
+        crack = False
+        for i in range(k, len(prof) - k):
+            side = min(prof[i - k:i].max(), prof[i + 1:i + k + 1].max())
+            crack = crack or (side > bright and prof[i] < (1.0 - deep) * side)
+        cracked.append(crack)
+    return float(np.mean(cracked)) if cracked else 0.0
+
+
+def lip_line(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6) -> float:
+    """A thin line drawn along the top of an open mouth: per column over the middle ``span``, the luminance across
+    the upper inner lip (4 px either side, half-pixel steps) and its highest thin ridge, how far a sample rises above
+    the higher of its two sides' minima within 2 px, over the luminance 4 px above the lip; the median over
+    columns.  0 where the lip (or the hair over it) runs into the dark; a painted lip edge that the photo has
+    no lip for shows as a ridge."""
+    at = np.linspace(-span, span, 25)
+    axes, _, top_in, bottom_in, _ = _contours(landmarks_xy, at)
+    luma = _luma(frame)
+    d = np.arange(-4.0, 4.01, 0.5)
+    prof = axes.sample(luma, np.broadcast_to(at, (len(d), len(at))), top_in[None] + d[:, None])
+    ridges = []
+    for j in range(len(at)):
+        p = prof[:, j]
+        best = 0.0
+        for i in range(4, len(p) - 4):
+            best = max(best, p[i] - max(p[i - 4:i].min(), p[i + 1:i + 5].min()))
+        ridges.append(best / max(float(p[0]), 1.0))
+    return float(np.median(ridges))
+
+
+def dark_height(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.5) -> float:
+    """How tall the dark of an open mouth shows, over the mouth's width: per column over the middle ``span``, the
+    pixels between the inner lips darker than 0.35 of the median luminance of the lips' bodies around; the most."""
+    at = np.linspace(-span, span, 21)
+    axes, top_out, top_in, bottom_in, bottom_out = _contours(landmarks_xy, at)
+    luma = _luma(frame)
+    around = axes.sample(luma, np.concatenate([at, at])[None],
+                         np.concatenate([0.5 * (top_out + top_in), 0.5 * (bottom_in + bottom_out)])[None])
+    threshold = 0.35 * float(np.median(around))
+    most = 0.0
+    for u, t, b in zip(at, top_in, bottom_in):
+        v = np.arange(t, b, 0.5)
+        if len(v) < 2:
+            continue
+        prof = axes.sample(luma, np.full((1, len(v)), u), v[None])[0]
+        most = max(most, 0.5 * float((prof < threshold).sum()))
+    return most / (2 * axes.half)

@@ -23,6 +23,48 @@ class MouthStyle:
     teeth: np.ndarray
     tongue: np.ndarray
     inner_lip: np.ndarray  # the wet inner side of the lips, seen just inside the opening
+    lips_hidden: float = 0.0  # 0..1: a moustache or beard covers the lips (no lip to paint: hair over the opening)
+
+
+def lips_hidden(crop: np.ndarray, landmarks: np.ndarray) -> float:
+    """How surely the photo shows no lips (0..1): a moustache or beard hides them.  Visible lips have an upper
+    border, an edge along the mouth, so just above the upper lip the luminance changes across the mouth far more
+    than along it; hair hanging over the lips is textured every way.  Measured in the mouth's own frame at a
+    fixed scale (the outer lip 100 px wide), so the same at any photo size: the gradient energy ratio (across /
+    along) is 2.7-6.4 on the test faces with lips and 1.4-2.2 on the moustache and beard ones, at 256-768 px.  A
+    colour photo whose lips are redder than its cheeks shows them whatever the texture."""
+    pts = landmarks[:, :2].astype(np.float64)
+    upper_out, lower_out = pts[list(G.UPPER_OUTER_LIP)], pts[list(G.LOWER_OUTER_LIP)]
+    axis = pts[G.UPPER_INNER_LIP[-1]] - pts[G.UPPER_INNER_LIP[0]]
+    width = float(np.linalg.norm(upper_out[-1] - upper_out[0]))
+    if width < 8 or np.linalg.norm(axis) < 4:
+        return 0.0
+    e_u = axis / np.linalg.norm(axis)
+    scale = 100.0 / width
+    size = (130, 80)
+    to_mouth = np.array([[e_u[0], e_u[1]], [-e_u[1], e_u[0]]]) * scale  # x along the mouth, y toward the lower lip
+    offset = np.array([size[0] / 2, 50.0]) - to_mouth @ (0.5 * (pts[G.UPPER_INNER_LIP[0]] + pts[G.UPPER_INNER_LIP[-1]]))
+    luma = crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    canonical = cv2.warpAffine(luma, np.hstack([to_mouth, offset[:, None]]), size, flags=cv2.INTER_LINEAR)
+    upper, lower = upper_out @ to_mouth.T + offset, lower_out @ to_mouth.T + offset
+    lips, above = np.zeros(size[::-1], np.uint8), np.zeros(size[::-1], np.uint8)
+    cv2.fillPoly(lips, [np.round(np.concatenate([upper, lower[::-1]])).astype(np.int32)], 1)
+    cv2.fillPoly(above, [np.round(np.concatenate([upper - [0.0, 25.0], upper[::-1]])).astype(np.int32)], 1)
+    above = (above > 0) & (lips == 0)
+    if above.sum() < 50:
+        return 0.0
+    blurred = cv2.GaussianBlur(canonical, (0, 0), 1.0)
+    g_along, g_across = cv2.Sobel(blurred, cv2.CV_32F, 1, 0), cv2.Sobel(blurred, cv2.CV_32F, 0, 1)
+    ratio = float((g_across[above] ** 2).mean() / max(float((g_along[above] ** 2).mean()), 1e-6))
+    hidden = float(np.clip((2.6 - ratio) / 0.5, 0.0, 1.0))
+    if hidden > 0 and _monochrome_tint(crop, pts[list(G.face_oval_loop())]) is None:
+        redness = lambda c: float((c[0] - c[1]) / max(float(c.sum()), 1.0) * 3)  # noqa: E731
+        cheeks = _sample(crop, pts[[50, 280, 101, 330, 205, 425]])
+        mask = np.zeros(crop.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(np.concatenate([upper_out, lower_out[::-1]])).astype(np.int32)], 1)
+        lip = np.median(crop[mask > 0].astype(np.float64), axis=0)
+        hidden *= float(np.clip(1.0 - (redness(lip) - redness(cheeks)) / 0.05, 0.0, 1.0))
+    return hidden
 
 
 def _monochrome_tint(crop: np.ndarray, points: np.ndarray) -> np.ndarray | None:
@@ -71,7 +113,7 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     tint = _monochrome_tint(crop, pts[list(G.face_oval_loop())])
     if tint is not None:
         colours = [np.clip(tint * float(c @ np.array([0.299, 0.587, 0.114])), 0, 255) for c in colours]
-    return MouthStyle(*colours)
+    return MouthStyle(*colours, lips_hidden=lips_hidden(crop, landmarks))
 
 
 @dataclass(frozen=True)
@@ -308,6 +350,50 @@ def smooth_contour(points: np.ndarray, per_segment: int = 3) -> np.ndarray:
     return np.concatenate([curve.transpose(1, 0, 2).reshape(-1, 2), points[-1:]])
 
 
+def _coverage(mf: "_MouthFrame", samples: np.ndarray, top: np.ndarray, bottom: np.ndarray, x0: int, y0: int, x1: int,
+              y1: int, grow: float = 0.0, grow_bottom: float = 0.0
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """How much of each pixel of the box lies inside the opening (0..1): its distance to the nearer inner lip
+    (perpendicular, from the contour's slope) or corner, as a ramp one pixel wide centred on the contour, so
+    the outline has sub-pixel coverage (no stair-steps) and is no softer than a pixel; ``grow``: pixels beyond
+    the contours the ramp starts at (hair painted over the lips' edge, fading into the frame's own hair),
+    ``grow_bottom`` beyond the lower one.
+    Returns (coverage (h, w), and per pixel of the box: u, v, and the upper and lower lip's v at its u)."""
+    h, w = y1 - y0, x1 - x0
+    step = (samples[1] - samples[0]) * mf.half
+    slope_top = 1.0 / np.sqrt(1.0 + np.gradient(top, step) ** 2)
+    slope_bottom = 1.0 / np.sqrt(1.0 + np.gradient(bottom, step) ** 2)
+    alpha = np.empty((h, w), np.float32)
+    u, v, t, b = np.empty(h * w), np.empty(h * w), np.empty(h * w), np.empty(h * w)
+    _coverage_kernel(float(x0), float(y0), mf.centre, mf.e_u, mf.e_v, mf.half, samples[0], samples[1] - samples[0], top,
+                     bottom, slope_top, slope_bottom, grow, grow_bottom, alpha, u, v, t, b)
+    return alpha, u, v, t, b
+
+
+@_njit(None)
+def _coverage_kernel(x0, y0, centre, e_u, e_v, half, s0, ds, top, bottom, cos_top, cos_bottom, grow, grow_bottom,
+                     alpha, u_out, v_out, t_out, b_out):
+    h, w = alpha.shape
+    last = len(top) - 1
+    for i in range(h):
+        for j in range(w):
+            rx, ry = x0 + j - centre[0], y0 + i - centre[1]
+            u = (rx * e_u[0] + ry * e_u[1]) / half
+            v = rx * e_v[0] + ry * e_v[1]
+            f = min(max((u - s0) / ds, 0.0), last - 1e-9)
+            k = int(f)
+            f -= k
+            t = top[k] + (top[k + 1] - top[k]) * f
+            b = bottom[k] + (bottom[k + 1] - bottom[k]) * f
+            d_top = (v - t) * (cos_top[k] + (cos_top[k + 1] - cos_top[k]) * f)
+            d_bottom = (b - v) * (cos_bottom[k] + (cos_bottom[k + 1] - cos_bottom[k]) * f)
+            c = min((min(d_top, (1.0 - abs(u)) * half) + 0.5 + grow) / (1.0 + grow),
+                    (d_bottom + 0.5 + grow_bottom) / (1.0 + min(grow_bottom, grow)))
+            alpha[i, j] = min(max(c, 0.0), 1.0)
+            n = i * w + j
+            u_out[n], v_out[n], t_out[n], b_out[n] = u, v, t, b
+
+
 def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndarray, style: MouthStyle,
                 strength: float = 1.0, source: SourceMouth | None = None) -> None:
     """Paint the interior between the inner lip contours (corner to corner, (11, 2) each) into ``frame`` in place:
@@ -327,37 +413,115 @@ def paint_mouth(frame: np.ndarray, upper_inner: np.ndarray, lower_inner: np.ndar
         return
     fade = strength * float(np.clip((opening - 0.25) / 1.5, 0.0, 1.0))  # a parting mouth fades in, never pops
     polygon = np.concatenate([upper_s, lower_s[1:-1][::-1]])
+    # (where hair hides the lips, its strands are painted from a little outside the contours: the warp's lips there
+    # are the photo's shadowed mouth line, stretched)
+    # (and over the lower lip's band a little further: the photo's mouth line it carries showed as a ring)
+    grow = style.lips_hidden * (1.0 + 0.03 * width)
+    grow_bottom = style.lips_hidden * (2.0 + 0.08 * width)
     h, w = frame.shape[:2]
-    x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - 3
-    x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + 4
+    margin = 3 + int(np.ceil(grow_bottom))
+    x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - margin
+    x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + margin + 1
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return
-    mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-    shift = 4
-    cv2.fillPoly(mask, [np.round((polygon - [x0, y0]) * (1 << shift)).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=shift)
     soft = max(0.8, 0.012 * width)  # lip edges as soft as the photo's
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.8 * soft) * fade
+    samples = SOURCE_SAMPLES
+    top_at, bottom_at = mf.profile(upper_s, samples), mf.profile(lower_s, samples)
+    alpha, u_box, v_box, top_box, bottom_box = _coverage(mf, samples, top_at, bottom_at, x0, y0, x1, y1, grow,
+                                                         grow_bottom)
+    alpha *= fade
 
     # Only the pixels the interior shows through (the bounding box's corners are lips and skin).
     roi = frame[y0:y1, x0:x1].astype(np.float32)
     shown = cv2.dilate((alpha > 2e-3).astype(np.uint8), np.ones((3, 3), np.uint8)).ravel() > 0
-    ys, xs = np.nonzero(shown.reshape(alpha.shape))
-    if len(ys) == 0:
+    if not shown.any():
         return
-    un, v = mf.local(np.stack([xs + x0, ys + y0], axis=1).astype(np.float64))
-    samples = np.linspace(-1.0, 1.0, 41)
-    top = np.interp(un, samples, mf.profile(upper_s, samples))
-    bottom = np.interp(un, samples, mf.profile(lower_s, samples))
+    un, v, top, bottom = u_box[shown], v_box[shown], top_box[shown], bottom_box[shown]
     gap = np.maximum(bottom - top, 1e-3)
-    geometry = _Interior(un, v - top, bottom - v, gap, width, opening, soft)
+    geometry = _Interior(un, v - top, bottom - v, gap, width, opening, soft, top_at, bottom_at)
     own = _source_interior(source, geometry) if source is not None else None
     colour = _interior(style, geometry, own)
+    if style.lips_hidden > 0:
+        _hair_over(colour, frame, mf, geometry, top, bottom, style.lips_hidden)
     full = roi.reshape(-1, 3).copy()
     full[shown] = colour
     painted = cv2.GaussianBlur(full.reshape(roi.shape), (0, 0), 0.45 * soft)
     a = alpha[:, :, None]
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + painted * a, 0, 255).astype(np.uint8)
+
+
+def _strands(seed: int, sigma: float, n: int = 96) -> np.ndarray:
+    """Fixed noise along the mouth (u, -1..1 over ``n`` samples), unit deviation: hair strands' lengths and tones
+    in the mouth's own coordinates, so they move with it and never shimmer."""
+    noise = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal((1, n)), (0, 0), sigma, borderType=cv2.BORDER_REFLECT)[0]
+    return (noise - noise.mean()) / noise.std()
+
+
+_STRANDS_COARSE, _STRANDS_FINE, _BEARD_COARSE = _strands(11, 7.0), _strands(12, 2.5), _strands(13, 7.0)
+
+
+def _hair_over(colour: np.ndarray, frame: np.ndarray, mf: "_MouthFrame", g: "_Interior", top: np.ndarray,
+               bottom: np.ndarray, hidden: float) -> None:
+    """A moustache hanging over the opening and a beard rising over its lower edge, in place on ``colour``
+    (the painted interior): the hair just outside each lip (from the warped frame) continues into the opening in
+    strands of uneven length, darker toward their tips (in the opening's shadow), their ends soft; the moustache
+    covers more the wider the mouth opens, so the dark gap stays within a face's proportions (at most about
+    0.35 of the width) with a hint of the teeth under the fringe."""
+    _hair_kernel(g.u, g.below_top, g.above_bottom, g.gap, top, bottom, g.width, hidden, _STRANDS_COARSE,
+                 _STRANDS_FINE, _BEARD_COARSE, frame, mf.centre, mf.e_u, mf.e_v, mf.half, colour)
+
+
+@_njit(None)
+def _lookup(noise, u):
+    """``noise`` (evenly over u -1..1) at ``u``, linearly."""
+    last = len(noise) - 1
+    f = min(max((u + 1.0) * 0.5 * last, 0.0), last - 1e-9)
+    k = int(f)
+    return noise[k] + (noise[k + 1] - noise[k]) * (f - k)
+
+
+@_njit(None)
+def _bilinear(image, x, y, c):
+    h, w = image.shape[0], image.shape[1]
+    x = min(max(x, 0.0), w - 1.001)
+    y = min(max(y, 0.0), h - 1.001)
+    i, j = int(y), int(x)
+    fy, fx = y - i, x - j
+    return ((image[i, j, c] * (1 - fx) + image[i, j + 1, c] * fx) * (1 - fy)
+            + (image[i + 1, j, c] * (1 - fx) + image[i + 1, j + 1, c] * fx) * fy)
+
+
+@_njit(None)
+def _hair_kernel(u, s, b, gap, top, bottom, width, hidden, coarse, fine, coarse_low, frame, centre, e_u, e_v, half,
+                 colour):
+    for i in range(len(u)):
+        a = abs(u[i])
+        excess = max(gap[i] - 0.35 * width, 0.0)
+        corner = _s01((a - 0.45) / 0.55)  # the hair hangs over the corners too
+        reach = ((0.09 * width + 0.6 * excess) * (0.9 + 0.1 * _lookup(coarse, u[i]) + 0.03 * _lookup(fine, u[i]))
+                 * (1.0 + 1.2 * corner))
+        reach_low = (0.04 * width + 0.45 * excess) * (0.85 + 0.2 * _lookup(coarse_low, u[i])) * (1.0 + 1.5 * corner)
+        cover = hidden * (1.0 - _s01((s[i] - 0.6 * reach) / max(0.8 * reach, 1.5)))
+        cover_low = hidden * (1.0 - _s01((b[i] - 0.5 * reach_low) / max(1.0 * reach_low, 1.5)))
+        for which in range(2):
+            w = cover_low if which == 0 else cover
+            if w <= 1e-3:
+                continue
+            # The hair just outside the lip, mirrored into the opening (its own strands continue, not stretched);
+            # outside the contour it comes back to the frame's own pixel where the painting ends.
+            # (painted this far beyond the contour (paint_mouth's), where the frame's own pixel lies at its edge)
+            grow = 2.0 + 0.08 * width if which == 0 else 1.0 + 0.03 * width
+            off = grow + 1.0 + 0.02 * width  # from beyond the photo's dark mouth line
+            d = max(b[i] if which == 0 else s[i], -grow)
+            out = off + d if d >= 0 else off * (1.0 + d / grow) - d
+            v = bottom[i] + out if which == 0 else top[i] - out
+            x = centre[0] + u[i] * half * e_u[0] + v * e_v[0]
+            y = centre[1] + u[i] * half * e_u[1] + v * e_v[1]
+            r = reach_low if which == 0 else reach
+            shade = 1.0 - (0.4 if which == 0 else 0.5) * _s01((b[i] if which == 0 else s[i]) / max(1.2 * r, 1.0))
+            for c in range(3):
+                colour[i, c] += (_bilinear(frame, x, y, c) * shade - colour[i, c]) * w
 
 
 @dataclass(frozen=True)
@@ -372,6 +536,8 @@ class _Interior:
     width: float
     opening: float
     soft: float
+    top_profile: np.ndarray | None = None  # the inner lips across the mouth (v at SOURCE_SAMPLES)
+    bottom_profile: np.ndarray | None = None
 
 
 def _smooth01(x: np.ndarray) -> np.ndarray:
@@ -388,7 +554,7 @@ def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, ...] | Non
     if own is None:
         _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, g.below_top, g.above_bottom, g.gap, True, False, g.width,
                          g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, np.zeros((n, 3)),
-                         np.zeros(n), out)
+                         np.zeros(n), 1.0 - style.lips_hidden, out)
         return out
     # Beyond the photo's own teeth (the middle of a mouth opened wider than the photo's): a cavity and a tongue
     # behind its lower teeth, no second set of teeth.
@@ -396,7 +562,8 @@ def _interior(style: MouthStyle, g: _Interior, own: tuple[np.ndarray, ...] | Non
     s, b = np.maximum(g.below_top - reach_top, 0.0), np.maximum(g.above_bottom - reach_bottom, 0.0)
     _interior_kernel(g.u, g.below_top, g.above_bottom, g.gap, s, b, np.maximum(g.gap - reach_top - reach_bottom, 1e-3),
                      False, behind, g.width,
-                     g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, colours, weight, out)
+                     g.opening, g.soft, style.cavity, style.tongue, style.teeth, style.inner_lip, colours, weight,
+                     1.0 - style.lips_hidden, out)
     return out
 
 
@@ -474,7 +641,7 @@ def _tooth_index(a: float, span: float) -> int:
 
 @_njit(None)
 def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, width, opening, soft, cavity, tongue, teeth,
-                     inner_lip, own, own_weight, out):
+                     inner_lip, own, own_weight, lip_shown, out):
     rel_open = opening / width
     thick = max(1.0, 0.022 * width)
     light = 0.62 + 0.38 * _s01(rel_open / 0.2)
@@ -497,7 +664,7 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
         shade_lip = (1.0 - _s01(near / band)) ** 2
         if own_weight[i] >= 0.999:  # the photo's own interior: nothing to synthesize under it (its own inner lips,
             # but toward the corners its dark tapers into them too)
-            lip = max(lip, shade_lip * _s01((a - 0.6) / 0.3) * 0.85)
+            lip = max(lip, shade_lip * _s01((a - 0.6) / 0.3) * 0.85) * lip_shown
             for c in range(3):
                 out[i, c] = own[i, c] + (inner_lip[c] - own[i, c]) * lip
             continue
@@ -568,7 +735,7 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
         c1 += (own[i, 1] - c1) * w
         c2 += (own[i, 2] - c2) * w
         # (over the upper teeth only the lip's own thin edge: they sit right under it)
-        lip = max(lip, shade_lip * (1.0 - upper_teeth) * (1.0 - w) * 0.85)
+        lip = max(lip, shade_lip * (1.0 - upper_teeth) * (1.0 - w) * 0.85) * lip_shown
         out[i, 0] = c0 + (inner_lip[0] - c0) * lip
         out[i, 1] = c1 + (inner_lip[1] - c1) * lip
         out[i, 2] = c2 + (inner_lip[2] - c2) * lip
@@ -585,28 +752,53 @@ def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.
     if mf is None:
         return np.zeros((n, 3)), np.zeros(n), np.zeros(n), np.zeros(n), False
     top, bottom = mf.profile(source.upper, SOURCE_SAMPLES), mf.profile(source.lower, SOURCE_SAMPLES)
-    map_x, map_y, weight = np.empty((n, 1), np.float32), np.empty((n, 1), np.float32), np.empty(n)
+    # The teeth are rigid: a lip that moves unevenly along the mouth (corners pulled down by a wide-open jaw) slides
+    # over them rather than shearing them (sampled at the same depth below a lip that bends, the photo's upper
+    # teeth were stretched into pointed fangs at mouth 2).  How much the rendered lip moved against the photo's at
+    # each u, beyond its middle's, mostly goes into the depth sampled (``_RIGID_TEETH``).
+    below_top, above_bottom = g.below_top, g.above_bottom
+    if g.top_profile is not None and g.bottom_profile is not None:
+        mid = len(SOURCE_SAMPLES) // 2
+        moved_top, moved_bottom = g.top_profile - top, g.bottom_profile - bottom
+        slide_top = _RIGID_TEETH * np.interp(g.u, SOURCE_SAMPLES, moved_top - moved_top[mid])
+        slide_bottom = _RIGID_TEETH * np.interp(g.u, SOURCE_SAMPLES, moved_bottom - moved_bottom[mid])
+        below_top = np.maximum(below_top + slide_top, 0.0)
+        above_bottom = np.maximum(above_bottom - slide_bottom, 0.0)
+    map_x, map_y = np.empty((n, 2), np.float32), np.empty((n, 2), np.float32)
+    weight, mix = np.empty(n), np.empty(n)
     reach_top, reach_bottom = np.empty(n), np.empty(n)
-    _source_positions(g.u, g.below_top, g.above_bottom, SOURCE_SAMPLES, top, bottom, source.split, mf.centre, mf.e_u,
-                      mf.e_v, mf.half, g.soft, map_x, map_y, weight, reach_top, reach_bottom)
-    sampled = cv2.remap(source.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+    _source_positions(g.u, below_top, above_bottom, SOURCE_SAMPLES, top, bottom, source.split, mf.centre, mf.e_u,
+                      mf.e_v, mf.half, g.soft, map_x, map_y, weight, mix, reach_top, reach_bottom)
+    # (the reaches back in the rendered lips' terms: the synthesized interior lies beyond them)
+    reach_top -= below_top - g.below_top
+    reach_bottom -= above_bottom - g.above_bottom
+    sampled = cv2.remap(source.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(n, 2, 3)
     # A mouth parted less than the photo's lets in less light: its teeth in shadow, never a bright sliver; and
     # shows only the tops of its teeth, whose gaps by the gums would read as a dotted line: they blur along the
     # mouth (the photo blurred along its mouth's axis) the more the less it is parted.
     parted = float(_smooth01(g.opening / max(float(np.max(bottom - top)), 1e-3)))
     light = 0.55 + 0.45 * parted
     shown = float(_smooth01((g.opening - 2.0) / (0.2 * g.width)))  # teeth a few pixels tall: blurred
+    sampled = sampled.astype(np.float64)
     if shown < 0.999:
-        smooth = cv2.remap(source.along, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3)
+        smooth = cv2.remap(source.along, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(n, 2, 3)
         sampled = sampled + (smooth.astype(np.float64) - sampled) * (0.9 * (1.0 - shown))
-    return sampled * light, weight, reach_top, reach_bottom, source.shows_inside
+    colours = sampled[:, 0] + (sampled[:, 1] - sampled[:, 0]) * mix[:, None]
+    return colours * light, weight, reach_top, reach_bottom, source.shows_inside
+
+
+_RIGID_TEETH = 0.5
 
 
 @_njit(None)
 def _source_positions(u, below_top, above_bottom, samples, top, bottom, split, centre, e_u, e_v, half, soft, map_x,
-                      map_y, weight, reach_top, reach_bottom):
-    """Where each painted pixel samples the photo's mouth (its upper teeth from its upper lip, the rest from its
-    lower lip) and how much of the photo's interior it shows there (none between the two parts)."""
+                      map_y, weight, mix, reach_top, reach_bottom):
+    """Where each painted pixel samples the photo's mouth, from its upper lip (``map_*[:, 0]``: its upper teeth)
+    and from its lower lip (``[:, 1]``: the rest), ``mix``: how much of the second it shows, and ``weight``: how
+    much of the photo's interior it shows (none between the two parts).  Where the two parts overlap (a mouth less
+    open than the photo's) the upper teeth's edge covers the lower part with a pixel's anti-aliased ramp, without
+    the line of the dark beneath them (the split lies a pixel into it): a closing mouth showed a jagged black
+    stair-step line across its teeth."""
     last = len(samples) - 1
     step = (samples[last] - samples[0]) / last  # evenly spaced
     for i in range(len(u)):
@@ -624,16 +816,25 @@ def _source_positions(u, below_top, above_bottom, samples, top, bottom, split, c
         # interior: quickly below the teeth (the dark under them), over longer above the tongue.
         beyond_top = below_top[i] - rt
         beyond_bottom = above_bottom[i] - rb
-        w_top = 1.0 - _s01(beyond_top / max(0.25 * rt, 2.0 * soft))
+        w_top = 1.0 - _s01(beyond_top / max(0.1 * rt, 1.2 * soft))
         w_bottom = 1.0 - _s01(beyond_bottom / max(0.6 * rb, 3.0 * soft))
-        if beyond_top <= 0.0 or (beyond_bottom > 0.0 and w_top >= w_bottom):
-            v = t + min(below_top[i], rt)
-            w = w_top
+        overlap = -(beyond_top + beyond_bottom)  # > 0: the parts overlap (pixels)
+        if overlap > 0.0:
+            edge = rt - min(overlap, 1.5)  # the teeth's own edge, not the dark under them
+            m = min(max(below_top[i] - edge + 0.5, 0.0), 1.0)
+            w = 1.0
         else:
-            v = low - min(above_bottom[i], rb)
-            w = w_bottom
-        map_x[i, 0] = centre[0] + u[i] * half * e_u[0] + v * e_v[0]
-        map_y[i, 0] = centre[1] + u[i] * half * e_u[1] + v * e_v[1]
+            m = min(max(0.5 + 4.0 * (w_bottom - w_top), 0.0), 1.0)
+            if beyond_top <= 0.0:
+                m = 0.0
+            w = w_top + (w_bottom - w_top) * m
+        v_top = t + min(below_top[i], rt)
+        v_bottom = low - min(above_bottom[i], rb)
+        map_x[i, 0] = centre[0] + u[i] * half * e_u[0] + v_top * e_v[0]
+        map_y[i, 0] = centre[1] + u[i] * half * e_u[1] + v_top * e_v[1]
+        map_x[i, 1] = centre[0] + u[i] * half * e_u[0] + v_bottom * e_v[0]
+        map_y[i, 1] = centre[1] + u[i] * half * e_u[1] + v_bottom * e_v[1]
+        mix[i] = m
         weight[i] = w * min(max((1.0 - abs(u[i])) * 6, 0.0), 1.0)
 
 
