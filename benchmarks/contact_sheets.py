@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
 from flap.evaluation.contact_sheet import assemble, sheet_row  # noqa: E402
+from flap.evaluation.portraits import EVALUATION_PORTRAITS  # noqa: E402
 from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
 from flap.face.portrait import analyze_portrait  # noqa: E402
@@ -30,10 +31,7 @@ from flap.motion.controls import MotionControls, apply_controls  # noqa: E402
 from flap.motion.emotions import EMOTION_NAMES  # noqa: E402
 from flap.pipeline import make_motion  # noqa: E402
 
-DEFAULT_PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hopper.jpg",
-                     "tests/portraits/obama_smiling.jpg", "tests/portraits/obama_speaking.jpg",
-                     "tests/portraits/biden_standing.jpg", "grey:examples/portraits/grace_hopper.jpg",
-                     "tests/portraits/andersson_beard.jpg", "tests/portraits/dahlgren_moustache.jpg"]
+DEFAULT_PORTRAITS = [*EVALUATION_PORTRAITS.values(), "grey:" + EVALUATION_PORTRAITS["grace"]]
 
 POSE_ROWS = [
     ("speaking, mouth open", dict(), "open"),

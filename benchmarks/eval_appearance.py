@@ -25,15 +25,14 @@ from flap.engines.embedded.rasterizer import folded_triangles  # noqa: E402
 from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
 from flap.evaluation.appearance import (changed_outside, face_region, find_pops, full_map, hard_edges_added, head_reach,  # noqa: E402
                                         posed_landmarks, seen, smeared_share, texture_stretch, visible_folds)
+from flap.evaluation.portraits import EVALUATION_PORTRAITS  # noqa: E402
 from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
 from flap.face.portrait import analyze_portrait  # noqa: E402
 from flap.motion.controls import MotionControls, apply_controls  # noqa: E402
 from flap.pipeline import make_motion  # noqa: E402
 
-PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hopper.jpg", "tests/portraits/obama_smiling.jpg",
-             "tests/portraits/obama_speaking.jpg", "tests/portraits/biden_standing.jpg", "tests/portraits/andersson_beard.jpg",
-             "tests/portraits/dahlgren_moustache.jpg"]
+PORTRAITS = list(EVALUATION_PORTRAITS.values())
 EXTREMES = [dict(yaw=30), dict(yaw=-30), dict(pitch=25), dict(pitch=-25), dict(roll=25), dict(roll=-25),
             dict(mouth=2.0), dict(expression=2.0)]
 def evaluate(path: str, audio: str, seconds: float, maps: Path | None) -> dict:

@@ -29,6 +29,7 @@ from flap.engines.embedded.mouth import lips_hidden  # noqa: E402
 from flap.evaluation.mouth_look import (cavity_ridge, corner_lift, dark_height, lip_line, lip_overlap,  # noqa: E402
                                        lower_interior, seam_darkness, seam_ripple, teeth_crack, teeth_shading,
                                        tongue_texture)
+from flap.evaluation.portraits import EVALUATION_PORTRAITS  # noqa: E402
 from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
 from flap.face.portrait import analyze_portrait  # noqa: E402
@@ -37,9 +38,7 @@ from flap.motion import MotionSequence  # noqa: E402
 from flap.motion.controls import MotionControls, apply_controls  # noqa: E402
 from flap.motion.emotions import EMOTION_NAMES  # noqa: E402
 
-PORTRAITS = ["examples/portraits/astronaut.jpg", "examples/portraits/grace_hopper.jpg", "tests/portraits/obama_smiling.jpg",
-             "tests/portraits/obama_speaking.jpg", "tests/portraits/biden_standing.jpg", "tests/portraits/andersson_beard.jpg",
-             "tests/portraits/dahlgren_moustache.jpg"]
+PORTRAITS = list(EVALUATION_PORTRAITS.values())
 
 
 def render(renderer, state, motion):

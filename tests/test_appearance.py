@@ -16,6 +16,7 @@ from flap.evaluation.appearance import (below_chin, changed_outside, emotion_sig
                                         visible_folds)
 from flap.evaluation.facial_actions import facial_actions
 from flap.evaluation.mouth_look import corner_lift
+from flap.evaluation.portraits import EVALUATION_PORTRAITS
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
 from flap.face.portrait import analyze_portrait
@@ -26,10 +27,7 @@ from flap.motion.emotions import EMOTION_NAMES, EMOTIONS
 from flap.motion.representation import CONTROL_INDEX
 
 ROOT = Path(__file__).resolve().parents[1]
-PORTRAITS = {"astronaut": "examples/portraits/astronaut.jpg", "obama_speaking": "tests/portraits/obama_speaking.jpg",
-             "obama_smiling": "tests/portraits/obama_smiling.jpg", "biden": "tests/portraits/biden_standing.jpg",
-             "grace": "examples/portraits/grace_hopper.jpg", "andersson_beard": "tests/portraits/andersson_beard.jpg",
-             "dahlgren_moustache": "tests/portraits/dahlgren_moustache.jpg"}
+PORTRAITS = EVALUATION_PORTRAITS
 
 
 @pytest.fixture(scope="module")

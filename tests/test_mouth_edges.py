@@ -14,6 +14,7 @@ import pytest
 from flap.engines.embedded import EmbeddedRenderer
 from flap.engines.embedded.mouth import MouthStyle, lips_hidden, paint_mouth
 from flap.evaluation.mouth_look import dark_height, edge_staircase, lip_line, teeth_crack
+from flap.evaluation.portraits import EVALUATION_PORTRAITS, LIPS_HIDDEN
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
 from flap.face.portrait import analyze_portrait
@@ -21,10 +22,8 @@ from flap.motion import MotionSequence
 from flap.motion.controls import MotionControls, apply_controls
 
 ROOT = Path(__file__).resolve().parents[1]
-HIDDEN = {"beard": "tests/portraits/andersson_beard.jpg", "moustache": "tests/portraits/dahlgren_moustache.jpg"}
-SHOWN = {"astronaut": "examples/portraits/astronaut.jpg", "grace": "examples/portraits/grace_hopper.jpg",
-         "obama_smiling": "tests/portraits/obama_smiling.jpg", "obama_speaking": "tests/portraits/obama_speaking.jpg",
-         "biden": "tests/portraits/biden_standing.jpg"}
+HIDDEN = {name: EVALUATION_PORTRAITS[name] for name in LIPS_HIDDEN}
+SHOWN = {name: path for name, path in EVALUATION_PORTRAITS.items() if name not in LIPS_HIDDEN}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +90,7 @@ def test_hair_hangs_over_an_opening_where_the_photo_shows_no_lips(renderer, stat
 
 
 def test_hidden_lips_measures_see_a_painted_line_and_a_hole(renderer, states):
-    state = states["beard"]
+    state = states["andersson_beard"]
     state_painted = type(state)(**{**state.__dict__, "mouth": MouthStyle(**{**state.mouth.__dict__, "lips_hidden": 0.0})})
     frame, lm = _render(renderer, state_painted, 0.3)
     assert lip_line(frame, lm) > 0.25
