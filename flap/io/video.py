@@ -46,6 +46,7 @@ class VideoWriter:
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_frames))
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._abandoned = threading.Event()  # set when the output is thrown away: the thread stops without the queue
 
     def _command(self) -> list[str]:
         cmd = [ffmpeg_executable(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
@@ -99,8 +100,11 @@ class VideoWriter:
         import cv2
 
         stdin = self._proc.stdin
-        while True:
-            frame = self._queue.get()
+        while not self._abandoned.is_set():
+            try:
+                frame = self._queue.get(timeout=0.25)
+            except queue.Empty:
+                continue
             if frame is None:
                 return
             if self._error is not None:
@@ -114,6 +118,15 @@ class VideoWriter:
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
+            self._thread = None
+
+    def _abandon_thread(self) -> None:
+        """Stop the writer thread without touching the queue: a KeyboardInterrupt (Ctrl-C, or SIGTERM through
+        flap.interrupts) can land inside a queue call of this thread and leave the queue's waiters inconsistent, so
+        a None put after it may never reach the writer (seen: 1 stop in 7 hung in join for good)."""
+        if self._thread is not None:
+            self._abandoned.set()
+            self._thread.join(timeout=5)  # it wakes within 0.25 s; a daemon thread cannot keep the process alive anyway
             self._thread = None
 
     def _stderr(self) -> str:
@@ -132,7 +145,7 @@ class VideoWriter:
         proc = self._proc
         if exc_type is not None:
             proc.kill()
-            self._stop_thread()
+            self._abandon_thread()
             proc.wait()
             self.tmp_path.unlink(missing_ok=True)
             return
