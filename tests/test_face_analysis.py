@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -136,6 +138,26 @@ def test_paste_back_equals_the_whole_crop_blend(box, crop):
     assert np.array_equal(image, photo), "the photo itself is never changed"
 
 
+def test_paste_back_crop_is_the_photos_own_pixels(tmp_path):
+    """For paste-back the crop box lies on whole pixels with an even side (within a pixel or two of the face's box):
+    the crop is the photo itself, rendered at its size and pasted back without a resize (no double resampling)."""
+    from flap.face.portrait import PortraitConfig, crop_box_for, whole_pixel_box
+
+    photo = Path(__file__).parent / "portraits" / "biden_standing.jpg"
+    a = analyze_portrait(photo, paste_back=True)
+    x0, y0, side = a.crop_box
+    assert side == int(side) and x0 == int(x0) and y0 == int(y0) and side % 2 == 0 and a.size == side
+    x, y, s = int(x0), int(y0), int(side)
+    assert np.array_equal(a.crop, a.image[y:y + s, x:x + s])
+    assert PasteBack(a.image, a.crop_box).side == a.size
+    # within two pixels of the box the face asks for, and inside the photo for any box
+    fx, fy, fside = crop_box_for(a.landmarks[:, :2] + (x0, y0), a.image.shape, PortraitConfig())
+    assert abs(fside - side) < 2 and abs(fx - x0) <= 1 and abs(fy - y0) <= 1
+    for box in [(0.4, 0.6, 511.9), (100.5, 7.5, 300.0), (1023.0 - 400.2, 1279.0 - 400.2, 400.2)]:
+        bx, by, bs = whole_pixel_box(*box, (1280, 1024, 3))
+        assert bs <= box[2] and bs % 2 == 0 and 0 <= bx <= 1024 - bs and 0 <= by <= 1280 - bs
+
+
 def test_face_oval_constant_matches_mediapipe():
     from flap.face import landmark_groups as G
 
@@ -148,7 +170,6 @@ def test_face_analysis_imports_no_matplotlib_and_mediapipe_drawing_still_works()
     import json
     import subprocess
     import sys
-    from pathlib import Path
 
     code = ("import sys, json; from flap.face.portrait import analyze_portrait; "
             "a = analyze_portrait('examples/portraits/astronaut.jpg', size=256); "
