@@ -91,7 +91,7 @@ def _command(stream: FrameStream, full_tmp: Path, out: Path, list_path: Path, cu
            "-s", f"{w}x{h}", "-r", f"{stream.fps}", "-i", "-"]
     if stream.audio is not None:
         cmd += ["-i", str(stream.audio), "-map", "0:v:0", "-map", "1:a:0", "-map", "1:a:0",
-                "-c:a:0", "aac", "-b:a:0", "128k", "-filter:a:0", "apad",
+                "-c:a:0", "aac", "-aac_coder:a:0", "fast", "-b:a:0", "128k", "-filter:a:0", "apad",  # (flap.io.video: why fast)
                 "-c:a:1", "alac", "-filter:a:1", f"apad,aresample={SEGMENT_AUDIO_RATE}"]
         segment_streams, full_streams = "v:0,a:1", "v:0,a:0"
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -136,7 +138,48 @@ def test_paste_back_equals_the_whole_crop_blend(box, crop):
     assert np.array_equal(image, photo), "the photo itself is never changed"
 
 
+def test_paste_back_crop_is_the_photos_own_pixels(tmp_path):
+    """For paste-back the crop box lies on whole pixels with an even side (within a pixel or two of the face's box):
+    the crop is the photo itself, rendered at its size and pasted back without a resize (no double resampling)."""
+    from flap.face.portrait import PortraitConfig, crop_box_for, whole_pixel_box
+
+    photo = Path(__file__).parent / "portraits" / "biden_standing.jpg"
+    a = analyze_portrait(photo, paste_back=True)
+    x0, y0, side = a.crop_box
+    assert side == int(side) and x0 == int(x0) and y0 == int(y0) and side % 2 == 0 and a.size == side
+    x, y, s = int(x0), int(y0), int(side)
+    assert np.array_equal(a.crop, a.image[y:y + s, x:x + s])
+    assert PasteBack(a.image, a.crop_box).side == a.size
+    # within two pixels of the box the face asks for, and inside the photo for any box
+    fx, fy, fside = crop_box_for(a.landmarks[:, :2] + (x0, y0), a.image.shape, PortraitConfig())
+    assert abs(fside - side) < 2 and abs(fx - x0) <= 1 and abs(fy - y0) <= 1
+    for box in [(0.4, 0.6, 511.9), (100.5, 7.5, 300.0), (1023.0 - 400.2, 1279.0 - 400.2, 400.2)]:
+        bx, by, bs = whole_pixel_box(*box, (1280, 1024, 3))
+        assert bs <= box[2] and bs % 2 == 0 and 0 <= bx <= 1024 - bs and 0 <= by <= 1280 - bs
+
+
 def test_face_oval_constant_matches_mediapipe():
     from flap.face import landmark_groups as G
 
     assert G.face_oval_loop() == G.face_oval_loop_from_mediapipe()
+
+
+def test_face_analysis_imports_no_matplotlib_and_mediapipe_drawing_still_works():
+    """MediaPipe's drawing helpers (and the matplotlib.pyplot they import, 0.4 s of a cold start) are imported only
+    when used: a portrait is analysed without them, and they work when asked for afterwards."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import sys, json; from flap.face.portrait import analyze_portrait; "
+            "a = analyze_portrait('examples/portraits/astronaut.jpg', size=256); "
+            "before = [m for m in ('matplotlib', 'matplotlib.pyplot') if m in sys.modules]; "
+            "import mediapipe as mp; from mediapipe.python.solutions import drawing_styles; "
+            "spec = mp.solutions.drawing_utils.DrawingSpec(thickness=3); "
+            "print(json.dumps({'before': before, 'after': 'matplotlib.pyplot' in sys.modules, 'thickness': spec.thickness, "
+            "'styles': len(drawing_styles.get_default_face_mesh_contours_style()) > 0}))")
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"before": [], "after": True, "thickness": 3, "styles": True}
