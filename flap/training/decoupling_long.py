@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--resolution", type=int, default=96)
     p.add_argument("--smoke", action="store_true", help="tiny model, 32 px, two identities (CPU check)")
+    p.add_argument("--mouth-weight", type=float, default=0.0, help="extra loss weight of the mouth box (both models)")
+    p.add_argument("--lr", type=float, default=None, help="image-stage learning rate (both models; default the spec's)")
     t = sub.add_parser("train")
     t.add_argument("--work", required=True)
     t.add_argument("--model", choices=MODELS, required=True)
@@ -217,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "prepare":
         spec = DecouplingSpec.smoke() if args.smoke else DecouplingSpec(resolution=args.resolution)
+        spec = replace(spec, mouth_weight=args.mouth_weight, lr_image=args.lr or spec.lr_image)
         print(json.dumps(prepare(args.cache, args.work, args.out, spec), default=str))
     elif args.command == "train":
         train_model(args.work, args.model, args.until, args.export_every)

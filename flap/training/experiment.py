@@ -54,6 +54,7 @@ class ExperimentSpec:
     max_steps_per_stage: int = 1_000_000
     log_every: int = 25
     ema_decay: float | None = 0.999
+    mouth_weight: float = 0.0  # DiffusionSpec.mouth_weight: extra loss weight of the mouth box's pixels
     identities: list[str] | None = None
     seed: int = 0
     smoke_mode: bool = False
@@ -108,7 +109,7 @@ def stage_config(spec: ExperimentSpec, stage: int | str, data: Path, work: Path,
                 "gradient_checkpointing": spec.gradient_checkpointing, "log_every": spec.log_every,
                 "seed": spec.seed + (stage if isinstance(stage, int) else 0),
                 "report_to": "tensorboard", "ema_decay": spec.ema_decay},
-        "diffusion": {"zero_init_temporal": video},  # untrained temporal layers start as the identity
+        "diffusion": {"zero_init_temporal": video, "mouth_weight": spec.mouth_weight},  # untrained temporal layers start as the identity
     })
 
 
