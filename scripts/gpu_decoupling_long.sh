@@ -63,6 +63,8 @@ start)
   nvidia-smi --query-gpu=name,memory.used,clocks.sm,clocks.max.sm,driver_version --format=csv 2>&1 | tee -a "$S/session.log"
   $PY -c "import torch, diffusers; print('torch', torch.__version__, 'diffusers', diffusers.__version__)" | tee -a "$S/session.log"
   if [ -n "${SMOKE:-}" ]; then P=(--smoke); else P=(--resolution "${RESOLUTION:-96}"); fi
+  P+=(--mouth-weight "${MOUTH_WEIGHT:-0}")  # extra loss weight of the mouth box, both models (e.g. 10)
+  [ -n "${LR:-}" ] && P+=(--lr "$LR")       # image-stage learning rate, both models
   $M prepare --cache .gpucache/issue6 --work "$W" --out "$R" "${P[@]}" 2>&1 | grep -a '^{' | tee -a "$S/session.log"
   UNTIL=$(( $(date +%s) + ${TRAIN_S:-1290} ))
   echo "$UNTIL" > "$S/until"
