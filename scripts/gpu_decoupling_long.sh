@@ -24,11 +24,7 @@ mkdir -p "$OUT" "$S" "$R"
 export PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore
 PY=${PYTHON:-python3}
 T0=$(date +%s)
-if ! $PY -c "import diffusers" 2>/dev/null; then
-  [ -d /tmp/flap_deps/diffusers ] || $PY -m pip install -q --no-deps --no-index --no-compile --target /tmp/flap_deps .whl/diffusers-*.whl
-  export PYTHONPATH=/tmp/flap_deps
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+. scripts/gpu_env.sh && flap_gpu_pythonpath
 M="$PY -m flap.training.decoupling_long"
 say() { echo "[$PHASE +$(( $(date +%s) - T0 ))s] $*" | tee -a "$S/session.log"; }
 left() { echo $(( CALL_S - ($(date +%s) - T0) )); }
