@@ -15,12 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
-if ! $PY -c "import diffusers" 2>/dev/null; then
-  whl=$(ls .whl/diffusers-*.whl 2>/dev/null | head -n 1)
-  [ -n "$whl" ] && $PY -m pip install -q --no-deps --no-index --target /tmp/flap_deps "$whl"
-fi
-[ -d /tmp/flap_deps ] && export PYTHONPATH="/tmp/flap_deps:${PYTHONPATH:-}"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+. scripts/gpu_env.sh && flap_gpu_pythonpath
 OUT=${OUT:-outputs/decoupling}
 WORK=${WORK:-/tmp/flap_decoupling_work}
 mkdir -p "$OUT"

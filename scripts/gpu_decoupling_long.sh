@@ -24,11 +24,7 @@ mkdir -p "$OUT" "$S" "$R"
 export PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore
 PY=${PYTHON:-python3}
 T0=$(date +%s)
-if ! $PY -c "import diffusers" 2>/dev/null; then
-  [ -d /tmp/flap_deps/diffusers ] || $PY -m pip install -q --no-deps --no-index --no-compile --target /tmp/flap_deps .whl/diffusers-*.whl
-  export PYTHONPATH=/tmp/flap_deps
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+. scripts/gpu_env.sh && flap_gpu_pythonpath
 M="$PY -m flap.training.decoupling_long"
 say() { echo "[$PHASE +$(( $(date +%s) - T0 ))s] $*" | tee -a "$S/session.log"; }
 left() { echo $(( CALL_S - ($(date +%s) - T0) )); }
@@ -63,6 +59,8 @@ start)
   nvidia-smi --query-gpu=name,memory.used,clocks.sm,clocks.max.sm,driver_version --format=csv 2>&1 | tee -a "$S/session.log"
   $PY -c "import torch, diffusers; print('torch', torch.__version__, 'diffusers', diffusers.__version__)" | tee -a "$S/session.log"
   if [ -n "${SMOKE:-}" ]; then P=(--smoke); else P=(--resolution "${RESOLUTION:-96}"); fi
+  P+=(--mouth-weight "${MOUTH_WEIGHT:-0}")  # extra loss weight of the mouth box, both models (e.g. 10)
+  [ -n "${LR:-}" ] && P+=(--lr "$LR")       # image-stage learning rate, both models
   $M prepare --cache .gpucache/issue6 --work "$W" --out "$R" "${P[@]}" 2>&1 | grep -a '^{' | tee -a "$S/session.log"
   UNTIL=$(( $(date +%s) + ${TRAIN_S:-1290} ))
   echo "$UNTIL" > "$S/until"

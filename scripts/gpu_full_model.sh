@@ -29,14 +29,7 @@ left() { echo $(( BUDGET - ($(date +%s) - START) )); }
 say() { echo "[$(( $(date +%s) - START ))s] $*"; }
 
 say "FLAP issue 5 GPU run (smoke=$SMOKE) in $PWD, results in $OUT, budget ${BUDGET}s"
-if ! $PY -c "import diffusers" 2>/dev/null; then
-  whl=$(ls .whl/diffusers-*.whl 2>/dev/null | head -n 1)
-  if [ -n "$whl" ]; then
-    say "installing $whl into /tmp/flap_deps"
-    $PY -m pip install -q --no-deps --no-index --target /tmp/flap_deps "$whl" && export PYTHONPATH="/tmp/flap_deps:${PYTHONPATH:-}"
-  fi
-fi
-export PYTHONPATH="$PWD:${PYTHONPATH:-}"
+. scripts/gpu_env.sh && flap_gpu_pythonpath
 if ! $PY -c "import torch, diffusers, transformers; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'diffusers', diffusers.__version__, 'transformers', transformers.__version__, 'gpu', torch.cuda.get_device_name() if torch.cuda.is_available() else None)"; then
   say "FATAL: torch/diffusers/transformers not importable (carry .whl/diffusers-0.42.1-py3-none-any.whl or set PYTHONPATH)"
   exit 1

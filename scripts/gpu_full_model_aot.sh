@@ -31,14 +31,7 @@ say() { echo "[$(( $(date +%s) - START ))s] $*" | tee -a "$OUT/aot.log"; }
 MODE=""
 [ $SMOKE = 1 ] && MODE="--smoke"
 
-if ! $PY -c "import diffusers" 2>/dev/null; then
-  whl=$(ls .whl/diffusers-*.whl 2>/dev/null | head -n 1)
-  if [ -n "$whl" ]; then
-    $PY -m pip install -q --no-deps --no-index --target /tmp/flap_deps "$whl" && export PYTHONPATH="/tmp/flap_deps:${PYTHONPATH:-}"
-  fi
-fi
-[ -d /tmp/flap_deps ] && export PYTHONPATH="/tmp/flap_deps:${PYTHONPATH:-}"
-export PYTHONPATH="$PWD:${PYTHONPATH:-}"
+. scripts/gpu_env.sh && flap_gpu_pythonpath
 $PY -c "import torch, diffusers; print('torch', torch.__version__, 'diffusers', diffusers.__version__, 'gpu', torch.cuda.get_device_name() if torch.cuda.is_available() else None)" 2>&1 | tee -a "$OUT/aot.log" || exit 1
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.used,clocks.sm,clocks.max.sm,driver_version --format=csv
 

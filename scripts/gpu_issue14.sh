@@ -20,10 +20,7 @@ export PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 T0=$(date +%s)
 say() { echo "[$PHASE $(( $(date +%s) - T0 ))s] $*" | tee -a "$S/session.log"; }
-if ! $PY -c "import diffusers" 2>/dev/null && [ ! -d /tmp/flap_deps/diffusers ]; then
-  $PY -m pip install -q --no-deps --no-index --no-compile --target /tmp/flap_deps .whl/diffusers-*.whl
-fi
-export PYTHONPATH="/tmp/flap_deps:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+. scripts/gpu_env.sh && flap_gpu_pythonpath
 pack() {  # the logs in one archive
   tar czf "$OUT/logs_$PHASE.tgz" -C "$S" --exclude='*.npz' --exclude='work' . 2>/dev/null
 }

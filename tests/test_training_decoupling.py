@@ -4,6 +4,8 @@ none, and the all-at-once stage trains every layer on video clips."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from flap.engines.diffusion.testing import talking_motion
 from flap.training.decoupling import crosstalk, load_frames, save_frames
 from flap.training.evaluation import Measures
 from flap.training.synthetic import probe_motion
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_fixed_pose_probe_freezes_the_pose_and_keeps_the_expression():
@@ -63,3 +67,26 @@ def test_crosstalk_measures_movement_only_where_there_is_some():
     some = crosstalk(moving, ok, moving, ok, 2, 2)
     assert some.pose_drift_deg > 2 and some.mouth_change > 0.03 and some.eyes_change > 0.1
     assert crosstalk(moving, np.zeros(2 * frames, bool), moving, ok, 2, 2).pose_drift_deg is None  # no usable frame
+
+
+@pytest.mark.slow  # MediaPipe on one portrait (~6 s on 2 cores)
+def test_mouth_boxes_hold_the_lips_and_open_with_the_jaw():
+    """The synthetic set's mouth boxes (the mouth-weighted loss's) follow the rendered lips: every posed lip
+    landmark lies inside its frame's box, and the box grows as the jaw opens."""
+    from flap.engines.embedded import EmbeddedRenderer
+    from flap.face import landmark_groups as G
+    from flap.face.geometry import image_to_camera
+    from flap.face.portrait import analyze_portrait
+    from flap.training.synthetic import SyntheticSpec, mouth_boxes, sample_motion
+
+    renderer = EmbeddedRenderer()
+    state = renderer.prepare(analyze_portrait(str(ROOT / "examples" / "portraits" / "astronaut.jpg"), size=256))
+    motion = sample_motion(np.random.default_rng(3), SyntheticSpec(frames_per_clip=30), 1.0)
+    boxes = mouth_boxes(renderer, state, motion, 96)
+    lips = np.stack([image_to_camera(c)[:, :2] for c in renderer.vertex_positions(state, motion)[:, : G.NUM_LANDMARKS]])
+    lips = lips[:, list(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP)] * (96 / state.portrait.size)
+    assert boxes.shape == (30, 4)
+    assert (lips >= boxes[:, None, :2]).all() and (lips <= boxes[:, None, 2:]).all()
+    height = boxes[:, 3] - boxes[:, 1]
+    assert np.corrcoef(height, motion.jaw[:, 0])[0, 1] > 0.9
+    assert 0.005 < ((boxes[:, 2] - boxes[:, 0]) * height).mean() / 96**2 < 0.06  # a mouth, not the face

@@ -43,3 +43,67 @@ def test_a_stage_trains_the_pipeline_in_place_until_its_deadline(tmp_path):
     assert run.steps == 3 and run.stopped_by == "max_steps" and np.isfinite(run.final_loss)
     changed = [n for n, p in pipe.denoising_unet.named_parameters() if not torch.equal(before[n], p)]
     assert changed
+
+
+def test_box_mask_covers_each_cell_by_its_share_of_the_box():
+    from flap.training.diffusion_task import box_mask
+
+    boxes = torch.tensor([[[2.0, 4.0, 6.0, 5.5]]])  # 4 x 1.5 px in a 16 px image
+    mask = box_mask(boxes, (8, 8), 16)  # on an 8 x 8 grid: 2 x 0.75 cells
+    assert mask.shape == (1, 1, 1, 8, 8)
+    assert torch.isclose(mask.sum(), torch.tensor(2.0 * 0.75))
+    m = mask[0, 0, 0]  # columns 1..3, rows 2..2.75
+    assert torch.allclose(m[2, 1:3], torch.tensor([0.75, 0.75])) and m[2, 0] == 0 and m[2, 3] == 0
+    assert m[1].sum() == 0 and m[3].sum() == 0
+
+
+def _batch_with_box(tmp_path, box):
+    from flap.training.resident import ResidentClips
+    from flap.training.synthetic import MOUTH_BOXES_FILE
+
+    manifest = write_toy_set(tmp_path / "data", clips=2, frames=6, size=16, audio=False)
+    for c in manifest.clips:
+        np.save(tmp_path / "data" / "clips" / c.id / MOUTH_BOXES_FILE, np.tile(np.float32(box), (6, 1)))
+    data = ResidentClips(tmp_path / "data", manifest.clips, "cpu", seed=1)
+    return data.batch(data.subset([c.id for c in manifest.clips]), 3, 1)
+
+
+def test_mouth_weight_scales_the_error_inside_the_box_only(tmp_path, monkeypatch):
+    """The mouth-weighted loss is the plain loss where the error is even, and weighs an error in the box
+    1 + mouth_weight times as much as the same error outside it."""
+    from flap.training.diffusion_task import DiffusionTask
+
+    batch = _batch_with_box(tmp_path, [4, 4, 8, 8])
+    assert batch["mouth_box"].shape == (3, 1, 4)
+    monkeypatch.setattr(torch, "randn_like", torch.zeros_like)  # the loss's noise is 0: its error is the prediction
+
+    def loss(weight, prediction):
+        config = tiny_config("2", tmp_path / "data", tmp_path / "run", gradient_checkpointing=False, ema_decay=None)
+        config.diffusion.mouth_weight = weight
+        config.diffusion.snr_gamma = None
+        return float(DiffusionTask(config).loss(lambda *args: prediction, batch))
+
+    inside = torch.zeros(3, 3, 1, 16, 16)
+    inside[..., 4:8, 4:8] = 1.0
+    outside = torch.zeros(3, 3, 1, 16, 16)
+    outside[..., 10:14, 10:14] = 1.0
+    even = torch.full((3, 3, 1, 16, 16), 0.5)
+    assert np.isclose(loss(9.0, even), 0.25, rtol=1e-5) and np.isclose(loss(0.0, even), 0.25, rtol=1e-5)
+    assert np.isclose(loss(9.0, inside) / loss(9.0, outside), 10.0, rtol=1e-4)
+    assert np.isclose(loss(0.0, inside), loss(0.0, outside), rtol=1e-6)
+
+
+def test_mouth_weight_without_boxes_is_an_error(tmp_path):
+    from flap.training.diffusion_task import DiffusionTask
+    from flap.training.resident import ResidentClips
+
+    manifest = write_toy_set(tmp_path / "data", clips=2, frames=6, size=16, audio=False)
+    data = ResidentClips(tmp_path / "data", manifest.clips, "cpu")
+    assert data.mouth_boxes is None
+    config = tiny_config("2", tmp_path / "data", tmp_path / "run", gradient_checkpointing=False, ema_decay=None)
+    config.diffusion.mouth_weight = 5.0
+    task = DiffusionTask(config)
+    import pytest
+
+    with pytest.raises(ValueError, match="mouth_box"):
+        task.loss(task.module, data.batch(data.subset([c.id for c in manifest.clips]), 2, 1))

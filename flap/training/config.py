@@ -93,6 +93,11 @@ class DiffusionSpec:
     # Stage 3 from a model whose temporal layers never trained (no AnimateDiff weights): zero their output
     # projections first, so they start as the identity and the video stage begins at the image stages' quality.
     zero_init_temporal: bool = False
+    # Weight of the mouth's pixels in the denoising loss, on top of 1 everywhere (0 = the plain loss): the mouth
+    # is ~2 % of a 96 px frame, so the plain loss barely asks for the lips (the lip-mask losses of Hallo and
+    # EchoMimic).  Needs batches with a "mouth_box" (B, F, 4) in the denoised resolution's pixels (the synthetic
+    # set's mouth_boxes.npy, via flap.training.resident).
+    mouth_weight: float = 0.0
 
 
 @dataclass

@@ -25,8 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from flap.training.experiment import ExperimentSpec, _device_name, held_out_set, stage_config
-from flap.training.synthetic import PROBES, SyntheticSpec, identities_in, render_dataset
+from flap.training.experiment import ExperimentSpec, _device_name, render_set, save_untrained, stage_config
 
 MODELS = ("ground_truth", "untrained", "progressive", "all_at_once")
 LABELS = {"ground_truth": "ground-truth renders (embedded engine)", "untrained": "FLAP small, untrained",
@@ -99,30 +98,16 @@ def run_decoupling(cache: str | Path, out: str | Path, spec: DecouplingSpec = De
         return now
 
     t = time.perf_counter()
-    names = spec.identities or identities_in(cache)
-    new = [n for n in spec.new_identities if n in names]
-    synth = SyntheticSpec(resolution=spec.resolution, clips_per_identity=spec.clips_per_identity,
-                          frames_per_clip=spec.frames_per_clip, heldout_per_identity=spec.heldout_per_identity,
-                          seed=spec.seed, crosstalk_probes=True)
     data = work / "data"
-    manifest = render_dataset(cache, data, synth, workers=spec.render_workers, identities=names, new_identities=new,
-                              clips_per_new_identity=spec.clips_per_new_identity)
-    heldout = held_out_set(data, spec.eval_frames)
-    extra = {c.id: c.extra for c in manifest.select("test")}
-    probes = np.array([extra[c]["probe"] for c in heldout.clip_ids])
-    new_identity = np.array([bool(extra[c]["new_identity"]) for c in heldout.clip_ids])
-    np.savez_compressed(out / "heldout.npz", conditions=heldout.conditions, references=heldout.references,
-                        identities=np.array(heldout.identities), clip_ids=np.array(heldout.clip_ids), probes=probes,
-                        new_identity=new_identity, fps=np.float32(manifest.fps))
+    rendered = render_set(cache, data, out, spec, spec.new_identities, spec.clips_per_new_identity, crosstalk_probes=True)
+    heldout = rendered.heldout
     save_frames(out / "ground_truth.npz", heldout.frames, spec.jpeg_quality)
     t = mark("render_data", t)
 
     import torch
 
     from flap.engines.diffusion.pipeline import FLAPPipeline
-    from flap.training.config import ModelSpec
     from flap.training.heldout import generate_clips
-    from flap.training.models import new_pipeline
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
@@ -136,10 +121,8 @@ def run_decoupling(cache: str | Path, out: str | Path, spec: DecouplingSpec = De
         save_frames(out / f"{name}.npz", frames, spec.jpeg_quality)
         return time.perf_counter() - ts
 
-    torch.manual_seed(spec.seed)
-    pipe = new_pipeline(replace(ModelSpec(), preset=spec.preset, resolution=spec.resolution))
     untrained = work / "untrained"
-    pipe.save_pretrained(untrained)  # both trainings start from exactly these weights
+    pipe = save_untrained(spec, untrained)  # both trainings start from exactly these weights
     sample_s = sample(pipe, "untrained") if spec.sample_untrained else 80.0  # (80 s: 96 px on an H200, measured)
     del pipe
     t = mark("untrained_sampling", t)
@@ -181,13 +164,8 @@ def run_decoupling(cache: str | Path, out: str | Path, spec: DecouplingSpec = De
 
     results = {
         "experiment": "issue14 decoupling", "device": _device_name(), "torch": torch.__version__,
-        "python": sys.version.split()[0], "spec": asdict(spec), "synthetic": asdict(synth),
-        "dataset": {"clips": len(manifest.clips), "train_clips": len(manifest.select("train")),
-                    "heldout_clips": len(heldout.clip_ids), "identities": [n for n in names if n not in new],
-                    "new_identities": new, "probes": list(PROBES),
-                    "train_frames": int(sum(c.num_frames for c in manifest.select("train"))),
-                    "render_seconds": manifest.meta.get("render_seconds"),
-                    "cache_matches_code": manifest.meta.get("cache_matches_code")},
+        "python": sys.version.split()[0], "spec": asdict(spec), "synthetic": asdict(rendered.synth),
+        "dataset": rendered.dataset_info(),
         "sampling": {"steps": spec.sample_steps, "guidance": spec.guidance, "temporal": True},
         "training_seconds_per_model": round(per_model, 1), "parallel": parallel, "runs": runs, "timings_s": timings,
         "total_seconds": round(time.perf_counter() - start, 1), "command": " ".join(sys.argv),

@@ -33,8 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from flap.training.decoupling import DecouplingSpec, save_frames
-from flap.training.experiment import _device_name, held_out_set, stage_config
-from flap.training.synthetic import PROBES, SyntheticSpec, identities_in, render_dataset
+from flap.training.experiment import _device_name, render_set, save_untrained, stage_config
 
 MODELS = ("progressive", "all_at_once")
 
@@ -52,37 +51,13 @@ def prepare(cache: str | Path, work: str | Path, out: str | Path, spec: Decoupli
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     out.mkdir(parents=True, exist_ok=True)
-    names = spec.identities or identities_in(cache)
-    new = [n for n in spec.new_identities if n in names]
-    synth = SyntheticSpec(resolution=spec.resolution, clips_per_identity=spec.clips_per_identity,
-                          frames_per_clip=spec.frames_per_clip, heldout_per_identity=spec.heldout_per_identity,
-                          seed=spec.seed, crosstalk_probes=True)
-    manifest = render_dataset(cache, work / "data", synth, workers=spec.render_workers, identities=names,
-                              new_identities=new, clips_per_new_identity=spec.clips_per_new_identity)
-    heldout = held_out_set(work / "data", spec.eval_frames)
-    extra = {c.id: c.extra for c in manifest.select("test")}
-    np.savez_compressed(out / "heldout.npz", conditions=heldout.conditions, references=heldout.references,
-                        identities=np.array(heldout.identities), clip_ids=np.array(heldout.clip_ids),
-                        probes=np.array([extra[c]["probe"] for c in heldout.clip_ids]),
-                        new_identity=np.array([bool(extra[c]["new_identity"]) for c in heldout.clip_ids]),
-                        fps=np.float32(manifest.fps))
-    save_frames(out / "ground_truth.npz", heldout.frames, spec.jpeg_quality)
-
-    import torch
-
-    from flap.training.config import ModelSpec
-    from flap.training.models import new_pipeline
-
-    torch.manual_seed(spec.seed)
-    new_pipeline(replace(ModelSpec(), preset=spec.preset, resolution=spec.resolution)).save_pretrained(work / "untrained")
+    rendered = render_set(cache, work / "data", out, spec, spec.new_identities, spec.clips_per_new_identity,
+                          crosstalk_probes=True)
+    save_frames(out / "ground_truth.npz", rendered.heldout.frames, spec.jpeg_quality)
+    save_untrained(spec, work / "untrained")
     (work / "spec.json").write_text(json.dumps(asdict(spec)))
-    dataset = {"clips": len(manifest.clips), "train_clips": len(manifest.select("train")),
-               "heldout_clips": len(heldout.clip_ids), "identities": [n for n in names if n not in new],
-               "new_identities": new, "probes": list(PROBES),
-               "train_frames": int(sum(c.num_frames for c in manifest.select("train"))),
-               "render_seconds": manifest.meta.get("render_seconds"),
-               "cache_matches_code": manifest.meta.get("cache_matches_code")}
-    info = {"synthetic": asdict(synth), "dataset": dataset, "prepare_seconds": round(time.perf_counter() - t0, 1)}
+    info = {"synthetic": asdict(rendered.synth), "dataset": rendered.dataset_info(),
+            "prepare_seconds": round(time.perf_counter() - t0, 1)}
     (work / "prepare.json").write_text(json.dumps(info, default=str))
     return info
 
@@ -201,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--resolution", type=int, default=96)
     p.add_argument("--smoke", action="store_true", help="tiny model, 32 px, two identities (CPU check)")
+    p.add_argument("--mouth-weight", type=float, default=0.0, help="extra loss weight of the mouth box (both models)")
+    p.add_argument("--lr", type=float, default=None, help="image-stage learning rate (both models; default the spec's)")
     t = sub.add_parser("train")
     t.add_argument("--work", required=True)
     t.add_argument("--model", choices=MODELS, required=True)
@@ -217,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "prepare":
         spec = DecouplingSpec.smoke() if args.smoke else DecouplingSpec(resolution=args.resolution)
+        spec = replace(spec, mouth_weight=args.mouth_weight, lr_image=args.lr or spec.lr_image)
         print(json.dumps(prepare(args.cache, args.work, args.out, spec), default=str))
     elif args.command == "train":
         train_model(args.work, args.model, args.until, args.export_every)

@@ -32,6 +32,19 @@ def zero_temporal_outputs(denoising_unet: nn.Module) -> int:
     return count
 
 
+def box_mask(boxes: torch.Tensor, size: tuple[int, int], image_size: int) -> torch.Tensor:
+    """(B, F, 4) boxes x0, y0, x1, y1 in image pixels -> (B, 1, F, h, w) soft masks on the denoised grid: each
+    cell's covered fraction of the box (so a box a few pixels wide still weighs in proportion to its area)."""
+    h, w = size
+    scale = torch.tensor([w, h, w, h], device=boxes.device, dtype=torch.float32) / image_size
+    b = boxes.float() * scale
+    ys = torch.arange(h, device=boxes.device, dtype=torch.float32)
+    xs = torch.arange(w, device=boxes.device, dtype=torch.float32)
+    cover_x = ((torch.minimum(xs + 1, b[..., 2:3]) - torch.maximum(xs, b[..., 0:1])).clamp(min=0))  # (B, F, w)
+    cover_y = ((torch.minimum(ys + 1, b[..., 3:4]) - torch.maximum(ys, b[..., 1:2])).clamp(min=0))  # (B, F, h)
+    return (cover_y[..., :, None] * cover_x[..., None, :]).unsqueeze(1)
+
+
 class DiffusionTrainingModule(nn.Module):
     """noisy latents (B, C, F, h, w) + timesteps + condition (B, F, 120) + reference latent (B, C, h, w) -> noise."""
 
@@ -108,7 +121,15 @@ class DiffusionTask:
         drop_head = uncond | self.plan.always_drop_head
         drop_expression = uncond | self.plan.always_drop_expression
         pred = module(noisy, timesteps, condition, ref_latent, drop_head, drop_expression)
-        per_sample = F.mse_loss(pred.float(), noise, reduction="none").mean(dim=(1, 2, 3, 4))
+        error = F.mse_loss(pred.float(), noise, reduction="none")
+        weight = self.config.diffusion.mouth_weight
+        if weight:
+            if "mouth_box" not in batch:
+                raise ValueError("diffusion.mouth_weight needs batches with a 'mouth_box' (the synthetic set's)")
+            mask = 1.0 + weight * box_mask(batch["mouth_box"], latents.shape[-2:], target.shape[-1])
+            per_sample = (error * mask).sum(dim=(1, 2, 3, 4)) / (mask.sum(dim=(1, 2, 3, 4)) * error.shape[1])
+        else:
+            per_sample = error.mean(dim=(1, 2, 3, 4))
         gamma = self.config.diffusion.snr_gamma
         if gamma:
             from diffusers.training_utils import compute_snr

@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,7 @@ class ExperimentSpec:
     max_steps_per_stage: int = 1_000_000
     log_every: int = 25
     ema_decay: float | None = 0.999
+    mouth_weight: float = 0.0  # DiffusionSpec.mouth_weight: extra loss weight of the mouth box's pixels
     identities: list[str] | None = None
     seed: int = 0
     smoke_mode: bool = False
@@ -91,6 +92,65 @@ def held_out_set(data: Path, frames: int) -> HeldOut:
     return HeldOut(np.stack(conditions), np.stack(videos), np.stack(refs), [c.identity for c in clips], [c.id for c in clips])
 
 
+@dataclass
+class RenderedSet:
+    """The synthetic set rendered for an experiment, and its held-out clips (``render_set``)."""
+
+    synth: SyntheticSpec
+    manifest: object  # flap.training.manifest.Manifest
+    heldout: HeldOut
+    identities: list[str]  # training identities
+    new_identities: list[str]  # held out entirely (test clips only)
+
+    def dataset_info(self) -> dict:
+        """What results.json says about the data."""
+        m = self.manifest
+        info = {"clips": len(m.clips), "train_clips": len(m.select("train")), "heldout_clips": len(self.heldout.clip_ids),
+                "identities": self.identities, "train_frames": int(sum(c.num_frames for c in m.select("train"))),
+                "render_seconds": m.meta.get("render_seconds"), "cache_matches_code": m.meta.get("cache_matches_code")}
+        if self.new_identities or self.synth.crosstalk_probes:
+            from flap.training.synthetic import PROBES
+
+            info.update(new_identities=self.new_identities, probes=list(PROBES if self.synth.crosstalk_probes else ()))
+        return info
+
+
+def render_set(cache: str | Path, data: Path, out: Path, spec: ExperimentSpec, new_identities=(),
+               clips_per_new_identity: int = 2, crosstalk_probes: bool = False) -> RenderedSet:
+    """Render the synthetic set into ``data`` (CPU pool: call before CUDA starts, so forking is safe) and write
+    ``out/heldout.npz``: the held-out clips' conditions, references, identities and clip ids (and, with probes or
+    new identities, each clip's probe and whether its identity is new).  The ground truth is the caller's to save."""
+    names = spec.identities or identities_in(cache)
+    new = [n for n in new_identities if n in names]
+    synth = SyntheticSpec(resolution=spec.resolution, clips_per_identity=spec.clips_per_identity,
+                          frames_per_clip=spec.frames_per_clip, heldout_per_identity=spec.heldout_per_identity,
+                          seed=spec.seed, crosstalk_probes=crosstalk_probes)
+    manifest = render_dataset(cache, data, synth, workers=spec.render_workers, identities=names, new_identities=new,
+                              clips_per_new_identity=clips_per_new_identity)
+    heldout = held_out_set(data, spec.eval_frames)
+    fields = dict(conditions=heldout.conditions, references=heldout.references, identities=np.array(heldout.identities),
+                  clip_ids=np.array(heldout.clip_ids), fps=np.float32(manifest.fps))
+    if new or crosstalk_probes:
+        extra = {c.id: c.extra for c in manifest.select("test")}
+        fields.update(probes=np.array([extra[c]["probe"] for c in heldout.clip_ids]),
+                      new_identity=np.array([bool(extra[c]["new_identity"]) for c in heldout.clip_ids]))
+    np.savez_compressed(Path(out) / "heldout.npz", **fields)
+    return RenderedSet(synth, manifest, heldout, [n for n in names if n not in new], new)
+
+
+def save_untrained(spec: ExperimentSpec, folder: Path):
+    """The untrained model from ``spec.seed``: the exact weights every training of the experiment starts from."""
+    import torch
+
+    from flap.training.config import ModelSpec
+    from flap.training.models import new_pipeline
+
+    torch.manual_seed(spec.seed)
+    pipe = new_pipeline(replace(ModelSpec(), preset=spec.preset, resolution=spec.resolution))
+    pipe.save_pretrained(folder)
+    return pipe
+
+
 def stage_config(spec: ExperimentSpec, stage: int | str, data: Path, work: Path, init_from: Path, seconds: float):
     """One stage's TrainConfig (stage 1, 2, 3, or "all": everything at once on video clips, the ablation)."""
     from flap.training.config import TrainConfig
@@ -108,7 +168,7 @@ def stage_config(spec: ExperimentSpec, stage: int | str, data: Path, work: Path,
                 "gradient_checkpointing": spec.gradient_checkpointing, "log_every": spec.log_every,
                 "seed": spec.seed + (stage if isinstance(stage, int) else 0),
                 "report_to": "tensorboard", "ema_decay": spec.ema_decay},
-        "diffusion": {"zero_init_temporal": video},  # untrained temporal layers start as the identity
+        "diffusion": {"zero_init_temporal": video, "mouth_weight": spec.mouth_weight},  # untrained temporal layers start as the identity
     })
 
 
@@ -138,15 +198,9 @@ def run_experiment(cache: str | Path, out: str | Path, spec: ExperimentSpec = Ex
 
     # 1. data (CPU pool, before CUDA starts, so forking is safe)
     t = time.perf_counter()
-    names = spec.identities or identities_in(cache)
-    synth = SyntheticSpec(resolution=spec.resolution, clips_per_identity=spec.clips_per_identity,
-                          frames_per_clip=spec.frames_per_clip, heldout_per_identity=spec.heldout_per_identity, seed=spec.seed)
     data = work / "data"
-    manifest = render_dataset(cache, data, synth, workers=spec.render_workers, identities=names)
-    heldout = held_out_set(data, spec.eval_frames)
-    np.savez_compressed(out / "heldout.npz", conditions=heldout.conditions, references=heldout.references,
-                        identities=np.array(heldout.identities), clip_ids=np.array(heldout.clip_ids),
-                        fps=np.float32(manifest.fps))
+    rendered = render_set(cache, data, out, spec)
+    heldout, synth = rendered.heldout, rendered.synth
     np.savez_compressed(out / "ground_truth.npz", frames=heldout.frames)
     t = mark("render_data", t)
 
@@ -155,8 +209,6 @@ def run_experiment(cache: str | Path, out: str | Path, spec: ExperimentSpec = Ex
     from flap.engines.diffusion.pipeline import FLAPPipeline
     from flap.training.heldout import generate_clips
     from flap.training.loop import train
-    from flap.training.models import new_pipeline
-
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -169,14 +221,8 @@ def run_experiment(cache: str | Path, out: str | Path, spec: ExperimentSpec = Ex
         np.savez_compressed(out / f"{name}.npz", frames=frames)
 
     # 2. the untrained model: the exact weights stage 1 starts from
-    torch.manual_seed(spec.seed)
-    from dataclasses import replace
-
-    from flap.training.config import ModelSpec
-
-    pipe = new_pipeline(replace(ModelSpec(), preset=spec.preset, resolution=spec.resolution))
     untrained = work / "untrained"
-    pipe.save_pretrained(untrained)
+    pipe = save_untrained(spec, untrained)
     ts = time.perf_counter()
     sample(pipe, "untrained", None)
     sample_seconds = time.perf_counter() - ts  # includes CUDA start-up and cuDNN tuning: an upper bound
@@ -212,11 +258,7 @@ def run_experiment(cache: str | Path, out: str | Path, spec: ExperimentSpec = Ex
     results = {
         "experiment": "issue6 controllability", "device": _device_name(), "torch": torch.__version__,
         "python": sys.version.split()[0], "spec": asdict(spec), "synthetic": asdict(synth),
-        "dataset": {"clips": len(manifest.clips), "train_clips": len(manifest.select("train")),
-                    "heldout_clips": len(heldout.clip_ids), "identities": names,
-                    "train_frames": int(sum(c.num_frames for c in manifest.select("train"))),
-                    "render_seconds": manifest.meta.get("render_seconds"),
-                    "cache_matches_code": manifest.meta.get("cache_matches_code")},
+        "dataset": rendered.dataset_info(),
         "sampling": {"steps": spec.sample_steps, "guidance": spec.guidance, "scheduler": "DDIM (trailing)",
                      "stage1": "head condition only, temporal layers bypassed (as trained)",
                      "stage2": "full condition, temporal layers bypassed (as trained)",

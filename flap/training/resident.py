@@ -22,13 +22,14 @@ import numpy as np
 import torch
 
 from flap.training.manifest import ClipEntry, ClipFrames, clip_dir
+from flap.training.synthetic import MOUTH_BOXES_FILE
 
 
 class ResidentClips:
     """Every frame and condition of a list of clips as device tensors, and batches drawn from them there.
 
     Batches are the ``DiffusionDataset`` items stacked: ``target`` (B, F, 3, R, R) and ``reference`` (B, 3, R, R)
-    in [-1, 1], ``condition`` (B, F, 120); windows uniform over all (clip, start) pairs of the chosen clips, the
+    in [-1, 1], ``condition`` (B, F, 120), and ``mouth_box`` (B, F, 4) where every clip has one; windows uniform over all (clip, start) pairs of the chosen clips, the
     reference any frame of a chosen clip of the same identity (``reference="identity"``)."""
 
     def __init__(self, root: str | Path, clips: list[ClipEntry], device: torch.device | str, seed: int = 0):
@@ -38,6 +39,9 @@ class ResidentClips:
         self.ids = [c.id for c in clips]
         frames = [ClipFrames(root, c).read(np.arange(c.num_frames)) for c in clips]
         conds = [MotionSequence.load(clip_dir(root, c.id) / "motion.npz").to_condition() for c in clips]
+        box_files = [clip_dir(root, c.id) / MOUTH_BOXES_FILE for c in clips]
+        self.mouth_boxes = (torch.from_numpy(np.concatenate([np.load(f) for f in box_files])).to(self.device)
+                            if all(f.is_file() for f in box_files) else None)
         lengths = np.array([len(f) for f in frames])
         self.frames = torch.from_numpy(np.concatenate(frames)).permute(0, 3, 1, 2).contiguous().to(self.device)
         self.conditions = torch.from_numpy(np.concatenate(conds).astype(np.float32)).to(self.device)
@@ -63,7 +67,10 @@ class ResidentClips:
         same = (self.identity[clips][None, :] == self.identity[k][:, None]).float()
         r = clips[torch.multinomial(same, 1, generator=g)[:, 0]]
         ref = self.offsets[r] + (torch.rand(size, device=self.device, generator=g) * self.lengths[r]).long()
-        return {"target": self._images(index), "reference": self._images(ref), "condition": self.conditions[index]}
+        out = {"target": self._images(index), "reference": self._images(ref), "condition": self.conditions[index]}
+        if self.mouth_boxes is not None:
+            out["mouth_box"] = self.mouth_boxes[index]
+        return out
 
 
 @dataclass

@@ -205,11 +205,14 @@ def _render_job(job: dict) -> dict:
     spec = SyntheticSpec(**job["spec"])
     rng = np.random.default_rng(job["seed"])
     relative = probe_motion(sample_motion(rng, spec, job["amplitude"]), job.get("probe", "motion"))
-    frames = np.stack([_resize(f, spec.resolution) for f in EmbeddedRenderer().render_frames(state, relative)])
+    renderer = EmbeddedRenderer()
+    frames = np.stack([_resize(f, spec.resolution) for f in renderer.render_frames(state, relative)])
+    boxes = mouth_boxes(renderer, state, relative, spec.resolution)
     motion = absolute_motion(relative, state.portrait.pose.rotation)
     motion.meta.update(identity=key, amplitude=job["amplitude"], seed=job["seed"], probe=job.get("probe", "motion"))
     folder = clip_dir(job["out"], job["clip_id"])
     write_frames(folder, frames, "npy")
+    np.save(folder / MOUTH_BOXES_FILE, boxes)
     motion.save(folder / "motion.npz")
     entry = ClipEntry(id=job["clip_id"], num_frames=len(frames), identity=key, frames="npy",
                       head_motion=head_motion_score(motion.head_euler_degrees()), split=job["split"],
@@ -217,6 +220,27 @@ def _render_job(job: dict) -> dict:
                                                  "probe": job.get("probe", "motion"),
                                                  "new_identity": job.get("new_identity", False)})
     return asdict(entry)
+
+
+#: Per clip, (T, 4) float32 x0, y0, x1, y1 of the mouth in the clip's frame pixels (see ``mouth_boxes``).
+MOUTH_BOXES_FILE = "mouth_boxes.npy"
+
+
+def mouth_boxes(renderer, state, motion: MotionSequence, resolution: int, pad: float = 0.25) -> np.ndarray:
+    """(T, 4) the mouth's box on every rendered frame, from the posed lip and chin landmarks the renderer itself
+    draws from (so it follows the head and the opening jaw exactly): the outer lips' bounds, widened by ``pad``
+    of the lips' width on each side.  A mouth-weighted loss reads it: the mouth is ~1 % of
+    a 96 px frame, too little for the plain denoising loss to learn lip motion soon."""
+    from flap.face import landmark_groups as G
+    from flap.face.geometry import image_to_camera
+
+    cams = renderer.vertex_positions(state, motion)[:, : G.NUM_LANDMARKS]
+    pts = np.stack([image_to_camera(c)[:, :2] for c in cams])
+    lips = pts[:, list(G.UPPER_OUTER_LIP + G.LOWER_OUTER_LIP)]
+    lo, hi = lips.min(axis=1), lips.max(axis=1)
+    margin = pad * (hi[:, :1] - lo[:, :1])
+    box = np.concatenate([lo - margin, hi + margin], axis=1) * (resolution / state.portrait.size)
+    return np.clip(box, 0, resolution).astype(np.float32)
 
 
 def _resize(frame: np.ndarray, resolution: int) -> np.ndarray:
