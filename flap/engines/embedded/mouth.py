@@ -775,10 +775,10 @@ def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.
         below_top = np.maximum(below_top + slide_top, 0.0)
         above_bottom = np.maximum(above_bottom - slide_bottom, 0.0)
     map_x, map_y = np.empty((n, 2), np.float32), np.empty((n, 2), np.float32)
-    weight, mix = np.empty(n), np.empty(n)
+    weight, mix, fill = np.empty(n), np.empty(n), np.empty(n)
     reach_top, reach_bottom = np.empty(n), np.empty(n)
     _source_positions(g.u, below_top, above_bottom, SOURCE_SAMPLES, top, bottom, source.split, mf.centre, mf.e_u,
-                      mf.e_v, mf.half, g.soft, map_x, map_y, weight, mix, reach_top, reach_bottom)
+                      mf.e_v, mf.half, g.soft, map_x, map_y, weight, mix, fill, reach_top, reach_bottom)
     # (the reaches back in the rendered lips' terms: the synthesized interior lies beyond them)
     reach_top -= below_top - g.below_top
     reach_bottom -= above_bottom - g.above_bottom
@@ -793,6 +793,12 @@ def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.
     if shown < 0.999:
         smooth = cv2.remap(source.along, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(n, 2, 3)
         sampled = sampled + (smooth.astype(np.float64) - sampled) * (0.9 * (1.0 - shown))
+    # Just above the upper teeth's edge where they come over the lower ones, the photo's own dark notches between
+    # its incisors' rounded tips (and the dark line under them) give way to the lower teeth behind wherever those
+    # are brighter: a closing mouth showed a faint jagged dark line along its teeth.
+    if fill.any():
+        lift = sampled[:, 1] @ np.array([0.299, 0.587, 0.114]) - sampled[:, 0] @ np.array([0.299, 0.587, 0.114])
+        mix = np.maximum(mix, fill * _smooth01(lift / 25.0))
     colours = sampled[:, 0] + (sampled[:, 1] - sampled[:, 0]) * mix[:, None]
     return colours * light, weight, reach_top, reach_bottom, source.shows_inside
 
@@ -802,9 +808,10 @@ _RIGID_TEETH = 0.5
 
 @_njit(None)
 def _source_positions(u, below_top, above_bottom, samples, top, bottom, split, centre, e_u, e_v, half, soft, map_x,
-                      map_y, weight, mix, reach_top, reach_bottom):
+                      map_y, weight, mix, fill, reach_top, reach_bottom):
     """Where each painted pixel samples the photo's mouth, from its upper lip (``map_*[:, 0]``: its upper teeth)
-    and from its lower lip (``[:, 1]``: the rest), ``mix``: how much of the second it shows, and ``weight``: how
+    and from its lower lip (``[:, 1]``: the rest), ``mix``: how much of the second it shows, ``fill``: how much of it may show through the first
+    just above the upper teeth's edge where the parts overlap, and ``weight``: how
     much of the photo's interior it shows (none between the two parts).  Where the two parts overlap (a mouth less
     open than the photo's) the upper teeth's edge covers the lower part with a pixel's anti-aliased ramp, without
     the line of the dark beneath them (the split lies a pixel into it): a closing mouth showed a jagged black
@@ -829,10 +836,12 @@ def _source_positions(u, below_top, above_bottom, samples, top, bottom, split, c
         w_top = 1.0 - _s01(beyond_top / max(0.1 * rt, 1.2 * soft))
         w_bottom = 1.0 - _s01(beyond_bottom / max(0.6 * rb, 3.0 * soft))
         overlap = -(beyond_top + beyond_bottom)  # > 0: the parts overlap (pixels)
+        fill[i] = 0.0
         if overlap > 0.0:
             edge = rt - min(overlap, 1.5)  # the teeth's own edge, not the dark under them
             m = min(max(below_top[i] - edge + 0.5, 0.0), 1.0)
             w = 1.0
+            fill[i] = _s01((below_top[i] - edge + 2.5) / 2.0) * _s01(overlap / 1.5)  # (``_source_interior``)
         else:
             m = min(max(0.5 + 4.0 * (w_bottom - w_top), 0.0), 1.0)
             if beyond_top <= 0.0:
