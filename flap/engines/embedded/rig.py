@@ -21,10 +21,12 @@ from flap.motion.representation import CONTROL_INDEX, CONTROL_NAMES, NUM_CONTROL
 @dataclass(frozen=True)
 class RigConfig:
     jaw_pivot: tuple[float, float, float] = (0.0, -0.3, -2.0)  # jaw joints, head frame (cm)
-    # The jaw's joints glide forward as it opens (cm per radian), so the lower lip and chin move mostly down, not
-    # as far back as down: a rotation alone swung the lower lip back 1.1x as far as down at mouth 2, which a turned
-    # head showed as an opening leaning sideways (14 deg at yaw 19).
-    jaw_glide: float = 2.5
+    # Past a hinge-only start (radians) the jaw's joints glide forward as it opens (cm per radian beyond it), so a
+    # wide-open jaw's lower lip and chin move mostly down: a rotation alone swung the lower lip back 1.1x as far as
+    # down at mouth 2, which a turned head showed as an opening leaning sideways (11.9 deg at yaw 19).  Small
+    # openings (speech, emotions, closing a photo's open mouth) stay a pure hinge.
+    jaw_hinge: float = 0.2
+    jaw_glide: float = 3.5
     eyeball_radius: float = 1.25  # cm
     upper_lid_share: float = 0.8  # a blink moves the upper lid this share of the gap, the lower lid the rest
     max_iris_shift: float = 0.32  # share of the eye width the iris may move sideways
@@ -193,6 +195,12 @@ class FaceRig:
         ``ids``: the landmarks that ``points`` are (default: all of them)."""
         relative = angles - self.source_jaw
         out = self.jaw_rotate(points, relative, ids)
+        beyond = lambda a: np.maximum(a - self.config.jaw_hinge, 0.0)  # noqa: E731
+        glide = self.config.jaw_glide * self.unit * (beyond(np.asarray(angles, np.float64)) - beyond(self.source_jaw))
+        if np.any(glide != 0.0):
+            weights = self.jaw_weights if ids is None else self.jaw_weights[ids]
+            out = out.copy()
+            out[..., 2] += glide[:, None] * weights[None, :]
         if self.source_jaw > 0.0:
             closing = np.clip(-relative / self.source_jaw, 0.0, 1.0)
             fix = self.closing_fix if ids is None else self.closing_fix[ids]
@@ -200,8 +208,7 @@ class FaceRig:
         return out
 
     def jaw_rotate(self, points: np.ndarray, angles: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
-        """Rotate jaw-weighted vertices about the jaw axis by ``angles`` (T,) radians (+ opens), the joints gliding
-        forward (``jaw_glide``). points: (T?, V, 3);
+        """Rotate jaw-weighted vertices about the jaw axis by ``angles`` (T,) radians (+ opens). points: (T?, V, 3);
         ``ids``: the landmarks that they are (default: all of them)."""
         pivot = np.array(self.config.jaw_pivot) * self.unit
         pts = np.broadcast_to(points, (len(angles),) + points.shape[-2:])
@@ -209,7 +216,6 @@ class FaceRig:
         c, s = np.cos(angles)[:, None], np.sin(angles)[:, None]
         y = rel[..., 1] * c - rel[..., 2] * s
         z = rel[..., 1] * s + rel[..., 2] * c
-        z = z + self.config.jaw_glide * self.unit * angles[:, None]
         rotated = np.stack([rel[..., 0], y, z], axis=-1) + pivot
         weights = self.jaw_weights if ids is None else self.jaw_weights[ids]
         return pts + weights[None, :, None] * (rotated - pts)
