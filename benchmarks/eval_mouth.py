@@ -9,8 +9,9 @@ opened wide (jaw 0.5; 0 is one cavity), the tongue's texture there, how dotted d
 mouth-corner lift of each emotion at
 strength 1 (> 0 smiles); then whether the photo's lips are hidden (a moustache or beard: 0..1), the line painted
 along the top of an open mouth (jaw 0.3; > ~0.2 reads as a drawn lip), how tall its dark shows over the width at
-jaw 0.6, and the most cracked of a closing mouth's frames (jaw 0.06-0.2: a thin dark line across the teeth; for a
-photo with its own open mouth).  Prints a table; look at the contact sheets too (benchmarks/contact_sheets.py).
+jaw 0.6, how tall its upper and lower teeth show there (over the width; hair counts as bright under a moustache),
+and the most cracked of a closing mouth's frames (jaw 0.06-0.2: a thin dark line across the teeth; faint: a quarter
+darker; for a photo with its own open mouth).  Prints a table; look at the contact sheets too (benchmarks/contact_sheets.py).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 from flap.engines.embedded.renderer import EmbeddedRenderer  # noqa: E402
 from flap.engines.embedded.mouth import lips_hidden  # noqa: E402
 from flap.evaluation.mouth_look import (cavity_ridge, corner_lift, dark_height, lip_line, lip_overlap,  # noqa: E402
-                                       lower_interior, seam_darkness, seam_ripple, teeth_crack, teeth_shading,
-                                       tongue_texture)
+                                       lower_interior, seam_darkness, seam_ripple, teeth_crack, teeth_heights,
+                                       teeth_shading, tongue_texture)
 from flap.evaluation.portraits import EVALUATION_PORTRAITS  # noqa: E402
 from flap.face import landmark_groups as G  # noqa: E402
 from flap.face.geometry import image_to_camera  # noqa: E402
@@ -69,10 +70,14 @@ def evaluate(path: str, size: int) -> None:
           f"floor/inside {floor:.0f}/{deep:.0f}  wide: ridge {cavity_ridge(wide, lm_wide):.2f} tongue texture "
           f"{tongue_texture(wide, lm_wide):.3f}  disgust ripple {ripple:.3f}\n{'':16s} corner lift: {lifts}")
     tall, lm_tall = render(renderer, state, MotionSequence.neutral(1).replace(jaw=np.array([[0.6, 0, 0]])))
-    cracks = [teeth_crack(*render(renderer, state, MotionSequence.neutral(1).replace(jaw=np.array([[j, 0, 0]]))))
-              for j in np.linspace(0.06, 0.2, 8)] if state.source_mouth is not None else [float("nan")]
+    closing = [render(renderer, state, MotionSequence.neutral(1).replace(jaw=np.array([[j, 0, 0]])))
+               for j in np.linspace(0.06, 0.2, 8)] if state.source_mouth is not None else []
+    cracks = [teeth_crack(*f) for f in closing] or [float("nan")]
+    faint = [teeth_crack(*f, deep=0.25) for f in closing] or [float("nan")]
+    upper, lower = teeth_heights(tall, lm_tall)
     print(f"{'':16s} lips hidden {lips_hidden(photo.crop, photo.landmarks):.2f}  lip line {lip_line(opened, lm_open):.3f}  "
-          f"dark height (jaw 0.6) {dark_height(tall, lm_tall):.2f}  closing crack {max(cracks):.2f}")
+          f"dark height (jaw 0.6) {dark_height(tall, lm_tall):.2f}  teeth upper/lower {upper:.3f}/{lower:.3f}  "
+          f"closing crack {max(cracks):.2f} faint {max(faint):.2f}")
 
 
 def main() -> int:

@@ -13,7 +13,8 @@ import pytest
 
 from flap.engines.embedded import EmbeddedRenderer
 from flap.evaluation.mouth_look import (cavity_ridge, lip_overlap, lip_thickness, lower_interior, opening_shape,
-                                       seam_darkness, seam_ripple, teeth_shading, tongue_surface, tongue_texture)
+                                       seam_darkness, seam_ripple, teeth_heights, teeth_shading, tongue_surface,
+                                       tongue_texture)
 from flap.face import landmark_groups as G
 from flap.face.geometry import image_to_camera
 from flap.face.portrait import analyze_portrait
@@ -225,3 +226,47 @@ def test_the_ripple_measure_sees_dots_along_the_mouth(states):
     for x, y in middle[2:-2]:
         cv2.circle(frame, (int(round(x)), int(round(y))), 1, (235, 235, 225), -1)
     assert seam_ripple(frame, lm) > before + 0.05
+
+
+@pytest.mark.parametrize("name", ["grace", "biden", "grace_grey"])
+def test_a_synthesized_wide_open_mouth_shows_upper_and_lower_teeth(renderer, states, name):
+    """Mouth 2 on a photo whose mouth is closed (the interior all synthesized): the upper incisors show about
+    0.15 of the mouth's width below the lifted upper lip and the lower incisors' edges over the lower lip, both
+    brighter than the lips (a grey photo too), not a thin upper line over a smooth dark cavity."""
+    if name == "grace_grey":
+        from flap.io.images import load_image
+
+        image, _ = load_image(str(ROOT / CLOSED_PHOTOS["grace"]))
+        state = renderer.prepare(analyze_portrait(np.dstack([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)] * 3), size=384))
+    else:
+        state = states[name]
+    frame, lm = _render(renderer, state, 0.55)
+    upper, lower = teeth_heights(frame, lm)
+    assert upper > 0.12, f"{name}: the upper teeth show {upper:.3f} of the width at mouth 2"
+    assert lower > 0.03, f"{name}: no lower teeth at mouth 2 ({lower:.3f})"
+    frame, lm = _render(renderer, state, 0.3)
+    assert teeth_heights(frame, lm)[1] > 0.02, f"{name}: no lower teeth at mouth 1"
+
+
+def test_the_teeth_measure_sees_a_dark_opening(renderer, states):
+    """A cavity painted over the teeth (what the measure must fail) reads as no teeth."""
+    frame, lm = _render(renderer, states["grace"], 0.55)
+    polygon = np.concatenate([lm[list(G.UPPER_INNER_LIP)], lm[list(G.LOWER_INNER_LIP)][1:-1][::-1]])
+    cv2.fillPoly(frame, [np.round(polygon).astype(np.int32)], (40, 15, 12))
+    assert teeth_heights(frame, lm) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("path", ["tests/portraits/dahlgren_moustache.jpg", "tests/portraits/biden_standing.jpg"])
+def test_a_turned_heads_jaw_drops_down_not_sideways(renderer, path):
+    """On a head turned 11-19 degrees, the lower lip's middle at mouth 2 moves along the mouth's perpendicular
+    within 8 degrees (the jaw's joints glide forward as it opens, so the lip moves mostly down): a jaw swung back
+    as far as down showed the opening leaning sideways (11.9 deg on the moustache portrait before; 5.6, and 5.2 on
+    biden, now)."""
+    state = renderer.prepare(analyze_portrait(str(ROOT / path), size=384))
+    _, closed = _render(renderer, state, 0.0)
+    _, lm = _render(renderer, state, 0.55)
+    upper = lm[list(G.UPPER_INNER_LIP)]
+    axis = (upper[-1] - upper[0]) / np.linalg.norm(upper[-1] - upper[0])
+    moved = lm[G.LOWER_INNER_LIP[5]] - closed[G.LOWER_INNER_LIP[5]]
+    lean = abs(float(np.degrees(np.arctan2(moved @ axis, moved @ np.array([-axis[1], axis[0]])))))
+    assert lean < 8.0, f"the opening leans {lean:.1f} deg sideways"

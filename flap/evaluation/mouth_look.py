@@ -346,3 +346,34 @@ def dark_height(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.5) 
         prof = axes.sample(luma, np.full((1, len(v)), u), v[None])[0]
         most = max(most, 0.5 * float((prof < threshold).sum()))
     return most / (2 * axes.half)
+
+
+def teeth_heights(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.35) -> tuple[float, float]:
+    """(upper, lower): how tall the upper teeth show below the upper inner lip and the lower teeth above the lower
+    one, over the mouth's width: per column over the middle ``span``, the run of pixels brighter than 0.9 of the
+    lip bodies' median luminance (teeth are lit brighter than lips; the cavity and tongue are darker) that starts
+    within a tenth of the opening from that lip; the median over columns.  A wide-open real mouth shows its upper
+    incisors about 0.15 of the mouth's width and the lower ones' edges; a painted one a thin line or none."""
+    at = np.linspace(-span, span, 15)
+    axes, top_out, top_in, bottom_in, bottom_out = _contours(landmarks_xy, at)
+    luma = _luma(frame)
+    around = axes.sample(luma, np.concatenate([at, at])[None],
+                         np.concatenate([0.5 * (top_out + top_in), 0.5 * (bottom_in + bottom_out)])[None])
+    threshold = 0.9 * float(np.median(around))
+    runs = ([], [])
+    for u, t, b in zip(at, top_in, bottom_in):
+        gap = b - t
+        if gap < 4:
+            continue
+        v = np.arange(t, b, 0.5)
+        prof = axes.sample(luma, np.full((1, len(v)), u), v[None])[0] > threshold
+        for side, p in enumerate((prof, prof[::-1])):
+            start = max(4, int(0.2 * gap))  # (0.5-px steps: a tenth of the opening)
+            first = np.argmax(p[:start]) if p[:start].any() else None
+            if first is None:
+                runs[side].append(0.0)
+                continue
+            rest = p[first:]
+            runs[side].append(0.5 * float(np.argmin(rest) if not rest.all() else len(rest)))
+    width = 2 * axes.half
+    return tuple(float(np.median(r)) / width if r else 0.0 for r in runs)

@@ -96,9 +96,12 @@ def mouth_style(crop: np.ndarray, landmarks: np.ndarray) -> MouthStyle:
     cavity = np.clip(lip_colour * 0.3 + np.array([8.0, 0.0, 1.0]), 0, 255) * min(light, 1.0)
     inner_lip = np.clip(lip_colour * 0.78, 0, 255)
     # Teeth: a little darker and warmer than the whites of the eyes (the same light falls on both); without
-    # visible eye whites, ivory about as bright as the skin, in the photo's white balance.
+    # visible eye whites, ivory about as bright as the skin's brightest channel (and a fifth brighter than its
+    # luminance: on a grey photo, where all channels are equal, teeth as grey as the skin did not read as teeth),
+    # in the photo's white balance.
     tint = (skin / max(skin.mean(), 1.0)) ** 0.2
-    teeth = np.clip(np.array([1.0, 0.97, 0.9]) * tint * np.clip(skin.max() * 0.92, 70, 220), 40, 232)
+    bright = max(skin.max() * 0.92, 1.2 * float(skin @ np.array([0.299, 0.587, 0.114])))
+    teeth = np.clip(np.array([1.0, 0.97, 0.9]) * tint * np.clip(bright, 70, 220), 40, 232)
     sclera = _sclera(crop, pts)
     if sclera is not None and np.ptp(sclera) < 0.8 * np.ptp(skin) and sclera.mean() > 0.7 * skin.mean():
         teeth = np.clip(0.5 * teeth + 0.5 * sclera * np.array([0.9, 0.87, 0.8]), 40, 232)
@@ -646,7 +649,12 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
     thick = max(1.0, 0.022 * width)
     light = 0.62 + 0.38 * _s01(rel_open / 0.2)
     tongue_vis = 0.0 if behind else _s01((rel_open - 0.06) / 0.18)  # ``behind``: the photo's own tongue shows
-    lower_vis = _s01((rel_open - 0.14) / 0.2) * 0.6
+    # Lower incisors: their edges show over the lower lip once the jaw drops (a wide-open mouth shows them
+    # clearly), and the upper incisors show longer as the upper lip lifts off them.
+    lower_vis = _s01((rel_open - 0.1) / 0.2)
+    lower_len = (0.05 + 0.03 * _s01((rel_open - 0.3) / 0.4)) * width
+    upper_len = (0.12 + 0.06 * _s01((rel_open - 0.3) / 0.4)) * width
+    wide = _s01((rel_open - 0.25) / 0.35)  # a wide-open mouth lets the light onto its tongue
     # A barely parted or a small mouth (teeth a few pixels tall) shows an even row of teeth: separations and notches
     # there read as a zigzag.
     parted = _s01((rel_open - 0.03) / 0.12)
@@ -686,7 +694,7 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
             w = _s01(into + 0.3) * _s01((1.0 - abs(du)) / 0.45) * tongue_vis * 0.95
         if tongue_vis > 0 and w > 1e-3:
             front = _s01(1.0 - bi / max(height, 1e-3))
-            lit = (0.62 + 0.45 * front) * (1.0 - 0.4 * du * du) * (1.0 - 0.1 * np.exp(-(u[i] / 0.07) ** 2)) * light
+            lit = (0.62 + 0.45 * front + 0.15 * wide) * (1.0 - 0.4 * du * du) * (1.0 - 0.1 * np.exp(-(u[i] / 0.07) ** 2)) * light
             # Its surface: patches and papillae (fixed in the mouth's coordinates), and a wet highlight on its
             # front middle, toward the teeth's colour (the light's, grey on a grey photo).
             lit *= 1.0 + 0.13 * _tongue_texture(u[i], bi / width)
@@ -696,30 +704,32 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
             c2 += ((tongue[2] * lit + (teeth[2] - tongue[2] * lit) * spec) - c2) * w
         # Lower teeth: the lower incisors' edges just over the lower lip, in the upper teeth's shadow (only near
         # the lower lip: the rest of the opening skips them).
-        if lower_vis > 0 and draw_teeth and bi < 0.065 * width + soft:
+        lower_teeth = 0.0
+        if lower_vis > 0 and draw_teeth and bi < lower_len + 0.01 * width + soft:
             arch = np.sqrt(min(max(1.0 - (u[i] / 0.5) ** 2, 0.0), 1.0))
             tip = 1.0 - 0.05 * (2 * _tooth_phase(a, 0.5) - 1) ** 6
-            height = min(0.055 * width, 0.22 * gi) * arch * tip
+            height = min(lower_len, 0.25 * gi) * arch * tip
             d = bi - 0.01 * width
             w = (min(max(d / soft + 0.5, 0.0), 1.0) * min(max((height - d) / soft + 0.5, 0.0), 1.0)
                  * lower_vis * min(arch * 3, 1.0))
-            shade = 0.75 * light * (1.0 - 0.35 * corner) * (0.8 + 0.2 * _s01(bi / max(height, 1e-3)))
+            lower_teeth = w
+            shade = 0.8 * light * (1.0 - 0.35 * corner) * (0.8 + 0.2 * _s01(bi / max(height, 1e-3)))
             shade *= 0.85 + 0.15 * np.sin(np.pi * _tooth_phase(a / 0.8, 1.0)) ** 0.35
-            c0 += ((0.8 * teeth[0] + 0.2 * tongue[0]) * shade - c0) * w
-            c1 += ((0.8 * teeth[1] + 0.2 * tongue[1]) * shade - c1) * w
-            c2 += ((0.8 * teeth[2] + 0.2 * tongue[2]) * shade - c2) * w
+            c0 += ((0.85 * teeth[0] + 0.15 * tongue[0]) * shade - c0) * w
+            c1 += ((0.85 * teeth[1] + 0.15 * tongue[1]) * shade - c1) * w
+            c2 += ((0.85 * teeth[2] + 0.15 * tongue[2]) * shade - c2) * w
         # Upper teeth: from under the upper lip (whose shadow lies on them) down to rounded incisal edges,
         # the front teeth widest and brightest, the side teeth receding into the corners' shadow; each tooth a
         # little brighter in its middle than toward its neighbours (narrow shadows between them: each tooth reads
-        # as a tooth, not a band).  Only near the upper lip (they are never longer than 0.12 of the width).
+        # as a tooth, not a band).  Only near the upper lip (never longer than ``upper_len``: 0.12-0.18 of the width).
         upper_teeth = 0.0
-        if draw_teeth and si < 0.12 * width + tooth_soft:
+        if draw_teeth and si < upper_len + tooth_soft:
             k_tooth = _tooth_index(a, 1.0)
             rise = np.sin(np.pi * min(max((a - _TEETH[k_tooth]) / (_TEETH[k_tooth + 1] - _TEETH[k_tooth]), 0.0), 1.0))
             sep = 1.0 - sep_depth * (1.0 - rise ** 0.35)
             arch = np.sqrt(min(max(1.0 - (u[i] / 0.8) ** 2, 0.0), 1.0))
             tip = _tooth_length(a) * (1.0 - detail * 0.05 * (1.0 - rise) ** 2)
-            height = min(0.12 * width, 0.62 * gi + 0.02 * width) * (0.35 + 0.65 * arch) * tip * min(arch * 4.0, 1.0)
+            height = min(upper_len, 0.62 * gi + 0.02 * width) * (0.35 + 0.65 * arch) * tip * min(arch * 4.0, 1.0)
             w = (min(max(si / soft + 0.5, 0.0), 1.0) * min(max((height - si) / tooth_soft + 0.5, 0.0), 1.0)
                  * min(arch * 2.5, 1.0))
             upper_teeth = w
@@ -735,7 +745,7 @@ def _interior_kernel(u, lip_s, lip_b, lip_gap, s, b, gap, draw_teeth, behind, wi
         c1 += (own[i, 1] - c1) * w
         c2 += (own[i, 2] - c2) * w
         # (over the upper teeth only the lip's own thin edge: they sit right under it)
-        lip = max(lip, shade_lip * (1.0 - upper_teeth) * (1.0 - w) * 0.85) * lip_shown
+        lip = max(lip, shade_lip * (1.0 - max(upper_teeth, lower_teeth)) * (1.0 - w) * 0.85) * lip_shown
         out[i, 0] = c0 + (inner_lip[0] - c0) * lip
         out[i, 1] = c1 + (inner_lip[1] - c1) * lip
         out[i, 2] = c2 + (inner_lip[2] - c2) * lip
@@ -765,10 +775,10 @@ def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.
         below_top = np.maximum(below_top + slide_top, 0.0)
         above_bottom = np.maximum(above_bottom - slide_bottom, 0.0)
     map_x, map_y = np.empty((n, 2), np.float32), np.empty((n, 2), np.float32)
-    weight, mix = np.empty(n), np.empty(n)
+    weight, mix, fill = np.empty(n), np.empty(n), np.empty(n)
     reach_top, reach_bottom = np.empty(n), np.empty(n)
     _source_positions(g.u, below_top, above_bottom, SOURCE_SAMPLES, top, bottom, source.split, mf.centre, mf.e_u,
-                      mf.e_v, mf.half, g.soft, map_x, map_y, weight, mix, reach_top, reach_bottom)
+                      mf.e_v, mf.half, g.soft, map_x, map_y, weight, mix, fill, reach_top, reach_bottom)
     # (the reaches back in the rendered lips' terms: the synthesized interior lies beyond them)
     reach_top -= below_top - g.below_top
     reach_bottom -= above_bottom - g.above_bottom
@@ -783,6 +793,12 @@ def _source_interior(source: SourceMouth, g: _Interior) -> tuple[np.ndarray, np.
     if shown < 0.999:
         smooth = cv2.remap(source.along, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(n, 2, 3)
         sampled = sampled + (smooth.astype(np.float64) - sampled) * (0.9 * (1.0 - shown))
+    # Just above the upper teeth's edge where they come over the lower ones, the photo's own dark notches between
+    # its incisors' rounded tips (and the dark line under them) give way to the lower teeth behind wherever those
+    # are brighter: a closing mouth showed a faint jagged dark line along its teeth.
+    if fill.any():
+        lift = sampled[:, 1] @ np.array([0.299, 0.587, 0.114]) - sampled[:, 0] @ np.array([0.299, 0.587, 0.114])
+        mix = np.maximum(mix, fill * _smooth01(lift / 25.0))
     colours = sampled[:, 0] + (sampled[:, 1] - sampled[:, 0]) * mix[:, None]
     return colours * light, weight, reach_top, reach_bottom, source.shows_inside
 
@@ -792,9 +808,10 @@ _RIGID_TEETH = 0.5
 
 @_njit(None)
 def _source_positions(u, below_top, above_bottom, samples, top, bottom, split, centre, e_u, e_v, half, soft, map_x,
-                      map_y, weight, mix, reach_top, reach_bottom):
+                      map_y, weight, mix, fill, reach_top, reach_bottom):
     """Where each painted pixel samples the photo's mouth, from its upper lip (``map_*[:, 0]``: its upper teeth)
-    and from its lower lip (``[:, 1]``: the rest), ``mix``: how much of the second it shows, and ``weight``: how
+    and from its lower lip (``[:, 1]``: the rest), ``mix``: how much of the second it shows, ``fill``: how much of it may show through the first
+    just above the upper teeth's edge where the parts overlap, and ``weight``: how
     much of the photo's interior it shows (none between the two parts).  Where the two parts overlap (a mouth less
     open than the photo's) the upper teeth's edge covers the lower part with a pixel's anti-aliased ramp, without
     the line of the dark beneath them (the split lies a pixel into it): a closing mouth showed a jagged black
@@ -819,10 +836,12 @@ def _source_positions(u, below_top, above_bottom, samples, top, bottom, split, c
         w_top = 1.0 - _s01(beyond_top / max(0.1 * rt, 1.2 * soft))
         w_bottom = 1.0 - _s01(beyond_bottom / max(0.6 * rb, 3.0 * soft))
         overlap = -(beyond_top + beyond_bottom)  # > 0: the parts overlap (pixels)
+        fill[i] = 0.0
         if overlap > 0.0:
             edge = rt - min(overlap, 1.5)  # the teeth's own edge, not the dark under them
             m = min(max(below_top[i] - edge + 0.5, 0.0), 1.0)
             w = 1.0
+            fill[i] = _s01((below_top[i] - edge + 2.5) / 2.0) * _s01(overlap / 1.5)  # (``_source_interior``)
         else:
             m = min(max(0.5 + 4.0 * (w_bottom - w_top), 0.0), 1.0)
             if beyond_top <= 0.0:

@@ -21,6 +21,13 @@ from flap.motion.representation import CONTROL_INDEX, CONTROL_NAMES, NUM_CONTROL
 @dataclass(frozen=True)
 class RigConfig:
     jaw_pivot: tuple[float, float, float] = (0.0, -0.3, -2.0)  # jaw joints, head frame (cm)
+    # Past a hinge-only start (radians) the jaw's joints glide forward as it opens (cm per radian beyond it), so a
+    # wide-open jaw's lower lip and chin move mostly down: a rotation alone swung the lower lip back 1.1x as far as
+    # down at mouth 2, which a turned head showed as an opening leaning sideways (11.9 deg at yaw 19, now 5.6).
+    # Small openings (emotions, closing a photo's open mouth) stay about a pure hinge (a glide from 0 moved
+    # astronaut's contempt; from 0.2 rad at 3.5 cm/rad, biden's speech showed 3 pops).
+    jaw_hinge: float = 0.1
+    jaw_glide: float = 3.0
     eyeball_radius: float = 1.25  # cm
     upper_lid_share: float = 0.8  # a blink moves the upper lid this share of the gap, the lower lid the rest
     max_iris_shift: float = 0.32  # share of the eye width the iris may move sideways
@@ -189,6 +196,13 @@ class FaceRig:
         ``ids``: the landmarks that ``points`` are (default: all of them)."""
         relative = angles - self.source_jaw
         out = self.jaw_rotate(points, relative, ids)
+        # (a smooth onset, softplus over 0.05 rad: a kink in the glide's speed as speech crosses it showed as pops)
+        beyond = lambda a: 0.05 * np.logaddexp(0.0, (a - self.config.jaw_hinge) / 0.05)  # noqa: E731
+        glide = self.config.jaw_glide * self.unit * (beyond(np.asarray(angles, np.float64)) - beyond(self.source_jaw))
+        if np.any(glide != 0.0):
+            weights = self.jaw_weights if ids is None else self.jaw_weights[ids]
+            out = out.copy()
+            out[..., 2] += glide[:, None] * weights[None, :]
         if self.source_jaw > 0.0:
             closing = np.clip(-relative / self.source_jaw, 0.0, 1.0)
             fix = self.closing_fix if ids is None else self.closing_fix[ids]
