@@ -186,11 +186,11 @@ def refine_matte(person: np.ndarray, image: np.ndarray, radius: int = 4, eps: fl
     return np.clip(refined, 0.0, 1.0)
 
 
-def fill_alpha(photo: np.ndarray, plate: np.ndarray, alpha: np.ndarray, filled: np.ndarray,
+def fill_alpha(photo: np.ndarray, plate: np.ndarray, alpha: np.ndarray,
                person: tuple[float, float] = (0.02, 0.08)) -> np.ndarray:
     """``alpha`` raised, where the segmenter sees some of the person (``person``: from no raise at its first value
     to the full raise at its second), to the least alpha for which the photo is a mix of some colour and the
-    plate's fill (difference matting against a known background): a dark hat's edge that the matte puts at 0.3
+    plate (difference matting against a known background): a dark hat's edge that the matte puts at 0.3
     over a blue sky cannot be sky, and left there it printed dark specks into the plate.  Where the matte sees no
     person (a flagpole beside the hat, a curtain beside the temple) nothing is raised: that is background, and it
     stays with the photo (``consistent_plate``)."""
@@ -198,7 +198,7 @@ def fill_alpha(photo: np.ndarray, plate: np.ndarray, alpha: np.ndarray, filled: 
     with np.errstate(divide="ignore", invalid="ignore"):
         need = np.where(image > fill, (image - fill) / np.maximum(255.0 - fill, 1e-3), (fill - image) / np.maximum(fill, 1e-3))
     lo, hi = person
-    some = np.clip((alpha - lo) / (hi - lo), 0.0, 1.0) * filled
+    some = np.clip((alpha - lo) / (hi - lo), 0.0, 1.0)  # where the plate is the photo, nothing is needed
     return np.maximum(alpha, some * np.clip(need.max(axis=2), 0.0, 1.0)).astype(np.float32)
 
 

@@ -113,10 +113,10 @@ class EmbeddedRenderer:
         # Only the head above the chin is cut out of the plate; the neck stays, so no fill shows beside it.
         above_chin = head_y > mesh.head_points[G.CHIN, 1] - 0.5 * rig.unit
         alpha = subject_alpha(refine_matte(portrait.person_mask, portrait.crop), portrait.landmarks)
-        plate, filled = background_plate(portrait.crop, alpha, moving * above_chin)
+        plate, _ = background_plate(portrait.crop, alpha, moving * above_chin)
         # Soft alpha where the head barely moves stays behind with the photo; the plate is the background that the
         # photo allows under the alpha left, so the still head is the photo and its edge carries no background.
-        alpha = fill_alpha(portrait.crop, plate, anchor_to_head(alpha, moving), filled)
+        alpha = fill_alpha(portrait.crop, plate, anchor_to_head(alpha, moving))
         plate = consistent_plate(portrait.crop, plate, alpha)
         source_jaw = rig.source_jaw
         pose = portrait.pose
