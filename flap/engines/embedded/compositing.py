@@ -189,7 +189,7 @@ def refine_matte(person: np.ndarray, image: np.ndarray, radius: int = 4, eps: fl
 def fill_alpha(photo: np.ndarray, plate: np.ndarray, alpha: np.ndarray,
                person: tuple[float, float] = (0.02, 0.08)) -> np.ndarray:
     """``alpha`` raised, where the segmenter sees some of the person (``person``: from no raise at its first value
-    to the full raise at its second) or within a few pixels of its solid part, to the least alpha for which the
+    to the full raise at its second), to the least alpha for which the
     photo is a mix of some colour and the plate (difference matting against a known background): a dark hat's edge
     that the matte puts at 0 to 0.3 over a blue sky cannot be sky, and left there it printed dark specks into the
     plate.  Farther out, where the matte sees no person (a flagpole beside the hat, a curtain beside the temple),
@@ -199,9 +199,6 @@ def fill_alpha(photo: np.ndarray, plate: np.ndarray, alpha: np.ndarray,
         need = np.where(image > fill, (image - fill) / np.maximum(255.0 - fill, 1e-3), (fill - image) / np.maximum(fill, 1e-3))
     lo, hi = person
     some = np.clip((alpha - lo) / (hi - lo), 0.0, 1.0)  # where the plate is the photo, nothing is needed
-    solid = (alpha > 0.5).astype(np.uint8)
-    near = cv2.dilate(solid, np.ones((3, 3), np.uint8), iterations=max(1, alpha.shape[0] // 170)) > 0
-    some = np.where(near, 1.0, some)
     return np.maximum(alpha, some * np.clip(need.max(axis=2), 0.0, 1.0)).astype(np.float32)
 
 
