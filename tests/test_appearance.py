@@ -13,7 +13,7 @@ import pytest
 from flap.engines.embedded import EmbeddedRenderer
 from flap.evaluation.appearance import (below_chin, changed_outside, emotion_signature, face_region, find_pops, full_map, hard_edges_added,
                                         head_reach, mirrored_shown, posed_landmarks, seen, smeared_share, texture_stretch,
-                                        visible_folds)
+                                        travelling_background, visible_folds)
 from flap.evaluation.facial_actions import facial_actions
 from flap.evaluation.mouth_look import corner_lift
 from flap.evaluation.portraits import EVALUATION_PORTRAITS
@@ -161,6 +161,43 @@ def test_no_mirrored_strip_where_a_turn_unfolds_a_turned_photos_far_side(rendere
             unfilled = mirrored_shown(renderer.render_frame(replace(state, rim_fill=None), cam), state.portrait.crop, source, region)
             assert unfilled > 0.01, f"the detector sees the mirrored strip ({unfilled:.2%})"
     assert states["grace"].rim_fill is None, "a frontal photo has nothing to unfold: no rim fill, no cost"
+
+
+EXTREMES = [dict(yaw=30), dict(yaw=-30), dict(pitch=25), dict(pitch=-25), dict(roll=25), dict(roll=-25), dict(yaw=30, pitch=20)]
+
+
+@pytest.mark.parametrize("name", list(PORTRAITS))
+def test_the_background_beside_the_head_does_not_travel_with_it(renderer, states, name):
+    """The plate replaces a band of 4-8 px around the person; the head carried that band at full alpha, so on a
+    turn a ring of the photo's background (Biden's curtain beside the temple, the flagpole beside Grace Hopper's
+    hat) moved with it: 1100-1900 px over the seven slider extremes at 384 px (five portraits measured).  With the
+    plate the background that the photo allows under the matte (compositing.consistent_plate), 120-440."""
+    state = states[name]
+    shape = state.portrait.crop.shape[:2]
+    total = 0
+    for controls in EXTREMES:
+        motion = apply_controls(MotionSequence.neutral(1).replace(jaw=np.array([[0.2, 0.0, 0.0]])),
+                                MotionControls(motion_scale=0, **controls))
+        cam = renderer.vertex_positions(state, motion)[0]
+        region = head_reach(image_to_camera(cam[: G.NUM_LANDMARKS])[:, :2], shape)
+        total += travelling_background(renderer.render_frame(state, cam), state.portrait.crop, state.plate,
+                                       full_map(renderer, state, cam), state.portrait.person_mask, region)
+    assert total < 700, f"{name}: {total} px of the photo's background travel with the head at the slider extremes"
+
+
+def test_the_travelling_background_detector_sees_a_carried_background():
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 255, (64, 64, 3)).astype(np.uint8)
+    person = np.zeros((64, 64), np.float32)
+    person[16:48, 16:48] = 1.0
+    xs, ys = np.meshgrid(np.arange(64, dtype=np.float32), np.arange(64, dtype=np.float32))
+    source = (xs - 4.0, ys)  # everything moved 4 px right, background included
+    frame = cv2.remap(photo, *source, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    plate = np.full_like(photo, 128)
+    region = np.ones((64, 64), bool)
+    region[:, :8] = False  # the map samples outside the photo there
+    assert travelling_background(frame, photo, plate, source, person, region) > 1000
+    assert travelling_background(photo, photo, plate, source, person, region) < 20  # nothing carried
 
 
 @pytest.mark.parametrize("pitch", [-25, 25])

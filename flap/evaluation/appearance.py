@@ -240,3 +240,24 @@ def mirrored_shown(frame: np.ndarray, photo: np.ndarray, source_map: tuple[np.nd
     drawn = cv2.remap(photo, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     same = np.abs(frame.astype(np.int16) - drawn.astype(np.int16)).max(axis=2) <= tolerance
     return float(np.sum(mirrored & same & region) / max(1, region.sum()))
+
+
+def travelling_background(frame: np.ndarray, photo: np.ndarray, plate: np.ndarray, source_map: tuple[np.ndarray, np.ndarray],
+                          person: np.ndarray, region: np.ndarray, moved: float = 2.0, tolerance: int = 8) -> int:
+    """Pixels of ``region`` where the frame shows the photo's background carried with the head: the backward map
+    (``source_map``) moves them more than ``moved`` pixels, their source is background to the segmenter
+    (``person``, the portrait's own mask, below 0.05), and the frame is what the map samples there (within
+    ``tolerance`` levels) and not what the plate shows in its place.  A matte edge that carries the photo's
+    background drags a ring of curtain or flagpole along the head's outline on a turn."""
+    map_x, map_y = (m.astype(np.float32) for m in source_map)
+    h, w = person.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    far = np.hypot(map_x - xs, map_y - ys) > moved
+    source_person = cv2.remap(person.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    carried = cv2.remap(photo, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=2)
+
+    shows = (differs(frame, carried) <= tolerance) & (differs(frame, plate) > tolerance)
+    return int(np.sum(far & (source_person < 0.05) & shows & region))

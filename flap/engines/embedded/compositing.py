@@ -186,6 +186,44 @@ def refine_matte(person: np.ndarray, image: np.ndarray, radius: int = 4, eps: fl
     return np.clip(refined, 0.0, 1.0)
 
 
+def fill_alpha(photo: np.ndarray, plate: np.ndarray, alpha: np.ndarray,
+               person: tuple[float, float] = (0.02, 0.08)) -> np.ndarray:
+    """``alpha`` raised, where the segmenter sees some of the person (``person``: from no raise at its first value
+    to the full raise at its second), to the least alpha for which the
+    photo is a mix of some colour and the plate (difference matting against a known background): a dark hat's edge
+    that the matte puts at 0 to 0.3 over a blue sky cannot be sky, and left there it printed dark specks into the
+    plate.  Farther out, where the matte sees no person (a flagpole beside the hat, a curtain beside the temple),
+    nothing is raised: that is background, and it stays with the photo (``consistent_plate``)."""
+    image, fill = photo.astype(np.float32), plate.astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        need = np.where(image > fill, (image - fill) / np.maximum(255.0 - fill, 1e-3), (fill - image) / np.maximum(fill, 1e-3))
+    lo, hi = person
+    some = np.clip((alpha - lo) / (hi - lo), 0.0, 1.0)  # where the plate is the photo, nothing is needed
+    return np.maximum(alpha, some * np.clip(need.max(axis=2), 0.0, 1.0)).astype(np.float32)
+
+
+def consistent_plate(photo: np.ndarray, plate: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The plate moved, per pixel, to the nearest background that the photo allows under ``alpha`` (the matting
+    equation photo = alpha * F + (1 - alpha) * B with F in 0..255): where alpha is 0 that is the photo itself, and
+    where alpha is partial a band around it.  The head then carries exactly the person's share of its edge pixels
+    (``premultiply`` needs no clipping), and the still head over the plate is the photo without raising alpha.
+    Raising alpha to the plate's replaced band instead made a 4-8 px ring of the photo's background (a curtain, a
+    flagpole) travel with the head at full alpha on a turn."""
+    a = np.clip(alpha, 0.0, 1.0)[:, :, None].astype(np.float32)
+    image = photo.astype(np.float32)
+    inverse = np.maximum(1.0 - a, 1e-6)
+    # (half a level of slack for rounding; where alpha is 1 any background is allowed: a black pixel of the hat
+    # gave 0 / 1e-3 = 0 as the bound and kept the hat's black in the plate)
+    lo, hi = (image - 255.0 * a - 0.5) / inverse, (image + 0.5) / inverse
+    # Along the line from the photo's colour to the plate's, all channels by the same share: clipped channel by
+    # channel, the un-mixed colour of faint edge pixels took any hue (a rainbow fringe on Grace Hopper's hat).
+    step = plate.astype(np.float32) - image
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(step > 0, (hi - image) / step, np.where(step < 0, (lo - image) / step, np.inf))
+    share = np.clip(room.min(axis=2, keepdims=True), 0.0, 1.0)
+    return np.round(image + share * step).clip(0, 255).astype(np.uint8)
+
+
 def anchor_to_head(alpha: np.ndarray, moving: np.ndarray, lo: float = 0.2, hi: float = 0.5) -> np.ndarray:
     """``alpha`` with its partial values dropped where the head barely moves (``moving``, the mesh's rigidity
     image, below ``lo`` .. ``hi``); solid alpha (the body) is kept.  The segmenter's soft response to something

@@ -14,7 +14,8 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from flap.engines.embedded.compositing import (anchor_to_head, background_plate, composite_roi, premultiply, refine_matte, still_frame,
+from flap.engines.embedded.compositing import (anchor_to_head, background_plate, composite_roi, consistent_plate, fill_alpha,
+                                               premultiply, refine_matte, still_frame,
                                                subject_alpha)
 from flap.engines.embedded.displacement import faded_displacement
 from flap.engines.embedded.edges import soften_edges
@@ -112,10 +113,11 @@ class EmbeddedRenderer:
         # Only the head above the chin is cut out of the plate; the neck stays, so no fill shows beside it.
         above_chin = head_y > mesh.head_points[G.CHIN, 1] - 0.5 * rig.unit
         alpha = subject_alpha(refine_matte(portrait.person_mask, portrait.crop), portrait.landmarks)
-        plate, filled = background_plate(portrait.crop, alpha, moving * above_chin)
-        # The head carries whatever the plate replaced (strands the mask missed), so the still head is the photo;
-        # soft alpha where the head barely moves stays behind with the photo.
-        alpha = np.maximum(anchor_to_head(alpha, moving), filled)
+        plate, _ = background_plate(portrait.crop, alpha, moving * above_chin)
+        # Soft alpha where the head barely moves stays behind with the photo; the plate is the background that the
+        # photo allows under the alpha left, so the still head is the photo and its edge carries no background.
+        alpha = fill_alpha(portrait.crop, plate, anchor_to_head(alpha, moving))
+        plate = consistent_plate(portrait.crop, plate, alpha)
         source_jaw = rig.source_jaw
         pose = portrait.pose
         source_camera = pose.to_camera(mesh.head_points)
