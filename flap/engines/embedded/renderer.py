@@ -106,7 +106,7 @@ class EmbeddedRenderer:
     def prepare(self, portrait: PortraitAnalysis) -> PreparedPortrait:
         mesh = build_mesh(portrait.landmarks, portrait.pose, self.config.mesh)
         rig = FaceRig(mesh.head_points[: mesh.num_landmarks], self.config.rig)
-        rig.hold_by_glasses(frame_hold(portrait.crop, portrait.landmarks[: mesh.num_landmarks, :2]))
+        rig.hold_by_glasses(*frame_hold(portrait.crop, portrait.landmarks[: mesh.num_landmarks, :2]))
         size = portrait.size
         moving, head_y = self._vertex_value_images(mesh, size, mesh.rigidity, mesh.head_points[:, 1])
         # Only the head above the chin is cut out of the plate; the neck stays, so no fill shows beside it.
