@@ -406,6 +406,31 @@ def test_brows_move_behind_a_glasses_frame_not_with_it(renderer, states):
             assert frame_hold(other.portrait.crop, other.portrait.landmarks[:, :2])[0].max() == 0.0, f"{name} has no glasses"
 
 
+def test_a_glasses_wearer_frowns_and_raises_her_brows_above_a_still_frame(renderer, states):
+    """Holding Grace Hopper's brows with her frame left her angry, sad and surprised brows where they were (the
+    image's motion at the inner brows, optical flow against the neutral render: under 0.001 of the outer-eye
+    distance; angry read as a squint).  The frame stays still (the test above); the brows above it move."""
+    state = states["grace"]
+    lm = state.portrait.landmarks[:, :2]
+    iod = np.linalg.norm(lm[33] - lm[263])
+
+    def grey(emotion):
+        m = apply_controls(MotionSequence.neutral(1), MotionControls(emotion=emotion, emotion_strength=1.0, motion_scale=0.0,
+                                                                     pitch=-EMOTIONS[emotion].pitch_deg))
+        return cv2.cvtColor(renderer.render_frame(state, renderer.vertex_positions(state, m)[0], float(m.eyelids[0].mean())),
+                            cv2.COLOR_RGB2GRAY)
+
+    neutral = grey("neutral")
+    inner = np.round(lm[[66, 107, 296, 336]]).astype(int)  # the inner ends of the brows' upper edges
+
+    def brows_down(emotion):
+        flow = cv2.calcOpticalFlowFarneback(neutral, grey(emotion), None, 0.5, 3, 9, 3, 5, 1.1, 0)
+        return float(np.mean(cv2.blur(flow[..., 1], (5, 5))[inner[:, 1], inner[:, 0]]) / iod)
+
+    assert brows_down("angry") > 0.012, "angry brows come down to the frame"
+    assert brows_down("surprised") < -0.012 and brows_down("sad") < -0.008, "surprised and sad inner brows rise"
+
+
 def test_a_released_smile_takes_its_folds_with_it(renderer, states):
     """obama_smiling's folds (nasolabial lines) stayed in the skin when sad, angry or fear released his smile, and
     deepened as the corners came down (crease depth 28 grey levels in the photo, 44 at sad): under sad brows they

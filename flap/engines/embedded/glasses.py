@@ -88,7 +88,7 @@ def _line(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 _TOP_RATIO = 2.5  # the frame's top edge over the band's median edge strength: a frame's bar, not brow hair
-_ABOVE_TOP = (3.0, 5.0)  # pixels (at _SCALE_IOD) above the frame's top edge: held .. free
+_ABOVE_TOP = (5.0, 7.0)  # pixels (at _SCALE_IOD) above the frame's top edge: held .. free
 
 
 def frame_hold(crop: np.ndarray, landmarks_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
