@@ -18,6 +18,7 @@ from flap.engines.embedded.compositing import (anchor_to_head, background_plate,
                                                subject_alpha)
 from flap.engines.embedded.displacement import faded_displacement
 from flap.engines.embedded.edges import soften_edges
+from flap.engines.embedded.eyes import Eye, eye_models, turn_eyes
 from flap.engines.embedded.folds import FoldSoftening, build_fold_softening, soften_folds
 from flap.engines.embedded.glasses import frame_hold
 from flap.engines.embedded.foreshortening import height_scale
@@ -92,6 +93,7 @@ class PreparedPortrait:
     stretch: StretchLimit  # how far a pose may stretch the rim of the face and the hair
     folds: FoldSoftening | None = None  # the photo's smile folds, softened as its smile is released
     rim_fill: RimFill | None = None  # skin for the side of the face the photo did not show
+    eyes: list[Eye] = field(default_factory=list)  # the photo's eye openings and irises, which gaze turns
 
 
 class EmbeddedRenderer:
@@ -141,6 +143,7 @@ class EmbeddedRenderer:
             stretch=build_stretch_limit(mesh, self.config.stretch),
         )
         state.base = still_frame(portrait.crop, state.premultiplied, plate)
+        state.eyes = eye_models(portrait.landmarks[:, :2])
         if rig.source_smile() > 0.0:
             state.folds = build_fold_softening(state.premultiplied, portrait.landmarks[:, :2])
         if self.config.rim_fill is not None:
@@ -410,6 +413,7 @@ class EmbeddedRenderer:
         pts = image_to_camera(camera[: G.NUM_LANDMARKS])[:, :2]
         if region is not None:
             (x0, y0, x1, y1), sub_x, sub_y = region
+            turn_eyes(sub_x, sub_y, (x0, y0), pts, state.eyes)
             warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             if state.folds is not None and fold_release is not None:
                 soften_folds(warped, state.folds, sub_x, sub_y, (x0, y0), pts, fold_release)
