@@ -32,6 +32,8 @@ class Eye:
     lid_u: np.ndarray  # (K,) along the axis
     lid_top: np.ndarray  # (K,) the opening's upper edge across the axis (v grows downward in the image)
     lid_bottom: np.ndarray  # (K,) its lower edge
+    mid_top: float  # the upper lid's middle landmark across the axis
+    mid_bottom: float  # the lower lid's
 
     @property
     def frame(self) -> np.ndarray:
@@ -63,10 +65,34 @@ def eye_models(landmarks_xy: np.ndarray) -> list[Eye]:
             order = np.argsort(pu)
             (tops if ids is upper else bottoms).append(np.interp(k, pu[order], pv[order]))
         out.append(Eye(a, e, width, float(iu), float(iv), min(radius, 0.3 * width), k, np.minimum(tops[0], bottoms[0]),
-                       np.maximum(tops[0], bottoms[0])))
+                       np.maximum(tops[0], bottoms[0]), float(uv(landmarks_xy[upper[len(upper) // 2]])[1]),
+                       float(uv(landmarks_xy[lower[len(lower) // 2]])[1])))
     return out
 
 
+def _lid_cover(eye: Eye, posed_xy: np.ndarray, corners: tuple[int, int], upper_mid: int, lower_mid: int) -> tuple[float, float]:
+    """How far each lid has come over the eye (shares of the opening at its middle, >= 0), against the eye's
+    corners, which lids do not move: the posed lid middles carried back to the photo by the similarity of the
+    corners, across the axis, against the photo's own."""
+    a, b = posed_xy[corners[0]], posed_xy[corners[1]]
+    if a[0] > b[0]:
+        a, b = b, a
+    d = b - a
+    length2 = float(d[0] * d[0] + d[1] * d[1])
+    if length2 < 1e-6:
+        return 0.0, 0.0
+    scale = eye.width / np.sqrt(length2)
+
+    def across(p):
+        r = p - a
+        return float((d[0] * r[1] - d[1] * r[0])) / np.sqrt(length2) * scale
+
+    gap = max(eye.mid_bottom - eye.mid_top, 1e-6)
+    return (max((across(posed_xy[upper_mid]) - eye.mid_top) / gap, 0.0),
+            max((eye.mid_bottom - across(posed_xy[lower_mid])) / gap, 0.0))
+
+
+_MIDDLES = [((upper[0], upper[-1]), upper[len(upper) // 2], lower[len(lower) // 2]) for upper, lower, _ in _EYES]
 _CONTOURS = [np.array(list(upper) + list(lower[1:-1][::-1])) for upper, lower, _ in _EYES]
 
 
@@ -76,7 +102,7 @@ def turn_eyes(map_x: np.ndarray, map_y: np.ndarray, origin: tuple[int, int], pos
     on its posed landmark.  (Scalars in plain Python: this runs twice a frame.)"""
     x0, y0 = origin
     h, w = map_x.shape
-    for (_, _, iris), ids, eye in zip(_EYES, _CONTOURS, eyes):
+    for (_, _, iris), ids, middle, eye in zip(_EYES, _CONTOURS, _MIDDLES, eyes):
         contour = posed_xy[ids] - (x0, y0)
         (cx0, cy0), (cx1, cy1) = contour.min(axis=0), contour.max(axis=0)
         lx, ly = max(int(cx0), 0), max(int(cy0), 0)
@@ -98,8 +124,9 @@ def turn_eyes(map_x: np.ndarray, map_y: np.ndarray, origin: tuple[int, int], pos
         dv = -ax * ey + ay * ex - eye.iris_v
         left, right = max(eye.iris_u - eye.radius, 0.0), max(eye.width - eye.iris_u - eye.radius, 0.0)
         du = min(max(du, -(1 - _KEEP_WHITE) * left), (1 - _KEEP_WHITE) * right)
-        if abs(du) < 0.05 and abs(dv) < 0.05:
+        cover_top, cover_bottom = _lid_cover(eye, posed_xy, *middle)
+        if abs(du) < 0.05 and abs(dv) < 0.05 and cover_top + cover_bottom < 0.05:
             continue
         mask = np.zeros((hy - ly, hx - lx), np.uint8)
         cv2.fillPoly(mask, [np.round((contour - (lx, ly)) * 4).astype(np.int32)], 255, cv2.LINE_AA, shift=2)
-        turn_eye(map_x, map_y, mask, lx, ly, eye.frame, np.array([du, dv, _ACROSS, left, right]), eye.lid_top, eye.lid_bottom)
+        turn_eye(map_x, map_y, mask, lx, ly, eye.frame, np.array([du, dv, _ACROSS, left, right, cover_top, cover_bottom]), eye.lid_top, eye.lid_bottom)
