@@ -29,7 +29,7 @@ class RigConfig:
 _BROW_ROOM = 0.22  # a lowered brow's point moves down at most this share of its height above the lid, per unit
 # a point above a glasses frame moves at most this share of its height above it per unit of a control: brows
 # that come down squeeze the skin down to the frame (a frown), brows that rise stretch it (a smear beyond a share)
-_FRAME_ROOM = {"brow_lower": 0.45, "nose_wrinkle": 0.45, "brow_raise": 0.25, "brow_inner_raise": 0.25}
+_FRAME_ROOM = {"brow_lower": 0.2, "nose_wrinkle": 0.2, "brow_raise": 0.25, "brow_inner_raise": 0.25}
 _SMILE_LIFT = 0.36  # how far a unit smile lifts its mouth corner (cm, head frame, before the face's scale)
 # How much of the photo's own smile a unit of each control releases (FACS: AU15, AU5, AU1, AU4 and AU9 do not sit
 # on a smile); the speech controls and brow_raise (speech lifts the brows) keep it.
