@@ -47,15 +47,69 @@ def glasses_score(crop: np.ndarray, landmarks_xy: np.ndarray) -> float:
     return float(t * t * (3 - 2 * t))
 
 
-def frame_hold(crop: np.ndarray, landmarks_xy: np.ndarray) -> np.ndarray:
-    """(N,) 0..1 per landmark: how firmly a glasses frame holds it in place (0 everywhere without glasses): 1 on
-    and near the rim's hard edges between the brows' top and the cheeks below the eyes."""
+def frame_top(gx: np.ndarray, gy: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The frame's top edge (columns, rows, at the measuring scale) and its mean edge strength over the band's
+    median: the strongest smooth path (one pixel up or down per column) of edges across both eyes and the bridge,
+    between the brows' top and the upper lids, out past the brows' ends.  A frame's top bar is the band's one long hard edge; brow hair is
+    softer and broken."""
+    strength = np.abs(gy) + 0.5 * np.abs(gx)
+    brow_x, brow_y = _line(lm[list(G.LEFT_BROW[:5] + G.RIGHT_BROW[:5])])
+    lid_x, lid_y = _line(lm[list(G.LEFT_EYE_UPPER + G.RIGHT_EYE_UPPER)])
+    reach = 0.1 * _SCALE_IOD  # beyond the brows' ends: a frame's wings
+    x0 = int(max(min(brow_x[0], lid_x[0]) - reach, 0))
+    x1 = int(min(max(brow_x[-1], lid_x[-1]) + reach, strength.shape[1] - 1)) + 1
+    if x1 - x0 < 10:
+        return None
+    cols = np.arange(x0, x1)
+    lo = np.clip(np.interp(cols, brow_x, brow_y) - 0.08 * _SCALE_IOD, 0, strength.shape[0] - 1).astype(int)
+    hi = np.clip(np.interp(cols, lid_x, lid_y) - 0.03 * _SCALE_IOD, 0, strength.shape[0] - 1).astype(int)
+    rows = np.arange(strength.shape[0])
+    total = np.where((rows >= lo[0]) & (rows <= hi[0]), strength[:, x0], -np.inf)
+    back = np.zeros((len(cols), len(rows)), int)
+    for k in range(1, len(cols)):
+        options = np.stack([np.r_[-np.inf, total[:-1]], total, np.r_[total[1:], -np.inf]])
+        step = np.argmax(options, axis=0)
+        back[k] = rows + step - 1
+        inside = (rows >= lo[k]) & (rows <= hi[k])
+        total = np.where(inside, strength[:, cols[k]] + options[step, rows], -np.inf)
+    if not np.isfinite(total.max()):
+        return None
+    path = [int(np.argmax(total))]
+    for k in range(len(cols) - 1, 0, -1):
+        path.append(int(back[k, path[-1]]))
+    path = np.array(path[::-1])
+    band = strength[int(lo.min()):int(hi.max()) + 1, x0:x1]
+    return cols.astype(np.float64), path.astype(np.float64), float(strength[path, cols].mean() / max(np.median(band), 0.5))
+
+
+def _line(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(points[:, 0])
+    return points[order, 0], points[order, 1]
+
+
+_TOP_RATIO = 2.5  # the frame's top edge over the band's median edge strength: a frame's bar, not brow hair
+_ABOVE_TOP = (5.0, 7.0)  # pixels (at _SCALE_IOD) above the frame's top edge: held .. free
+
+
+def frame_hold(crop: np.ndarray, landmarks_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N,) 0..1 per landmark: how firmly a glasses frame holds it in place (0 everywhere without glasses), and
+    (N,) each landmark's height above the frame's top edge as a share of the outer-eye distance (None where no
+    top edge is found).  The frame and everything behind it, from its top edge down, is held; the brows and
+    forehead above it move (squeezing or stretching the skin down to the frame's edge, within what that height
+    allows: FaceRig.hold_by_glasses), so a glasses wearer frowns and raises her brows too.  Where the top edge
+    is not found, 1 on and near the rim's hard edges between the brows' top and the cheeks."""
     score = glasses_score(crop, landmarks_xy)
     held = np.zeros(len(landmarks_xy))
     if score <= 0.0:
-        return held
+        return held, None
     gx, gy, s = _gradients(crop, landmarks_xy)
     lm = landmarks_xy * s
+    top = frame_top(gx, gy, lm)
+    if top is not None and top[2] >= _TOP_RATIO:
+        cols, rows, _ = top
+        above = np.interp(lm[:, 0], cols, rows) - lm[:, 1]
+        t = np.clip((_ABOVE_TOP[1] - above) / (_ABOVE_TOP[1] - _ABOVE_TOP[0]), 0.0, 1.0)
+        return score * t * t * (3 - 2 * t), np.maximum(above, 0.0) / _SCALE_IOD
     rim = np.hypot(gx, gy) > _RIM_EDGE
     band = np.zeros(rim.shape, bool)
     ids = list(G.LEFT_BROW + G.RIGHT_BROW + G.LEFT_EYE_LOWER + G.RIGHT_EYE_LOWER)
@@ -67,4 +121,4 @@ def frame_hold(crop: np.ndarray, landmarks_xy: np.ndarray) -> np.ndarray:
                             (0, 0), reach / 3)
     xy = np.clip(np.round(lm).astype(int), 0, np.array(rim.shape[::-1]) - 1)
     held = np.clip(near[xy[:, 1], xy[:, 0]] * 1.5, 0.0, 1.0)
-    return score * held
+    return score * held, None

@@ -1,7 +1,7 @@
 """The render mesh of one portrait: the face landmarks plus rings of vertices that carry hair, ears and neck
 with the head and fade into the static background.
 
-Topology: MediaPipe's canonical triangles for the face (eye openings re-triangulated with the irises so gaze can
+Topology: MediaPipe's canonical triangles for the face (eye openings re-triangulated by their contours so gaze can
 move them) and quad strips between rings grown radially out of the face oval.  Each vertex has a rigidity in
 [0, 1]: how much of the head's motion it follows (1 on the head, 0 far away and down the neck).
 
@@ -70,8 +70,9 @@ class RenderMesh:
 def _eye_triangles(src_xy: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...], iris: tuple[int, ...]) -> np.ndarray:
     contour = list(upper) + list(lower[1:-1][::-1])
     polygon = src_xy[contour].astype(np.float32).reshape(-1, 1, 2)
-    inner = [i for i in iris if cv2.pointPolygonTest(polygon, tuple(map(float, src_xy[i])), True) > 0.5]
-    ids = np.array(contour + inner)
+    # by its contour alone: gaze moves the eye's content within the opening (flap.engines.embedded.eyes), not the
+    # irises' landmarks inside it (triangles to them stretched the iris into streaks and folded it at 20 degrees)
+    ids = np.array(contour)
     tri = Delaunay(src_xy[ids]).simplices
     centroids = src_xy[ids][tri].mean(axis=1)
     keep = [cv2.pointPolygonTest(polygon, (float(x), float(y)), False) >= 0 for x, y in centroids]
@@ -84,7 +85,7 @@ def build_mesh(landmarks_px: np.ndarray, pose: HeadPose, config: MeshConfig = Me
     src_xy = landmarks_px[:, :2].astype(np.float64)
     unit = np.linalg.norm(head[G.RIGHT_EYE_UPPER[0]] - head[G.LEFT_EYE_UPPER[0]]) / 8.9
 
-    # Face triangles without the eye openings, which are re-triangulated with the irises.
+    # Face triangles without the eye openings, which are re-triangulated.
     eye_sets = [set(G.LEFT_EYE_UPPER + G.LEFT_EYE_LOWER), set(G.RIGHT_EYE_UPPER + G.RIGHT_EYE_LOWER)]
     faces = [t for t in G.mesh_triangles() if not any(set(t.tolist()) <= s for s in eye_sets)]
     eye_tris = [

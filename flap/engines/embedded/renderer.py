@@ -19,6 +19,7 @@ from flap.engines.embedded.compositing import (anchor_to_head, background_plate,
                                                subject_alpha)
 from flap.engines.embedded.displacement import faded_displacement
 from flap.engines.embedded.edges import soften_edges
+from flap.engines.embedded.eyes import Eye, eye_models, turn_eyes
 from flap.engines.embedded.folds import FoldSoftening, build_fold_softening, soften_folds
 from flap.engines.embedded.glasses import frame_hold
 from flap.engines.embedded.foreshortening import height_scale
@@ -93,6 +94,7 @@ class PreparedPortrait:
     stretch: StretchLimit  # how far a pose may stretch the rim of the face and the hair
     folds: FoldSoftening | None = None  # the photo's smile folds, softened as its smile is released
     rim_fill: RimFill | None = None  # skin for the side of the face the photo did not show
+    eyes: list[Eye] = field(default_factory=list)  # the photo's eye openings and irises, which gaze turns
 
 
 class EmbeddedRenderer:
@@ -107,7 +109,7 @@ class EmbeddedRenderer:
     def prepare(self, portrait: PortraitAnalysis) -> PreparedPortrait:
         mesh = build_mesh(portrait.landmarks, portrait.pose, self.config.mesh)
         rig = FaceRig(mesh.head_points[: mesh.num_landmarks], self.config.rig)
-        rig.hold_by_glasses(frame_hold(portrait.crop, portrait.landmarks[: mesh.num_landmarks, :2]))
+        rig.hold_by_glasses(*frame_hold(portrait.crop, portrait.landmarks[: mesh.num_landmarks, :2]))
         size = portrait.size
         moving, head_y = self._vertex_value_images(mesh, size, mesh.rigidity, mesh.head_points[:, 1])
         # Only the head above the chin is cut out of the plate; the neck stays, so no fill shows beside it.
@@ -143,6 +145,7 @@ class EmbeddedRenderer:
             stretch=build_stretch_limit(mesh, self.config.stretch),
         )
         state.base = still_frame(portrait.crop, state.premultiplied, plate)
+        state.eyes = eye_models(portrait.landmarks[:, :2])
         if rig.source_smile() > 0.0:
             state.folds = build_fold_softening(state.premultiplied, portrait.landmarks[:, :2])
         if self.config.rim_fill is not None:
@@ -412,6 +415,7 @@ class EmbeddedRenderer:
         pts = image_to_camera(camera[: G.NUM_LANDMARKS])[:, :2]
         if region is not None:
             (x0, y0, x1, y1), sub_x, sub_y = region
+            turn_eyes(sub_x, sub_y, (x0, y0), pts, state.eyes)
             warped = cv2.remap(state.premultiplied, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             if state.folds is not None and fold_release is not None:
                 soften_folds(warped, state.folds, sub_x, sub_y, (x0, y0), pts, fold_release)

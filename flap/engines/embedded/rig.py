@@ -34,6 +34,9 @@ class RigConfig:
 
 
 _BROW_ROOM = 0.22  # a lowered brow's point moves down at most this share of its height above the lid, per unit
+# a point above a glasses frame moves at most this share of its height above it per unit of a control: brows
+# that come down squeeze the skin down to the frame (a frown), brows that rise stretch it (a smear beyond a share)
+_FRAME_ROOM = {"brow_lower": 0.2, "nose_wrinkle": 0.2, "brow_raise": 0.25, "brow_inner_raise": 0.25}
 _SMILE_LIFT = 0.36  # how far a unit smile lifts its mouth corner (cm, head frame, before the face's scale)
 # How much of the photo's own smile a unit of each control releases (FACS: AU15, AU5, AU1, AU4 and AU9 do not sit
 # on a smile); the speech controls and brow_raise (speech lifts the brows) keep it.
@@ -308,12 +311,20 @@ class FaceRig:
 
     _HELD_BY_GLASSES = ("brow_raise", "brow_inner_raise", "brow_lower", "nose_wrinkle")
 
-    def hold_by_glasses(self, held: np.ndarray) -> None:
+    def hold_by_glasses(self, held: np.ndarray, clearance: np.ndarray | None = None) -> None:
         """Brows move behind a glasses frame, not with it: ``held`` (V,) 0..1 per landmark (glasses.frame_hold)
-        takes that share of the brow controls' motion off each point (a dragged frame tears into a stair-step)."""
+        takes that share of the brow controls' motion off each point (a dragged frame tears into a stair-step).
+        ``clearance`` (V,): each point's height above the frame's top edge (share of the outer-eye distance): a
+        point moves at most _FRAME_ROOM of it per unit of a control, so the skin between brow and frame stretches
+        or squeezes by a bounded share (a brow raised off a frame's edge by its full travel smears that skin)."""
         keep = 1.0 - np.clip(np.asarray(held, dtype=np.float64), 0.0, 1.0)
         for name in self._HELD_BY_GLASSES:
-            self.control_basis[CONTROL_INDEX[name]] *= keep[:, None]
+            field = self.control_basis[CONTROL_INDEX[name]] * keep[:, None]
+            if clearance is not None:
+                room = _FRAME_ROOM[name] * np.asarray(clearance, dtype=np.float64) * 8.9 * self.unit
+                length = np.linalg.norm(field, axis=1)
+                field *= np.minimum(1.0, room / np.maximum(length, 1e-12))[:, None]
+            self.control_basis[CONTROL_INDEX[name]] = field
 
     @staticmethod
     def _lid_line(upper_lids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
