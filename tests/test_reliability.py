@@ -134,6 +134,31 @@ def test_a_failed_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_stopped_write_ends_even_when_its_queue_no_longer_wakes_the_writer(tmp_path):
+    """A Ctrl-C landing inside a queue call can leave the queue's waiters inconsistent (CI hung on it for good):
+    unwinding must stop the writer thread and remove the file without relying on the queue."""
+    import threading
+
+    from flap.io.video import VideoWriter
+
+    outcome = []
+
+    def stopped_job():
+        try:
+            with VideoWriter(tmp_path / "out.mp4", 25, (64, 64)) as writer:
+                writer.write(np.zeros((64, 64, 3), np.uint8))
+                writer._queue.put = lambda *a, **k: threading.Event().wait()  # a put that never returns
+                raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            outcome.append("unwound")
+
+    job = threading.Thread(target=stopped_job, daemon=True)
+    job.start()
+    job.join(timeout=20)
+    assert outcome == ["unwound"], "the stopped write hung"
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_cli_stopped_mid_render_leaves_nothing_and_says_one_line(tmp_path, sig):
     speech = make_speech(tmp_path / "speech.wav", FOX * 6)
