@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -59,23 +58,10 @@ def main() -> None:
     audio = str(make_speech(work / "speech.wav", args.seconds))
     portrait = str(large_photo(work / "photo2048.jpg")) if args.paste_back else args.portrait
     extra = dict(item.split("=", 1) for item in args.env_new)
-    workers = {name: subprocess.Popen([sys.executable, "-c", WORKER, portrait, str(args.size), audio,
-                                       "1" if args.paste_back else "0", str(work / f"{name}.mp4")],
-                                      cwd=tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                      env={**os.environ, **(extra if name == "new" else {})})
-               for name, tree in (("base", args.base), ("new", args.new))}
-    for worker in workers.values():
-        if worker.stdout.readline().strip() != "ready":
-            raise SystemExit("a worker failed to start")
-    times = {name: [] for name in workers}
-    for i in range(args.rounds):
-        for name, worker in (list(workers.items()) if i % 2 == 0 else list(workers.items())[::-1]):
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-            times[name].append(tuple(float(v) for v in worker.stdout.readline().split()))
-    for worker in workers.values():
-        worker.stdin.close()
-        worker.wait()
+    from lockstep import run
+
+    times = run(WORKER, lambda name: [portrait, str(args.size), audio, "1" if args.paste_back else "0", str(work / f"{name}.mp4")],
+                {"base": args.base, "new": args.new}, args.rounds, env={"new": extra})
     print(f"machine: {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}; {args.seconds:g} s of speech, "
           f"{Path(portrait).name}, {'paste-back' if args.paste_back else f'{args.size} px crop'}; {args.rounds} rounds")
     for name, rows in times.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -54,22 +53,11 @@ def main() -> None:
     from profile_embedded import speech_wav
 
     wav = str(speech_wav())
-    workers = {name: subprocess.Popen([sys.executable, "-c", WORKER, args.portrait, str(args.size), wav,
-                                       "1" if args.paste_back else "0"],
-                                      cwd=tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-               for name, tree in (("base", args.base), ("new", args.new))}
-    for worker in workers.values():
-        if worker.stdout.readline().strip() != "ready":
-            raise SystemExit("a worker failed to start")
-    times = {name: [] for name in workers}
-    for i in range(args.rounds):
-        for name, worker in (list(workers.items()) if i % 2 == 0 else list(workers.items())[::-1]):
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-            times[name].append(float(worker.stdout.readline()))
-    for worker in workers.values():
-        worker.stdin.close()
-        worker.wait()
+    from lockstep import run
+
+    rows = run(WORKER, lambda name: [args.portrait, str(args.size), wav, "1" if args.paste_back else "0"],
+               {"base": args.base, "new": args.new}, args.rounds)
+    times = {name: [r[0] for r in values] for name, values in rows.items()}
     for name, values in times.items():
         values.sort()
         print(f"{name}: CPU ms/frame min {values[0]:.3f} ({1000 / values[0]:.0f} frames/s), quartiles "
