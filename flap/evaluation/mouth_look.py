@@ -329,15 +329,21 @@ def lip_line(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.6) -> 
     return float(np.median(ridges))
 
 
+def _lip_bodies_luma(axes, luma: np.ndarray, at: np.ndarray, top_out, top_in, bottom_in, bottom_out) -> float:
+    """The median luminance midway through both lips' bodies at the columns ``at``: what the mouth's dark and bright
+    parts are measured against."""
+    return float(np.median(axes.sample(luma, np.concatenate([at, at])[None],
+                                       np.concatenate([0.5 * (top_out + top_in), 0.5 * (bottom_in + bottom_out)])[None])))
+
+
 def dark_height(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.5) -> float:
     """How tall the dark of an open mouth shows, over the mouth's width: per column over the middle ``span``, the
     pixels between the inner lips darker than 0.35 of the median luminance of the lips' bodies around; the most."""
     at = np.linspace(-span, span, 21)
     axes, top_out, top_in, bottom_in, bottom_out = _contours(landmarks_xy, at)
     luma = _luma(frame)
-    around = axes.sample(luma, np.concatenate([at, at])[None],
-                         np.concatenate([0.5 * (top_out + top_in), 0.5 * (bottom_in + bottom_out)])[None])
-    threshold = 0.35 * float(np.median(around))
+    around = _lip_bodies_luma(axes, luma, at, top_out, top_in, bottom_in, bottom_out)
+    threshold = 0.35 * around
     most = 0.0
     for u, t, b in zip(at, top_in, bottom_in):
         v = np.arange(t, b, 0.5)
@@ -357,9 +363,8 @@ def teeth_heights(frame: np.ndarray, landmarks_xy: np.ndarray, span: float = 0.3
     at = np.linspace(-span, span, 15)
     axes, top_out, top_in, bottom_in, bottom_out = _contours(landmarks_xy, at)
     luma = _luma(frame)
-    around = axes.sample(luma, np.concatenate([at, at])[None],
-                         np.concatenate([0.5 * (top_out + top_in), 0.5 * (bottom_in + bottom_out)])[None])
-    threshold = 0.9 * float(np.median(around))
+    around = _lip_bodies_luma(axes, luma, at, top_out, top_in, bottom_in, bottom_out)
+    threshold = 0.9 * around
     runs = ([], [])
     for u, t, b in zip(at, top_in, bottom_in):
         gap = b - t
