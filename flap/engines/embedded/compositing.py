@@ -14,9 +14,8 @@ import numpy as np
 from flap.face import landmark_groups as G
 
 
-def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, work_side: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """The photo with the moving part of the person replaced by plausible background (uint8, same size), and the
-    weight (H, W) float32 of the replacement: 1 where the plate is all fill, 0 where it is the photo."""
+def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, work_side: int = 256) -> np.ndarray:
+    """The photo with the moving part of the person replaced by plausible background (uint8, same size)."""
     h, w = crop.shape[:2]
     # The person and the faint edge right around it (strands), not faint responses farther out (a curtain's edge
     # next to the hair), which would otherwise be cut out of the background and travel with the head.
@@ -25,7 +24,7 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     body = ((person > 0.3) | ((person > 0.04) & edge)).astype(np.uint8)
     person_hole = body & (moving > 0.4).astype(np.uint8)
     if not person_hole.any():
-        return crop.copy(), np.zeros((h, w), np.float32)
+        return crop.copy()
     # The fill is drawn from the background alone, beyond a margin around the whole person: neither hair colour
     # nor the body below the head (a dark suit rising into the fill as a blob behind the head) bleeds into it ...
     margin = max(1, h // 256)
@@ -57,7 +56,7 @@ def background_plate(crop: np.ndarray, person: np.ndarray, moving: np.ndarray, w
     solid = cv2.dilate(person_hole, np.ones((3, 3), np.uint8)).astype(np.float32)
     solid *= np.clip((moving - 0.2) / 0.3, 0.0, 1.0)
     solid = cv2.GaussianBlur(solid.astype(np.float32), (0, 0), 2.0)
-    return (crop * (1 - solid[:, :, None]) + up * solid[:, :, None]).astype(np.uint8), solid
+    return (crop * (1 - solid[:, :, None]) + up * solid[:, :, None]).astype(np.uint8)
 
 
 def _thin_structure_size(shape: tuple[int, int]) -> int:

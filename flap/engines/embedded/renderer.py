@@ -115,7 +115,7 @@ class EmbeddedRenderer:
         # Only the head above the chin is cut out of the plate; the neck stays, so no fill shows beside it.
         above_chin = head_y > mesh.head_points[G.CHIN, 1] - 0.5 * rig.unit
         alpha = subject_alpha(refine_matte(portrait.person_mask, portrait.crop), portrait.landmarks)
-        plate, _ = background_plate(portrait.crop, alpha, moving * above_chin)
+        plate = background_plate(portrait.crop, alpha, moving * above_chin)
         # Soft alpha where the head barely moves stays behind with the photo; the plate is the background that the
         # photo allows under the alpha left, so the still head is the photo and its edge carries no background.
         alpha = fill_alpha(portrait.crop, plate, anchor_to_head(alpha, moving))
